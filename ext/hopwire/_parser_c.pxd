@@ -1,0 +1,72 @@
+# Declarations of the C twin of hopwire's HTTP/1.x parser (see _parser_c.pyx).
+
+cdef class Request:
+    cdef readonly object method, target, headers, http_version, content_length, hop_headers
+    cdef readonly bint keep_alive, chunked, upgrade
+
+cdef class Response:
+    cdef readonly object status_code, reason, headers, http_version, content_length, hop_headers
+    cdef readonly bint keep_alive, chunked, upgrade
+
+cdef class InformationalResponse:
+    cdef readonly object status_code, reason, headers, http_version, hop_headers
+    cdef readonly bint upgrade
+
+cdef class Data:
+    cdef readonly object data
+
+cdef class EndOfMessage:
+    cdef readonly object headers
+
+
+cdef class _Parser:
+    cdef readonly Py_ssize_t max_line_size, max_header_size, max_headers
+    cdef readonly bint strip_hop_by_hop
+    cdef public bytes trailing_data
+
+    cdef bint is_request
+    cdef int state
+    cdef object error
+    cdef object expected
+
+    # the unfinished line carried over between feeds
+    cdef unsigned char *buf
+    cdef Py_ssize_t buf_len, buf_cap
+    cdef long long base            # stream offset of the working buffer's first byte
+
+    # body bytes of the current feed: one span, or copies in `acc`
+    cdef const unsigned char *body_ptr
+    cdef Py_ssize_t body_len
+    cdef unsigned char *acc
+    cdef Py_ssize_t acc_len, acc_cap
+    cdef bint acc_used
+
+    cdef long long remaining
+    cdef bint msg_keep_alive, msg_upgrade
+
+    # the message being read
+    cdef list headers
+    cdef long long head_start
+    cdef long long content_length  # -1: none seen
+    cdef bint te, te_chunked_last, chunked_seen
+    cdef bint close_token, keep_alive_token, upgrade_token, has_upgrade
+    cdef object method, target, version, reason
+    cdef int status
+
+    cdef void _reset_message(self)
+    cdef int _body_add(self, const unsigned char *p, Py_ssize_t n) except -1
+    cdef int _flush(self, list events) except -1
+    cdef int _emit(self, list events, object event) except -1
+    cdef Py_ssize_t _run(self, const unsigned char *b, Py_ssize_t avail, list events) except -2
+    cdef Py_ssize_t _climit(self, Py_ssize_t pos, bint *line_binds)
+    cdef Py_ssize_t _start_line(self, const unsigned char *b, Py_ssize_t pos, Py_ssize_t avail) except -2
+    cdef Py_ssize_t _field_lines(self, const unsigned char *b, Py_ssize_t pos, Py_ssize_t avail,
+                                 list events) except -2
+    cdef int _special(self, int kind, const unsigned char *v, Py_ssize_t n, long long offset) except -1
+    cdef int _end_head(self, list events, long long offset) except -1
+    cdef int _request_head(self, list events, long long offset, bint keep_alive,
+                           object headers, object hop) except -1
+    cdef int _response_head(self, list events, bint keep_alive, object headers, object hop) except -1
+    cdef int _begin_body(self, list events, long long length, bint chunked) except -1
+    cdef int _end_message(self, list events) except -1
+    cdef void _finish_message(self)

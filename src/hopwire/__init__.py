@@ -1,0 +1,42 @@
+"""hopwire: fast and correct HTTP/1.x parsing and connections.
+
+The parser comes in two twins with the same names and behaviour: a Cython
+extension and a pure-Python module. `EXTENSIONS_ACTIVE` says which one these
+names come from.
+"""
+
+from __future__ import annotations
+
+from ._errors import HopwireError, ParseError
+from ._select import choose as _choose
+
+_impl, EXTENSIONS_ACTIVE = _choose()
+
+RequestParser = _impl.RequestParser
+ResponseParser = _impl.ResponseParser
+Request = _impl.Request
+Response = _impl.Response
+InformationalResponse = _impl.InformationalResponse
+Data = _impl.Data
+EndOfMessage = _impl.EndOfMessage
+filter_hop_by_hop = _impl.filter_hop_by_hop
+connection_tokens = _impl.connection_tokens
+parse_keep_alive = _impl.parse_keep_alive
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EXTENSIONS_ACTIVE",
+    "Data",
+    "EndOfMessage",
+    "HopwireError",
+    "InformationalResponse",
+    "ParseError",
+    "Request",
+    "RequestParser",
+    "Response",
+    "ResponseParser",
+    "connection_tokens",
+    "filter_hop_by_hop",
+    "parse_keep_alive",
+]
