@@ -1,5 +1,10 @@
 # Declarations of the C twin of hopwire's HTTP/1.x parser (see _parser_c.pyx).
 
+cdef struct BodySpan:
+    const unsigned char *p
+    Py_ssize_t n
+
+
 cdef class Request:
     cdef readonly object method, target, headers, http_version, content_length, hop_headers
     cdef readonly bint keep_alive, chunked, upgrade
@@ -27,19 +32,17 @@ cdef class _Parser:
     cdef bint is_request
     cdef int state
     cdef object error
-    cdef object expected
+    cdef list expected            # methods of requests sent, oldest at expected_head
+    cdef Py_ssize_t expected_head
 
     # the unfinished line carried over between feeds
     cdef unsigned char *buf
     cdef Py_ssize_t buf_len, buf_cap
     cdef long long base            # stream offset of the working buffer's first byte
 
-    # body bytes of the current feed: one span, or copies in `acc`
-    cdef const unsigned char *body_ptr
-    cdef Py_ssize_t body_len
-    cdef unsigned char *acc
-    cdef Py_ssize_t acc_len, acc_cap
-    cdef bint acc_used
+    # body spans of the current feed (they point into its working buffer)
+    cdef BodySpan *spans
+    cdef Py_ssize_t n_spans, spans_cap, body_total
 
     cdef long long remaining
     cdef bint msg_keep_alive, msg_upgrade
@@ -69,4 +72,5 @@ cdef class _Parser:
     cdef int _response_head(self, list events, bint keep_alive, object headers, object hop) except -1
     cdef int _begin_body(self, list events, long long length, bint chunked) except -1
     cdef int _end_message(self, list events) except -1
+    cdef object _next_expected(self)
     cdef void _finish_message(self)

@@ -9,8 +9,8 @@ shared, no Python call per header).
 
 Only the unfinished line of the input is kept between feeds; a head that
 arrives in pieces is never scanned twice. Body bytes of one feed are handed
-out as one `Data`: a single span is copied once, several (chunked) spans are
-gathered in an accumulator first.
+out as one `Data`: the spans are remembered as pointers into the working buffer
+and copied once, into one bytes object, when the event is made.
 """
 
 cimport cython
@@ -20,13 +20,15 @@ from cpython.ref cimport PyObject
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy, memmove
 
-from collections import deque
-
 from hopwire import _rules as R
 from hopwire._errors import ParseError
 from hopwire._parser_py import parse_keep_alive
 
 ctypedef unsigned char uchar
+
+cdef extern from "_scan.h":
+    Py_ssize_t hw_value_run(const uchar *p, Py_ssize_t i, Py_ssize_t stop, const uchar *table) noexcept nogil
+    Py_ssize_t hw_target_run(const uchar *p, Py_ssize_t i, Py_ssize_t stop, const uchar *table) noexcept nogil
 
 cdef enum:
     CR = 13
@@ -177,20 +179,20 @@ cdef bytes M_CONNECT = b"CONNECT"
 
 cdef object _name(const uchar *p, Py_ssize_t n, int *kind):
     """The lower-cased name as bytes (shared for common names) and its kind."""
-    cdef uchar tmp[MAX_CACHED_NAME]
     cdef Py_ssize_t i
     cdef int k
+    cdef const uchar *cand
     cdef bytes out
     cdef char *w
     if n <= MAX_CACHED_NAME:
-        for i in range(n):
-            tmp[i] = T_LOWER[p[i]]
         for k in range(BUCKET_START[n], BUCKET_END[n]):
-            if memcmp(tmp, NAME_PTR[k], n) == 0:
+            cand = <const uchar *>NAME_PTR[k]
+            i = 0
+            while i < n and T_LOWER[p[i]] == cand[i]:
+                i += 1
+            if i == n:
                 kind[0] = NAME_KIND[k]
                 return <object>NAME_OBJ[k]
-        kind[0] = 0
-        return PyBytes_FromStringAndSize(<char *>tmp, n)
     kind[0] = 0
     out = PyBytes_FromStringAndSize(NULL, n)
     w = PyBytes_AS_STRING(out)
@@ -199,9 +201,22 @@ cdef object _name(const uchar *p, Py_ssize_t n, int *kind):
     return out
 
 
+cdef enum:
+    N_METHODS = 9
+
+cdef PyObject *METHOD_OBJ[N_METHODS]
+
+for _i, _m in enumerate(_METHODS):
+    METHOD_OBJ[_i] = <PyObject *>_m
+
+
 cdef object _method(const uchar *p, Py_ssize_t n):
-    for m in _METHODS:
-        if len(<bytes>m) == n and memcmp(p, PyBytes_AS_STRING(m), n) == 0:
+    """The method as bytes, shared for the common ones."""
+    cdef int k
+    cdef bytes m
+    for k in range(N_METHODS):
+        m = <bytes>METHOD_OBJ[k]
+        if len(m) == n and memcmp(p, PyBytes_AS_STRING(m), n) == 0:
             return m
     return PyBytes_FromStringAndSize(<char *>p, n)
 
@@ -397,9 +412,7 @@ cdef inline void _scan_request_line(const uchar *b, Py_ssize_t pos, Py_ssize_t s
         return
     s.a = j
     t = j + 1
-    k = t
-    while k < stop and T_TARGET[b[k]]:
-        k += 1
+    k = hw_target_run(b, t, stop, T_TARGET)
     if k == stop or k == t or b[k] != SP:
         s.j = k
         s.bad = E_INVALID_TARGET
@@ -436,10 +449,7 @@ cdef inline void _scan_status_line(const uchar *b, Py_ssize_t pos, Py_ssize_t st
         s.bad = E_INVALID_STATUS
         s.eol = E_NONE
         return
-    d += 1
-    while d < stop and T_VALUE[b[d]]:
-        d += 1
-    s.j = d
+    s.j = hw_value_run(b, d + 1, stop, T_VALUE)
     s.bad = E_INVALID_REASON
     s.eol = E_NONE
 
@@ -466,19 +476,13 @@ cdef inline void _scan_field_line(const uchar *b, Py_ssize_t pos, Py_ssize_t sto
         s.eol = E_EMPTY_NAME
         return
     s.a = j
-    j += 1
-    while j < stop and T_VALUE[b[j]]:
-        j += 1
-    s.j = j
+    s.j = hw_value_run(b, j + 1, stop, T_VALUE)
     s.bad = E_INVALID_VALUE
     s.eol = E_NONE
 
 
 cdef inline void _scan_fold_line(const uchar *b, Py_ssize_t pos, Py_ssize_t stop, Scan *s) noexcept nogil:
-    cdef Py_ssize_t j = pos
-    while j < stop and T_VALUE[b[j]]:
-        j += 1
-    s.j = j
+    s.j = hw_value_run(b, pos, stop, T_VALUE)
     s.bad = E_INVALID_VALUE
     s.eol = E_NONE
 
@@ -693,11 +697,11 @@ cdef class _Parser:
 
     def __cinit__(self):
         self.buf = NULL
-        self.acc = NULL
+        self.spans = NULL
 
     def __dealloc__(self):
         free(self.buf)
-        free(self.acc)
+        free(self.spans)
 
     def __init__(self, *, Py_ssize_t max_line_size=R.MAX_LINE_SIZE,
                  Py_ssize_t max_header_size=R.MAX_HEADER_SIZE,
@@ -714,11 +718,10 @@ cdef class _Parser:
         self.state = S_START
         self.error = None
         self.remaining = 0
-        self.body_ptr = NULL
-        self.body_len = 0
-        self.acc_len = 0
-        self.acc_used = False
-        self.expected = deque()
+        self.n_spans = 0
+        self.body_total = 0
+        self.expected = []
+        self.expected_head = 0
         self.msg_keep_alive = True
         self.msg_upgrade = False
         self._reset_message()
@@ -815,7 +818,7 @@ cdef class _Parser:
         return exc
 
     cdef void _reset_message(self):
-        self.headers = []
+        self.headers = None  # a start line makes the next one
         self.head_start = 0
         self.content_length = -1
         self.te = False
@@ -827,43 +830,42 @@ cdef class _Parser:
         self.has_upgrade = False
 
     cdef int _body_add(self, const unsigned char *p, Py_ssize_t n) except -1:
-        cdef Py_ssize_t need, cap
-        cdef unsigned char *q
-        if self.body_ptr == NULL and not self.acc_used:
-            self.body_ptr = p
-            self.body_len = n
-            return 0
-        if not self.acc_used:
-            self.acc_used = True
-            self.acc_len = 0
-            self._body_add(self.body_ptr, self.body_len)
-            self.body_ptr = NULL
-        need = self.acc_len + n
-        if need > self.acc_cap:
-            cap = self.acc_cap * 2
-            if cap < need:
-                cap = need
-            q = <unsigned char *>realloc(self.acc, cap)
+        cdef Py_ssize_t cap
+        cdef BodySpan *q
+        if self.n_spans == self.spans_cap:
+            cap = self.spans_cap * 2 if self.spans_cap else 16
+            q = <BodySpan *>realloc(self.spans, cap * sizeof(BodySpan))
             if q == NULL:
                 raise MemoryError()
-            self.acc = q
-            self.acc_cap = cap
-        memcpy(self.acc + self.acc_len, p, n)
-        self.acc_len = need
+            self.spans = q
+            self.spans_cap = cap
+        self.spans[self.n_spans].p = p
+        self.spans[self.n_spans].n = n
+        self.n_spans += 1
+        self.body_total += n
         return 0
 
     cdef int _flush(self, list events) except -1:
-        if self.acc_used:
-            events.append(_data(_bytes(self.acc, self.acc_len)))
-            self.acc_used = False
-            self.acc_len = 0
-        elif self.body_ptr != NULL:
-            events.append(_data(_bytes(self.body_ptr, self.body_len)))
-            self.body_ptr = NULL
+        cdef Py_ssize_t i, at = 0
+        cdef bytes out
+        cdef char *w
+        if self.n_spans == 0:
+            return 0
+        if self.n_spans == 1:
+            out = _bytes(self.spans[0].p, self.spans[0].n)
+        else:
+            out = PyBytes_FromStringAndSize(NULL, self.body_total)
+            w = PyBytes_AS_STRING(out)
+            for i in range(self.n_spans):
+                memcpy(w + at, self.spans[i].p, self.spans[i].n)
+                at += self.spans[i].n
+        self.n_spans = 0
+        self.body_total = 0
+        events.append(_data(out))
         return 0
 
     cdef int _emit(self, list events, object event) except -1:
-        if self.body_ptr != NULL or self.acc_used:
+        if self.n_spans:
             self._flush(events)
         events.append(event)
         return 0
@@ -893,6 +895,7 @@ cdef class _Parser:
                 if new == NEED:
                     break
                 pos = new
+                self.headers = []
                 self.state = S_FIELDS
             elif state == S_FIELDS or state == S_TRAILERS:
                 # Returns where it stopped: after the section, or at an unfinished line.
@@ -991,8 +994,8 @@ cdef class _Parser:
         cdef bint trailers = self.state == S_TRAILERS
         cdef long long base = self.base
         cdef Py_ssize_t max_headers = self.max_headers
+        cdef Py_ssize_t head_cap = <Py_ssize_t>(self.head_start - base) + self.max_header_size - 2
         cdef Py_ssize_t climit, new, vs, ve
-        cdef bint line_binds
         cdef int limit, kind
         cdef uchar c
         cdef Scan s
@@ -1014,8 +1017,11 @@ cdef class _Parser:
                 return pos
             if c == LF:
                 _fail(E_BARE_LF, base + pos)
-            climit = self._climit(pos, &line_binds)
-            limit = E_FIELD_LINE_TOO_LONG if line_binds else E_HEADER_TOO_LARGE
+            climit = pos + self.max_line_size
+            limit = E_FIELD_LINE_TOO_LONG
+            if climit > head_cap:  # the section limit binds first (see _climit)
+                climit = head_cap if head_cap > pos else pos
+                limit = E_HEADER_TOO_LARGE
             if c == SP or c == HT:
                 if not headers:
                     _fail(E_SPACE_AFTER_START_LINE, base + pos)
@@ -1153,7 +1159,7 @@ cdef class _Parser:
             self._reset_message()
             self.state = S_SWITCHED if upgrade else S_START
             return 0
-        method = self.expected.popleft() if self.expected else M_GET
+        method = self._next_expected()
         upgrade = method == M_CONNECT and status < 300
         if upgrade or method == M_HEAD or status == 204 or status == 304:
             length = 0
@@ -1204,6 +1210,23 @@ cdef class _Parser:
         self._finish_message()
         return 0
 
+    cdef object _next_expected(self):
+        """The method of the oldest request not yet answered (GET when none was recorded)."""
+        cdef list q = self.expected
+        cdef Py_ssize_t head = self.expected_head
+        if head >= len(q):
+            return M_GET
+        method = q[head]
+        head += 1
+        if head == len(q):
+            del q[:]
+            head = 0
+        elif head >= 32 and head * 2 >= len(q):
+            del q[:head]
+            head = 0
+        self.expected_head = head
+        return method
+
     cdef void _finish_message(self):
         if self.msg_upgrade:
             self.state = S_SWITCHED
@@ -1212,6 +1235,15 @@ cdef class _Parser:
         else:
             self.state = S_CLOSED
         self._reset_message()
+
+
+cdef bint _is_upper(bytes m):
+    cdef const uchar *p = <const uchar *>PyBytes_AS_STRING(m)
+    cdef Py_ssize_t i
+    for i in range(len(m)):
+        if 97 <= p[i] <= 122:
+            return False
+    return True
 
 
 cdef bint _all_tchar(bytes token):
@@ -1261,11 +1293,14 @@ cdef class ResponseParser(_Parser):
 
     def expect(self, method):
         """Record the method of the next request sent, so its response is framed right."""
-        if isinstance(method, str):
-            method = method.encode("ascii")
-        method = bytes(method).upper()
-        for m in _METHODS:
-            if m == method:
-                method = m
-                break
-        self.expected.append(method)
+        cdef bytes m
+        if type(method) is bytes:
+            m = <bytes>method
+        elif isinstance(method, str):
+            m = method.encode("ascii")
+        else:
+            m = bytes(method)
+        m = _method(<const uchar *>PyBytes_AS_STRING(m), len(m))
+        if not _is_upper(m):
+            m = m.upper()
+        self.expected.append(m)

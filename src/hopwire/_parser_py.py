@@ -45,6 +45,9 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: ([\t\x20-\x7e\x
 _FIELD_LINE = re.compile(
     rb"([%s]+):[ \t]*((?:[%s]+(?:[ \t]+[%s]+)*)?)[ \t]*\r\n" % (_TCHAR, _VCHAR, _VCHAR)
 )
+# A whole header section of plain field lines, then its field pairs: the fast
+# path that takes a head in two regex calls when nothing in it needs a look.
+_FIELD_BLOCK = re.compile(rb"(?:[%s]+:[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n" % _TCHAR)
 _QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
 _CHUNK_LINE = re.compile(
     rb"([0-9A-Fa-f]+)(?:;[%s]+(?:=(?:[%s]+|%s))?)*\r\n" % (_TCHAR, _TCHAR, _QUOTED)
@@ -478,9 +481,50 @@ class _Parser:
             raise AssertionError("start line scanner accepted what the fast path refused")
         return _NEED
 
+    def _field_block(self, buf: bytes, pos: int, events: list[Event]) -> int:
+        """Take the rest of a header section at once when it is plain; else return _NEED."""
+        m = _FIELD_BLOCK.match(buf, pos)
+        if m is None:
+            return _NEED
+        end = m.end()
+        base = self._base
+        if end - pos > self.max_line_size or end - 2 > self._head_start - base + self.max_header_size:
+            return _NEED  # near a limit: let the line walk find the exact offset
+        pairs = _FIELD_LINE.findall(buf, pos, end - 2)
+        headers = self._headers
+        if len(headers) + len(pairs) > self.max_headers:
+            return _NEED
+        fields = [(name.lower(), value) for name, value in pairs]
+        special = _SPECIAL
+        if any(name in special for name, _ in fields):
+            saved = self._flags()
+            try:
+                for name, value in fields:
+                    kind = special.get(name)
+                    if kind is not None:
+                        self._special(kind, value, -1)
+            except ParseError:
+                self._restore_flags(saved)  # the line walk reports it at its line
+                return _NEED
+        headers.extend(fields)
+        self._end_head(events, base + end - 2)
+        return end
+
+    def _flags(self) -> tuple:
+        return (self._content_length, self._te, self._te_chunked_last, self._chunked_seen,
+                self._close, self._keep_alive_token, self._upgrade_token, self._has_upgrade)
+
+    def _restore_flags(self, saved: tuple) -> None:
+        (self._content_length, self._te, self._te_chunked_last, self._chunked_seen,
+         self._close, self._keep_alive_token, self._upgrade_token, self._has_upgrade) = saved
+
     def _field_lines(self, buf: bytes, pos: int, avail: int, events: list[Event]) -> int:
         headers = self._headers
         trailers = self._state == _TRAILERS
+        if not trailers:
+            new = self._field_block(buf, pos, events)
+            if new != _NEED:
+                return new
         base = self._base
         max_headers = self.max_headers
         while True:

@@ -1,0 +1,431 @@
+"""One adapter per parser under comparison, all with the same shape.
+
+For every contender, `Contender.parser_for(workload)` returns a plain function
+
+    parse(workload_bytes) -> list of normalized messages
+
+(see `workloads` for the message shape: method-or-status, target-or-reason,
+headers as [(lower-cased name bytes, value bytes)], body bytes). Each call
+builds a fresh parser (one per connection: the pipelined workload is one
+connection), feeds it the whole buffer in one piece, and collects everything a
+user of that parser needs: method/status, target/reason, every header, and the
+de-framed body as bytes. That whole call is what gets timed.
+
+What each adapter has to do beyond calling the parser, and why:
+
+* hopwire (C and Python twins): nothing. The events already carry bytes and
+  lower-cased names. Response parsers are told the request method with
+  `expect(b"GET")`, as a client would.
+* httptools: a protocol object with the callbacks a server registers
+  (uvicorn-style): `on_url` (accumulated), `on_header` appending
+  `(name.lower(), value)` -- lower-casing because hopwire and h11 hand out
+  lower-cased names and the adapters must agree -- `on_headers_complete`
+  reading the method (or status code), `on_body`, `on_message_complete`.
+* aiohttp (C and Python parsers): `HttpRequestParser(protocol, loop, limit)`
+  as aiohttp's own server builds it (limit 2**16), with a stateless stub for
+  the protocol (only `pause_reading`/`resume_reading`/`connected`, which the
+  body `StreamReader` may call) and an event loop that is never run (the
+  `StreamReader` only stores it). `feed_data` returns (message, payload)
+  pairs; the body is taken with `payload.read_nowait()`. aiohttp hands out
+  str for method/target/reason, so the adapter encodes them, and takes the
+  headers from `raw_headers` (bytes, original case), lower-casing the names.
+  That conversion is small next to aiohttp's own per-message work (it also
+  builds a CIMultiDict and a yarl URL).
+* h11: requests go to a SERVER-role `Connection`. h11 refuses to read the
+  next pipelined request until the previous one has been answered
+  (`next_event()` returns PAUSED); instead of serialising a response for each
+  (which would time h11's *writer* too), the adapter starts a fresh
+  `Connection` on `conn.trailing_data` -- the unread rest of the buffer --
+  which is the cheaper of the two honest options (measured on the 2-core dev
+  VM: ~81 us/request this way vs ~95 us/request answering each with a 204).
+  Responses go to a CLIENT-role `Connection` that first `send()`s the GET it
+  answers (h11 needs it to frame the response); `Connection()` + `send()`
+  cost ~8-10 us there and are included, as they are part of using h11 as a
+  client.
+
+The correctness gate is `check(contender, workload)`: None when the
+contender's output equals `workload.expected`, else the first difference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from workloads import Workload
+
+ParseFn = Callable[[bytes], list]
+
+H11_PIPELINE_NOTE = (
+    "h11 reads no pipelined request before the previous one is answered, so its adapter\n"
+    "starts a fresh h11.Connection on conn.trailing_data after each request."
+)
+
+
+@dataclass
+class Contender:
+    key: str                      # stable id (test ids, JSON)
+    label: str                    # display name
+    version: str = ""
+    request: Optional[ParseFn] = None
+    response: Optional[ParseFn] = None
+    skip_reason: str = ""         # set when the contender cannot run at all
+    notes: list = field(default_factory=list)
+
+    @property
+    def available(self) -> bool:
+        return not self.skip_reason
+
+    def parser_for(self, workload: Workload) -> ParseFn:
+        fn = self.request if workload.kind == "request" else self.response
+        if fn is None:
+            raise LookupError(f"{self.label} has no {workload.kind} parser")
+        return fn
+
+
+def _version(dist: str) -> str:
+    try:
+        from importlib.metadata import version
+        return version(dist)
+    except Exception:
+        return "?"
+
+
+# -- hopwire ------------------------------------------------------------------
+
+def _hopwire(key: str, label: str, modname: str) -> Contender:
+    try:
+        mod = importlib.import_module(modname)
+    except ImportError as exc:
+        reason = f"{modname} not importable ({exc})"
+        if modname.endswith("_parser_c"):
+            reason = ("hopwire C extension not built "
+                      "(run: .venv/bin/python setup.py build_ext --inplace -q)")
+        return Contender(key, label, skip_reason=reason)
+
+    RequestParser, ResponseParser = mod.RequestParser, mod.ResponseParser
+    Request, Response = mod.Request, mod.Response
+    Data, EndOfMessage = mod.Data, mod.EndOfMessage
+
+    def parse_request(data: bytes) -> list:
+        out = []
+        body = []
+        head = None
+        for ev in RequestParser().feed(data):
+            t = type(ev)
+            if t is Request:
+                head = ev
+            elif t is Data:
+                body.append(ev.data)
+            elif t is EndOfMessage:
+                out.append((head.method, head.target, head.headers,
+                            b"".join(body) if body else b""))
+                body = []
+        return out
+
+    def parse_response(data: bytes) -> list:
+        out = []
+        body = []
+        head = None
+        p = ResponseParser()
+        p.expect(b"GET")
+        for ev in p.feed(data):
+            t = type(ev)
+            if t is Response:
+                head = ev
+            elif t is Data:
+                body.append(ev.data)
+            elif t is EndOfMessage:
+                out.append((head.status_code, head.reason, head.headers,
+                            b"".join(body) if body else b""))
+                body = []
+        return out
+
+    import hopwire
+    return Contender(key, label, hopwire.__version__, parse_request, parse_response)
+
+
+# -- httptools ----------------------------------------------------------------
+
+class _HttptoolsRequestProto:
+    __slots__ = ("parser", "out", "method", "url", "headers", "body")
+
+    def __init__(self) -> None:
+        self.parser = None
+        self.out = []
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = []
+        self.body = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        self.method = self.parser.get_method()
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        body = self.body
+        self.out.append((self.method, self.url, self.headers, b"".join(body) if body else b""))
+
+
+class _HttptoolsResponseProto:
+    __slots__ = ("parser", "out", "status", "reason", "headers", "body")
+
+    def __init__(self) -> None:
+        self.parser = None
+        self.out = []
+
+    def on_message_begin(self) -> None:
+        self.reason = b""
+        self.headers = []
+        self.body = []
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        body = self.body
+        self.out.append((self.status, self.reason, self.headers, b"".join(body) if body else b""))
+
+
+def _httptools() -> Contender:
+    try:
+        import httptools
+    except ImportError as exc:
+        return Contender("httptools", "httptools", skip_reason=f"httptools not importable ({exc})")
+    HttpRequestParser, HttpResponseParser = httptools.HttpRequestParser, httptools.HttpResponseParser
+
+    def parse_request(data: bytes) -> list:
+        proto = _HttptoolsRequestProto()
+        proto.parser = p = HttpRequestParser(proto)
+        p.feed_data(data)
+        proto.parser = None  # break the parser <-> protocol cycle (gc is off while timing)
+        return proto.out
+
+    def parse_response(data: bytes) -> list:
+        proto = _HttptoolsResponseProto()
+        proto.parser = p = HttpResponseParser(proto)
+        p.feed_data(data)
+        proto.parser = None
+        return proto.out
+
+    return Contender("httptools", "httptools", _version("httptools"), parse_request, parse_response)
+
+
+# -- aiohttp ------------------------------------------------------------------
+
+class _AiohttpProtoStub:
+    """What aiohttp's StreamReader may call on its protocol; stateless."""
+
+    __slots__ = ()
+    connected = True
+    _reading_paused = False
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        pass
+
+
+_LOOP = None
+
+
+def _loop():
+    global _LOOP
+    if _LOOP is None:
+        _LOOP = asyncio.new_event_loop()  # never run: StreamReader only keeps a reference
+        atexit.register(_LOOP.close)
+    return _LOOP
+
+
+def _aiohttp(variant: str) -> Contender:
+    key, label = f"aiohttp_{variant.lower()}", f"aiohttp {'C' if variant == 'C' else 'Python'}"
+    try:
+        import aiohttp.http_parser as hp
+    except ImportError as exc:
+        return Contender(key, label, skip_reason=f"aiohttp not importable ({exc})")
+    req_cls = getattr(hp, f"HttpRequestParser{variant}", None)
+    resp_cls = getattr(hp, f"HttpResponseParser{variant}", None)
+    if req_cls is None or resp_cls is None:
+        return Contender(key, label, skip_reason=(
+            f"aiohttp.http_parser.HttpRequestParser{variant} not available "
+            "(C extension not compiled, or AIOHTTP_NO_EXTENSIONS set)"))
+    if variant == "C" and req_cls is getattr(hp, "HttpRequestParserPy", None):
+        return Contender(key, label, skip_reason="aiohttp C parser is the Python one here")
+
+    proto = _AiohttpProtoStub()
+    loop = _loop()
+    limit = 2 ** 16
+
+    try:  # can it be built and fed at all?
+        req_cls(proto, loop, limit).feed_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        resp_cls(proto, loop, limit).feed_data(b"HTTP/1.1 204 No Content\r\n\r\n")
+    except Exception as exc:
+        return Contender(key, label, skip_reason=f"cannot drive {req_cls.__name__} ({exc!r})")
+
+    def parse_request(data: bytes) -> list:
+        messages, _upgraded, _tail = req_cls(proto, loop, limit).feed_data(data)
+        return [
+            (msg.method.encode("ascii"), msg.path.encode("utf-8", "surrogateescape"),
+             [(n.lower(), v) for n, v in msg.raw_headers], payload.read_nowait(-1))
+            for msg, payload in messages
+        ]
+
+    def parse_response(data: bytes) -> list:
+        messages, _upgraded, _tail = resp_cls(proto, loop, limit).feed_data(data)
+        return [
+            (msg.code, msg.reason.encode("utf-8", "surrogateescape"),
+             [(n.lower(), v) for n, v in msg.raw_headers], payload.read_nowait(-1))
+            for msg, payload in messages
+        ]
+
+    return Contender(key, label, _version("aiohttp"), parse_request, parse_response)
+
+
+# -- h11 ----------------------------------------------------------------------
+
+def _h11() -> Contender:
+    try:
+        import h11
+    except ImportError as exc:
+        return Contender("h11", "h11", skip_reason=f"h11 not importable ({exc})")
+    Connection, SERVER, CLIENT = h11.Connection, h11.SERVER, h11.CLIENT
+    Request, Response, Data, EndOfMessage = h11.Request, h11.Response, h11.Data, h11.EndOfMessage
+    NEED_DATA, PAUSED = h11.NEED_DATA, h11.PAUSED
+    get = Request(method=b"GET", target=b"/", headers=[(b"Host", b"example.com")])
+
+    def parse_request(data: bytes) -> list:
+        out = []
+        body = []
+        head = None
+        conn = Connection(SERVER)
+        conn.receive_data(data)
+        while True:
+            ev = conn.next_event()
+            t = type(ev)
+            if t is Request:
+                head = ev
+            elif t is Data:
+                body.append(ev.data)
+            elif t is EndOfMessage:
+                out.append((head.method, head.target, list(head.headers),
+                            b"".join(body) if body else b""))
+                body = []
+            elif ev is PAUSED:
+                rest = conn.trailing_data[0]
+                if not rest:
+                    break
+                conn = Connection(SERVER)
+                conn.receive_data(rest)
+            elif ev is NEED_DATA:
+                break
+        return out
+
+    def parse_response(data: bytes) -> list:
+        out = []
+        body = []
+        head = None
+        conn = Connection(CLIENT)
+        conn.send(get)
+        conn.receive_data(data)
+        while True:
+            ev = conn.next_event()
+            t = type(ev)
+            if t is Response:
+                head = ev
+            elif t is Data:
+                body.append(ev.data)
+            elif t is EndOfMessage:
+                out.append((head.status_code, head.reason, list(head.headers),
+                            b"".join(body) if body else b""))
+                body = []
+            elif ev is PAUSED or ev is NEED_DATA:
+                break
+        return out
+
+    return Contender("h11", "h11", h11.__version__, parse_request, parse_response,
+                     notes=[H11_PIPELINE_NOTE])
+
+
+# -- registry and correctness gate ---------------------------------------------
+
+def contenders() -> list[Contender]:
+    """Every contender, in display order; unavailable ones carry `skip_reason`."""
+    return [
+        _hopwire("hopwire_c", "hopwire C", "hopwire._parser_c"),
+        _hopwire("hopwire_py", "hopwire Python", "hopwire._parser_py"),
+        _httptools(),
+        _aiohttp("C"),
+        _aiohttp("Py"),
+        _h11(),
+    ]
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def diff(got: list, expected: list) -> Optional[str]:
+    """None when `got` equals `expected`, else a one-line description of the first difference."""
+    if not isinstance(got, list):
+        return f"returned {type(got).__name__}, not a list"
+    if len(got) != len(expected):
+        return f"{len(got)} messages, expected {len(expected)}"
+    names = ("method/status", "target/reason", "headers", "body")
+    for i, (g, e) in enumerate(zip(got, expected)):
+        where = f"message {i}: " if len(expected) > 1 else ""
+        if not isinstance(g, tuple) or len(g) != 4:
+            return f"{where}not a 4-tuple: {_short(g)}"
+        for name, gv, ev in zip(names, g, e):
+            if name == "headers":
+                gv = list(gv)
+                if gv == ev:
+                    continue
+                if len(gv) != len(ev):
+                    return f"{where}{len(gv)} headers, expected {len(ev)}"
+                for j, (gh, eh) in enumerate(zip(gv, ev)):
+                    if tuple(gh) != eh:
+                        return f"{where}header {j}: got {_short(tuple(gh))}, expected {_short(eh)}"
+            elif type(gv) is not type(ev) or gv != ev:
+                if name == "body" and isinstance(gv, (bytes, bytearray)) and len(gv) != len(ev):
+                    return f"{where}body is {len(gv)} bytes, expected {len(ev)}"
+                return f"{where}{name}: got {_short(gv)}, expected {_short(ev)}"
+    return None
+
+
+def check(contender: Contender, workload: Workload) -> Optional[str]:
+    """The correctness gate: None if the contender parses `workload` exactly right."""
+    if not contender.available:
+        return contender.skip_reason
+    try:
+        fn = contender.parser_for(workload)
+        got = fn(workload.data)
+        again = fn(workload.data)  # a second call must give the same (no state leaks)
+    except Exception as exc:
+        return f"raised {type(exc).__name__}: {exc}"
+    problem = diff(got, workload.expected)
+    if problem is None and again != got:
+        problem = "second call gave a different result"
+    return problem
