@@ -6,27 +6,27 @@ cdef struct BodySpan:
 
 
 cdef class Request:
-    cdef readonly object method, target, headers, http_version, content_length, hop_headers
-    cdef readonly bint keep_alive, chunked, upgrade
+    cdef public object method, target, headers, http_version, content_length, hop_headers
+    cdef public bint keep_alive, chunked, upgrade
 
 cdef class Response:
-    cdef readonly object status_code, reason, headers, http_version, content_length, hop_headers
-    cdef readonly bint keep_alive, chunked, upgrade
+    cdef public object status_code, reason, headers, http_version, content_length, hop_headers
+    cdef public bint keep_alive, chunked, upgrade
 
 cdef class InformationalResponse:
-    cdef readonly object status_code, reason, headers, http_version, hop_headers
-    cdef readonly bint upgrade
+    cdef public object status_code, reason, headers, http_version, hop_headers
+    cdef public bint upgrade
 
 cdef class Data:
-    cdef readonly object data
+    cdef public object data
 
 cdef class EndOfMessage:
-    cdef readonly object headers
+    cdef public object headers
 
 
 cdef class _Parser:
     cdef readonly Py_ssize_t max_line_size, max_header_size, max_headers
-    cdef readonly bint strip_hop_by_hop
+    cdef public bint strip_hop_by_hop
     cdef public bytes trailing_data
 
     cdef bint is_request

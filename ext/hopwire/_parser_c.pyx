@@ -22,7 +22,7 @@ from libc.string cimport memcmp, memcpy, memmove
 
 from hopwire import _rules as R
 from hopwire._errors import ParseError
-from hopwire._parser_py import parse_keep_alive
+from hopwire._parser_py import _unfold, parse_keep_alive
 
 ctypedef unsigned char uchar
 
@@ -45,7 +45,7 @@ cdef enum:
 cdef enum:
     E_NONE, E_INVALID_METHOD, E_INVALID_TARGET, E_MISSING_VERSION, E_INVALID_VERSION,
     E_UNSUPPORTED_VERSION, E_INVALID_STATUS, E_INVALID_REASON, E_INVALID_NAME, E_EMPTY_NAME,
-    E_SPACE_BEFORE_COLON, E_MISSING_COLON, E_INVALID_VALUE, E_OBS_FOLD,
+    E_SPACE_BEFORE_COLON, E_MISSING_COLON, E_INVALID_VALUE, E_OBS_FOLD, E_OBS_FOLD_IN_FRAMING,
     E_SPACE_AFTER_START_LINE, E_BARE_CR, E_BARE_LF, E_LINE_TOO_LONG, E_REQUEST_LINE_TOO_LONG,
     E_FIELD_LINE_TOO_LONG, E_HEADER_TOO_LARGE, E_TOO_MANY_HEADERS, E_INVALID_CONTENT_LENGTH,
     E_CONTENT_LENGTH_OVERFLOW, E_CONFLICTING_CONTENT_LENGTH, E_CONTENT_LENGTH_WITH_TE,
@@ -57,7 +57,7 @@ cdef enum:
 _RULE_NAMES = (
     None, "INVALID_METHOD", "INVALID_TARGET", "MISSING_VERSION", "INVALID_VERSION",
     "UNSUPPORTED_VERSION", "INVALID_STATUS", "INVALID_REASON", "INVALID_NAME", "EMPTY_NAME",
-    "SPACE_BEFORE_COLON", "MISSING_COLON", "INVALID_VALUE", "OBS_FOLD",
+    "SPACE_BEFORE_COLON", "MISSING_COLON", "INVALID_VALUE", "OBS_FOLD", "OBS_FOLD_IN_FRAMING",
     "SPACE_AFTER_START_LINE", "BARE_CR", "BARE_LF", "LINE_TOO_LONG", "REQUEST_LINE_TOO_LONG",
     "FIELD_LINE_TOO_LONG", "HEADER_TOO_LARGE", "TOO_MANY_HEADERS", "INVALID_CONTENT_LENGTH",
     "CONTENT_LENGTH_OVERFLOW", "CONFLICTING_CONTENT_LENGTH", "CONTENT_LENGTH_WITH_TE",
@@ -741,10 +741,14 @@ cdef class _Parser:
         if self.error is not None:
             raise self.error
         if self.state == S_SWITCHED:
-            self.trailing_data += bytes(data)
+            self.trailing_data += bytes(memoryview(data))
             return []
         if self.state == S_EOF:
             raise self._raise(_error(E_FEED_AFTER_EOF, self.base), [])
+        if type(data) is not bytes and type(data) is not bytearray:
+            view_of = memoryview(data)  # TypeError for what is not a buffer
+            if not view_of.c_contiguous:
+                data = view_of.tobytes()
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             if self.buf_len == 0:
@@ -1027,11 +1031,14 @@ cdef class _Parser:
                     _fail(E_SPACE_AFTER_START_LINE, base + pos)
                 if self.is_request:
                     _fail(E_OBS_FOLD, base + pos)
+                name, value = headers[len(headers) - 1]
+                if not trailers and name in _SPECIAL_NAMES:
+                    # Its first line already steered framing; unfolding now would desync.
+                    _fail(E_OBS_FOLD_IN_FRAMING, base + pos)
                 new = _end_line(b, pos, avail, climit, L_FOLD, limit, base, &s)
                 if new == NEED:
                     return pos
-                name, value = headers[len(headers) - 1]
-                headers[len(headers) - 1] = (name, (value + b" " + _bytes(b + pos, new - 2 - pos)).strip(b" \t"))
+                headers[len(headers) - 1] = (name, _unfold(value, _bytes(b + pos, new - 2 - pos)))
                 pos = new
                 continue
             if len(headers) >= max_headers:
@@ -1121,7 +1128,8 @@ cdef class _Parser:
             chunked = True
             length = -1
         connect = self.method == M_CONNECT
-        upgrade = connect or (self.has_upgrade and self.upgrade_token)
+        # RFC 9110 §7.8: a server ignores Upgrade in an HTTP/1.0 request.
+        upgrade = connect or (self.has_upgrade and self.upgrade_token and self.version is V11)
         if connect:
             chunked = False
             length = 0

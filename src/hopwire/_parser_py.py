@@ -211,6 +211,14 @@ def _end_line(buf: bytes, pos: int, avail: int, climit: int, scan, limit_rule, b
 
 # -- header helpers -----------------------------------------------------------
 
+def _unfold(value: bytes, continuation: bytes) -> bytes:
+    """Join an obs-fold continuation to its field value with one SP (RFC 9112 §5.2)."""
+    continuation = continuation.strip(b" \t")
+    if value and continuation:
+        return value + b" " + continuation
+    return value or continuation
+
+
 def _split_tokens(value: bytes) -> list[bytes]:
     return [t.strip(b" \t").lower() for t in value.split(b",")]
 
@@ -310,11 +318,13 @@ class _Parser:
         if self._error is not None:
             raise self._error
         if self._state == _SWITCHED:
-            self.trailing_data += bytes(data)
+            self.trailing_data += bytes(memoryview(data))
             return []
         if self._state == _EOF:
             raise self._raise(_fail(R.FEED_AFTER_EOF, self._base), [])
-        buf = self._buf + bytes(data) if self._buf else bytes(data)
+        if type(data) is not bytes:
+            data = bytes(memoryview(data))  # TypeError for what is not a buffer
+        buf = self._buf + data if self._buf else data
         events: list[Event] = []
         try:
             pos = self._run(buf, events)
@@ -552,11 +562,14 @@ class _Parser:
                     raise _fail(R.SPACE_AFTER_START_LINE, base + pos)
                 if self._is_request:
                     raise _fail(R.OBS_FOLD, base + pos)
+                name, value = headers[-1]
+                if not trailers and name in _SPECIAL:
+                    # Its first line already steered framing; unfolding now would desync.
+                    raise _fail(R.OBS_FOLD_IN_FRAMING, base + pos)
                 new = _end_line(buf, pos, avail, climit, _scan_fold_line, limit, base)
                 if new == _NEED:
                     return pos
-                name, value = headers[-1]
-                headers[-1] = (name, (value + b" " + buf[pos:new - 2]).strip(b" \t"))
+                headers[-1] = (name, _unfold(value, buf[pos:new - 2]))
                 pos = new
                 continue
             if len(headers) >= max_headers:
@@ -641,7 +654,8 @@ class _Parser:
                 raise _fail(R.CHUNKED_NOT_LAST, offset)
             chunked, length = True, None
         connect = self._method == b"CONNECT"
-        upgrade = connect or (self._has_upgrade and self._upgrade_token)
+        # RFC 9110 §7.8: a server ignores Upgrade in an HTTP/1.0 request.
+        upgrade = connect or (self._has_upgrade and self._upgrade_token and self._version == b"1.1")
         if connect:
             chunked, length = False, 0
         self._emit(events, Request(self._method, self._target, headers, self._version,

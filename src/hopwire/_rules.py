@@ -68,6 +68,7 @@ SPACE_BEFORE_COLON = ("whitespace between field name and colon (RFC 9112 §5.1)"
 MISSING_COLON = ("field line has no colon", 400)
 INVALID_VALUE = ("invalid character in field value", 400)
 OBS_FOLD = ("obsolete line folding in a request (RFC 9112 §5.2)", 400)
+OBS_FOLD_IN_FRAMING = ("obsolete line folding in a field that frames the message or steers the connection", 400)
 SPACE_AFTER_START_LINE = ("whitespace after the start line (RFC 9112 §2.2)", 400)
 BARE_CR = ("bare CR: expected LF after CR (RFC 9112 §2.2)", 400)
 BARE_LF = ("bare LF: expected CRLF (RFC 9112 §2.2)", 400)
