@@ -56,6 +56,7 @@ cdef class _Parser:
     cdef object method, target, version, reason
     cdef int status
 
+    cdef list _feed(self, const unsigned char *data, Py_ssize_t n)
     cdef void _reset_message(self)
     cdef int _body_add(self, const unsigned char *p, Py_ssize_t n) except -1
     cdef int _flush(self, list events) except -1

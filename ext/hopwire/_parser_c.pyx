@@ -146,6 +146,8 @@ _COMMON_NAMES = sorted(set(_SPECIAL_NAMES) | R.HOP_BY_HOP | {
 cdef PyObject *NAME_OBJ[N_NAMES]
 cdef const char *NAME_PTR[N_NAMES]
 cdef int NAME_KIND[N_NAMES]
+cdef uchar NAME_FIRST[N_NAMES]
+cdef uchar NAME_LAST[N_NAMES]
 cdef int BUCKET_START[MAX_CACHED_NAME + 1]
 cdef int BUCKET_END[MAX_CACHED_NAME + 1]
 
@@ -161,6 +163,8 @@ cdef void _build_names():
         NAME_OBJ[i] = <PyObject *>name
         NAME_PTR[i] = PyBytes_AS_STRING(name)
         NAME_KIND[i] = _SPECIAL_NAMES.get(name, 0)
+        NAME_FIRST[i] = name[0]
+        NAME_LAST[i] = name[n - 1]
         if BUCKET_END[n] == 0:
             BUCKET_START[n] = i
         BUCKET_END[n] = i + 1
@@ -184,10 +188,16 @@ cdef object _name(const uchar *p, Py_ssize_t n, int *kind):
     cdef const uchar *cand
     cdef bytes out
     cdef char *w
-    if n <= MAX_CACHED_NAME:
+    cdef uchar first, last
+    if 0 < n <= MAX_CACHED_NAME:
+        first = T_LOWER[p[0]]
+        last = T_LOWER[p[n - 1]]
         for k in range(BUCKET_START[n], BUCKET_END[n]):
+            # Same length, first and last byte: almost always the one.
+            if NAME_FIRST[k] != first or NAME_LAST[k] != last:
+                continue
             cand = <const uchar *>NAME_PTR[k]
-            i = 0
+            i = 1
             while i < n and T_LOWER[p[i]] == cand[i]:
                 i += 1
             if i == n:
@@ -248,7 +258,8 @@ cdef tuple RESPONSE_FIELDS = ("status_code", "reason", "headers", "http_version"
 cdef tuple INFO_FIELDS = ("status_code", "reason", "headers", "http_version", "upgrade", "hop_headers")
 
 
-@cython.freelist(32)
+@cython.freelist(128)
+@cython.no_gc
 cdef class Request:
     _fields = REQUEST_FIELDS
 
@@ -272,7 +283,8 @@ cdef class Request:
 
 
 
-@cython.freelist(32)
+@cython.freelist(128)
+@cython.no_gc
 cdef class Response:
     _fields = RESPONSE_FIELDS
 
@@ -297,6 +309,7 @@ cdef class Response:
 
 
 @cython.freelist(8)
+@cython.no_gc
 cdef class InformationalResponse:
     """A 1xx response; `upgrade` is true for 101, after which the parser stops."""
     _fields = INFO_FIELDS
@@ -318,7 +331,8 @@ cdef class InformationalResponse:
 
 
 
-@cython.freelist(64)
+@cython.freelist(128)
+@cython.no_gc
 cdef class Data:
     _fields = ("data",)
 
@@ -333,7 +347,8 @@ cdef class Data:
 
 
 
-@cython.freelist(64)
+@cython.freelist(128)
+@cython.no_gc
 cdef class EndOfMessage:
     """The end of a message; `headers` holds the trailer fields, if any."""
     _fields = ("headers",)
@@ -698,10 +713,7 @@ cdef class _Parser:
     def __cinit__(self):
         self.buf = NULL
         self.spans = NULL
-
-    def __dealloc__(self):
-        free(self.buf)
-        free(self.spans)
+        self.is_request = not isinstance(self, ResponseParser)
 
     def __init__(self, *, Py_ssize_t max_line_size=R.MAX_LINE_SIZE,
                  Py_ssize_t max_header_size=R.MAX_HEADER_SIZE,
@@ -720,11 +732,15 @@ cdef class _Parser:
         self.remaining = 0
         self.n_spans = 0
         self.body_total = 0
-        self.expected = []
+        self.expected = None  # made by the first expect()
         self.expected_head = 0
         self.msg_keep_alive = True
         self.msg_upgrade = False
         self._reset_message()
+
+    def __dealloc__(self):
+        free(self.buf)
+        free(self.spans)
 
     # -- public ------------------------------------------------------------------
 
@@ -735,9 +751,6 @@ cdef class _Parser:
 
     def feed(self, data):
         cdef Py_buffer view
-        cdef const uchar *b
-        cdef Py_ssize_t avail, pos, need
-        cdef list events
         if self.error is not None:
             raise self.error
         if self.state == S_SWITCHED:
@@ -745,47 +758,54 @@ cdef class _Parser:
             return []
         if self.state == S_EOF:
             raise self._raise(_error(E_FEED_AFTER_EOF, self.base), [])
-        if type(data) is not bytes and type(data) is not bytearray:
+        if type(data) is bytes:  # the common case: no buffer protocol round trip
+            return self._feed(<const uchar *>PyBytes_AS_STRING(data), len(<bytes>data))
+        if type(data) is not bytearray:
             view_of = memoryview(data)  # TypeError for what is not a buffer
             if not view_of.c_contiguous:
                 data = view_of.tobytes()
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
-            if self.buf_len == 0:
-                b = <const uchar *>view.buf
-                avail = view.len
-            else:
-                need = self.buf_len + view.len
-                if need > self.buf_cap:
-                    self._grow_buf(need)
-                memcpy(self.buf + self.buf_len, view.buf, view.len)
-                self.buf_len = need
-                b = self.buf
-                avail = need
-            events = []
-            try:
-                pos = self._run(b, avail, events)
-            except ParseError as exc:
-                self._flush(events)
-                raise self._raise(exc, events) from None
-            self._flush(events)
-            if self.state == S_SWITCHED:
-                self.trailing_data = _bytes(b + pos, avail - pos)
-                self.buf_len = 0
-            elif pos < avail:
-                if b != self.buf:
-                    if avail - pos > self.buf_cap:
-                        self._grow_buf(avail - pos)
-                    memcpy(self.buf, b + pos, avail - pos)
-                elif pos:
-                    memmove(self.buf, b + pos, avail - pos)
-                self.buf_len = avail - pos
-            else:
-                self.buf_len = 0
-            self.base += pos
-            return events
+            return self._feed(<const uchar *>view.buf, view.len)
         finally:
             PyBuffer_Release(&view)
+
+    cdef list _feed(self, const uchar *data, Py_ssize_t n):
+        cdef const uchar *b
+        cdef Py_ssize_t avail, pos, need
+        cdef list events = []
+        if self.buf_len == 0:
+            b = data
+            avail = n
+        else:
+            need = self.buf_len + n
+            if need > self.buf_cap:
+                self._grow_buf(need)
+            memcpy(self.buf + self.buf_len, data, n)
+            self.buf_len = need
+            b = self.buf
+            avail = need
+        try:
+            pos = self._run(b, avail, events)
+        except ParseError as exc:
+            self._flush(events)
+            raise self._raise(exc, events) from None
+        self._flush(events)
+        if self.state == S_SWITCHED:
+            self.trailing_data = _bytes(b + pos, avail - pos)
+            self.buf_len = 0
+        elif pos < avail:
+            if b != self.buf:
+                if avail - pos > self.buf_cap:
+                    self._grow_buf(avail - pos)
+                memcpy(self.buf, b + pos, avail - pos)
+            elif pos:
+                memmove(self.buf, b + pos, avail - pos)
+            self.buf_len = avail - pos
+        else:
+            self.buf_len = 0
+        self.base += pos
+        return events
 
     def feed_eof(self):
         if self.error is not None:
@@ -1222,7 +1242,7 @@ cdef class _Parser:
         """The method of the oldest request not yet answered (GET when none was recorded)."""
         cdef list q = self.expected
         cdef Py_ssize_t head = self.expected_head
-        if head >= len(q):
+        if q is None or head >= len(q):
             return M_GET
         method = q[head]
         head += 1
@@ -1289,15 +1309,9 @@ cdef void _connection_flags(_Parser parser, const uchar *v, Py_ssize_t n, bint i
 cdef class RequestParser(_Parser):
     """Parses the requests a server receives."""
 
-    def __cinit__(self):
-        self.is_request = True
-
 
 cdef class ResponseParser(_Parser):
     """Parses the responses a client receives; tell it each request's method with `expect()`."""
-
-    def __cinit__(self):
-        self.is_request = False
 
     def expect(self, method):
         """Record the method of the next request sent, so its response is framed right."""
@@ -1311,4 +1325,6 @@ cdef class ResponseParser(_Parser):
         m = _method(<const uchar *>PyBytes_AS_STRING(m), len(m))
         if not _is_upper(m):
             m = m.upper()
+        if self.expected is None:
+            self.expected = []
         self.expected.append(m)
