@@ -770,6 +770,7 @@ cdef class _Parser:
         finally:
             PyBuffer_Release(&view)
 
+    @cython.final
     cdef list _feed(self, const uchar *data, Py_ssize_t n):
         cdef const uchar *b
         cdef Py_ssize_t avail, pos, need
@@ -841,6 +842,7 @@ cdef class _Parser:
         self.state = S_ERROR
         return exc
 
+    @cython.final
     cdef void _reset_message(self):
         self.headers = None  # a start line makes the next one
         self.head_start = 0
@@ -853,6 +855,7 @@ cdef class _Parser:
         self.upgrade_token = False
         self.has_upgrade = False
 
+    @cython.final
     cdef int _body_add(self, const unsigned char *p, Py_ssize_t n) except -1:
         cdef Py_ssize_t cap
         cdef BodySpan *q
@@ -869,6 +872,7 @@ cdef class _Parser:
         self.body_total += n
         return 0
 
+    @cython.final
     cdef int _flush(self, list events) except -1:
         cdef Py_ssize_t i, at = 0
         cdef bytes out
@@ -888,12 +892,14 @@ cdef class _Parser:
         events.append(_data(out))
         return 0
 
+    @cython.final
     cdef int _emit(self, list events, object event) except -1:
         if self.n_spans:
             self._flush(events)
         events.append(event)
         return 0
 
+    @cython.final
     cdef Py_ssize_t _run(self, const uchar *b, Py_ssize_t avail, list events) except -2:
         cdef Py_ssize_t pos = 0, n, new
         cdef long long base = self.base, size
@@ -972,6 +978,7 @@ cdef class _Parser:
                 break
         return pos
 
+    @cython.final
     cdef Py_ssize_t _climit(self, Py_ssize_t pos, bint *line_binds):
         """Where the line at `pos` must end its content, and whether the line limit binds."""
         cdef Py_ssize_t line = pos + self.max_line_size
@@ -982,6 +989,7 @@ cdef class _Parser:
         line_binds[0] = False
         return head if head > pos else pos
 
+    @cython.final
     cdef Py_ssize_t _start_line(self, const uchar *b, Py_ssize_t pos, Py_ssize_t avail) except -2:
         cdef bint line_binds
         cdef Py_ssize_t climit = self._climit(pos, &line_binds)
@@ -1012,6 +1020,7 @@ cdef class _Parser:
             self.reason = _bytes(b + d, s.j - d)
         return new
 
+    @cython.final
     cdef Py_ssize_t _field_lines(self, const uchar *b, Py_ssize_t pos, Py_ssize_t avail,
                                  list events) except -2:
         cdef list headers = self.headers
@@ -1078,6 +1087,7 @@ cdef class _Parser:
                 self._special(kind, b + vs, ve - vs, base + pos)
             pos = new
 
+    @cython.final
     cdef int _special(self, int kind, const unsigned char *v, Py_ssize_t n, long long offset) except -1:
         cdef Py_ssize_t i
         cdef long long value = 0
@@ -1123,6 +1133,7 @@ cdef class _Parser:
             _connection_flags(self, v, n, kind == K_CONN)
         return 0
 
+    @cython.final
     cdef int _end_head(self, list events, long long offset) except -1:
         cdef bint keep_alive
         if self.version is V11:
@@ -1137,6 +1148,7 @@ cdef class _Parser:
             return self._request_head(events, offset, keep_alive, headers, hop)
         return self._response_head(events, keep_alive, headers, hop)
 
+    @cython.final
     cdef int _request_head(self, list events, long long offset, bint keep_alive,
                            object headers, object hop) except -1:
         cdef bint chunked = False, upgrade
@@ -1168,6 +1180,7 @@ cdef class _Parser:
         self.msg_upgrade = upgrade
         return self._begin_body(events, length, chunked)
 
+    @cython.final
     cdef int _response_head(self, list events, bint keep_alive, object headers, object hop) except -1:
         cdef int status = self.status
         cdef bint chunked = False, upgrade
@@ -1223,6 +1236,7 @@ cdef class _Parser:
             return 0
         return self._begin_body(events, length, chunked)
 
+    @cython.final
     cdef int _begin_body(self, list events, long long length, bint chunked) except -1:
         if chunked:
             self.state = S_CHUNK_SIZE
@@ -1233,11 +1247,13 @@ cdef class _Parser:
             self._end_message(events)
         return 0
 
+    @cython.final
     cdef int _end_message(self, list events) except -1:
         self._emit(events, _eom([]))
         self._finish_message()
         return 0
 
+    @cython.final
     cdef object _next_expected(self):
         """The method of the oldest request not yet answered (GET when none was recorded)."""
         cdef list q = self.expected
@@ -1255,6 +1271,7 @@ cdef class _Parser:
         self.expected_head = head
         return method
 
+    @cython.final
     cdef void _finish_message(self):
         if self.msg_upgrade:
             self.state = S_SWITCHED
