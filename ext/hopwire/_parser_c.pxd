@@ -21,7 +21,7 @@ cdef class Data:
     cdef public object data
 
 cdef class EndOfMessage:
-    cdef public object headers
+    cdef object _headers  # None until read: most messages have no trailers
 
 
 cdef class _Parser:
@@ -32,7 +32,10 @@ cdef class _Parser:
     cdef bint is_request
     cdef int state
     cdef object error
-    cdef list expected            # methods of requests sent, oldest at expected_head
+    # methods of the requests sent and not yet answered: the oldest, then
+    # the others from expected[expected_head:]
+    cdef object expected_first
+    cdef list expected
     cdef Py_ssize_t expected_head
 
     # the unfinished line carried over between feeds

@@ -354,7 +354,17 @@ cdef class EndOfMessage:
     _fields = ("headers",)
 
     def __init__(self, headers=None):
-        self.headers = [] if headers is None else headers
+        self._headers = headers
+
+    @property
+    def headers(self):
+        if self._headers is None:
+            self._headers = []
+        return self._headers
+
+    @headers.setter
+    def headers(self, value):
+        self._headers = value
 
     def __repr__(self):
         return _repr(self, ("headers",))
@@ -372,7 +382,7 @@ cdef inline Data _data(object payload):
 
 cdef inline EndOfMessage _eom(object headers):
     cdef EndOfMessage ev = EndOfMessage.__new__(EndOfMessage)
-    ev.headers = headers
+    ev._headers = headers
     return ev
 
 
@@ -708,6 +718,7 @@ cdef tuple _split_hop_by_hop(list headers):
 
 # -- the parser -----------------------------------------------------------------
 
+@cython.freelist(16)
 cdef class _Parser:
 
     def __cinit__(self):
@@ -732,7 +743,8 @@ cdef class _Parser:
         self.remaining = 0
         self.n_spans = 0
         self.body_total = 0
-        self.expected = None  # made by the first expect()
+        self.expected_first = None
+        self.expected = None
         self.expected_head = 0
         self.msg_keep_alive = True
         self.msg_upgrade = False
@@ -814,7 +826,7 @@ cdef class _Parser:
         cdef int state = self.state
         if state == S_UNTIL_CLOSE:
             self.state = S_EOF
-            return [_eom([])]
+            return [_eom(None)]
         if ((state == S_START or state == S_CLOSED) and self.buf_len == 0) \
                 or state == S_SWITCHED or state == S_EOF:
             if state != S_SWITCHED:
@@ -1249,26 +1261,26 @@ cdef class _Parser:
 
     @cython.final
     cdef int _end_message(self, list events) except -1:
-        self._emit(events, _eom([]))
+        self._emit(events, _eom(None))
         self._finish_message()
         return 0
 
     @cython.final
     cdef object _next_expected(self):
         """The method of the oldest request not yet answered (GET when none was recorded)."""
-        cdef list q = self.expected
-        cdef Py_ssize_t head = self.expected_head
-        if q is None or head >= len(q):
+        cdef object method = self.expected_first
+        cdef list q
+        if method is None:
             return M_GET
-        method = q[head]
-        head += 1
-        if head == len(q):
-            del q[:]
-            head = 0
-        elif head >= 32 and head * 2 >= len(q):
-            del q[:head]
-            head = 0
-        self.expected_head = head
+        q = self.expected
+        if q is not None and self.expected_head < len(q):
+            self.expected_first = q[self.expected_head]
+            self.expected_head += 1
+            if self.expected_head == len(q):
+                self.expected = None
+                self.expected_head = 0
+        else:
+            self.expected_first = None
         return method
 
     @cython.final
@@ -1342,6 +1354,9 @@ cdef class ResponseParser(_Parser):
         m = _method(<const uchar *>PyBytes_AS_STRING(m), len(m))
         if not _is_upper(m):
             m = m.upper()
-        if self.expected is None:
-            self.expected = []
-        self.expected.append(m)
+        if self.expected_first is None:  # one request in flight: no list at all
+            self.expected_first = m
+        elif self.expected is None:
+            self.expected = [m]
+        else:
+            self.expected.append(m)
