@@ -48,6 +48,8 @@ _FIELD_LINE = re.compile(
 # A whole header section of plain field lines, then its field pairs: the fast
 # path that takes a head in two regex calls when nothing in it needs a look.
 _FIELD_BLOCK = re.compile(rb"(?:[%s]+:[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n" % _TCHAR)
+# Within a block that matched, names end at the first colon and values at CR.
+_FIELD_PAIRS = re.compile(rb"([^:]++):[ \t]*+([^\r]*+)\r\n")
 _QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
 _CHUNK_LINE = re.compile(
     rb"([0-9A-Fa-f]+)(?:;[%s]+(?:=(?:[%s]+|%s))?)*\r\n" % (_TCHAR, _TCHAR, _QUOTED)
@@ -500,22 +502,26 @@ class _Parser:
         base = self._base
         if end - pos > self.max_line_size or end - 2 > self._head_start - base + self.max_header_size:
             return _NEED  # near a limit: let the line walk find the exact offset
-        pairs = _FIELD_LINE.findall(buf, pos, end - 2)
+        pairs = _FIELD_PAIRS.findall(buf, pos, end - 2)
         headers = self._headers
         if len(headers) + len(pairs) > self.max_headers:
             return _NEED
-        fields = [(name.lower(), value) for name, value in pairs]
-        special = _SPECIAL
-        if any(name in special for name, _ in fields):
-            saved = self._flags()
-            try:
-                for name, value in fields:
-                    kind = special.get(name)
-                    if kind is not None:
-                        self._special(kind, value, -1)
-            except ParseError:
-                self._restore_flags(saved)  # the line walk reports it at its line
-                return _NEED
+        if buf.find(b" \r\n", pos, end) < 0 and buf.find(b"\t\r\n", pos, end) < 0:
+            fields = [(name.lower(), value) for name, value in pairs]
+        else:  # some value has trailing whitespace
+            fields = [(name.lower(), value.rstrip(b" \t")) for name, value in pairs]
+        special = _SPECIAL.get
+        saved = None
+        try:
+            for name, value in fields:
+                kind = special(name)
+                if kind is not None:
+                    if saved is None:
+                        saved = self._flags()
+                    self._special(kind, value, -1)
+        except ParseError:
+            self._restore_flags(saved)  # the line walk reports it at its line
+            return _NEED
         headers.extend(fields)
         self._end_head(events, base + end - 2)
         return end
