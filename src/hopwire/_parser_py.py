@@ -307,6 +307,8 @@ class _Parser:
         self._expected: deque[bytes] = deque()
         self._keep_alive = True
         self._upgrade = False
+        # (line start, checked up to): an unfinished field line's value checked so far
+        self._resume: tuple[int, int] | None = None
         self._reset_message()
 
     # -- public --------------------------------------------------------------
@@ -471,8 +473,9 @@ class _Parser:
 
     def _start_line(self, buf: bytes, pos: int, avail: int) -> int:
         climit, line_binds = self._climit(pos)
+        whole = buf.find(b"\n", pos, avail) >= 0
         if self._is_request:
-            m = _REQUEST_LINE.match(buf, pos)
+            m = _REQUEST_LINE.match(buf, pos) if whole else None
             if m is not None and m.end() - 2 <= climit:
                 self._method, self._target = m.group(1, 2)
                 self._version = _VERSIONS[m.group(3)]
@@ -480,7 +483,7 @@ class _Parser:
             scan = _scan_request_line
             limit = R.REQUEST_LINE_TOO_LONG
         else:
-            m = _STATUS_LINE.match(buf, pos)
+            m = _STATUS_LINE.match(buf, pos) if whole else None
             if m is not None and m.end() - 2 <= climit:
                 self._version = _VERSIONS[m.group(1)]
                 self._status = int(m.group(2))
@@ -537,7 +540,7 @@ class _Parser:
     def _field_lines(self, buf: bytes, pos: int, avail: int, events: list[Event]) -> int:
         headers = self._headers
         trailers = self._state == _TRAILERS
-        if not trailers:
+        if not trailers and buf.find(b"\r\n\r\n", max(pos - 2, 0), avail) >= 0:
             new = self._field_block(buf, pos, events)
             if new != _NEED:
                 return new
@@ -580,6 +583,8 @@ class _Parser:
                 continue
             if len(headers) >= max_headers:
                 raise _fail(R.TOO_MANY_HEADERS, base + pos)
+            if buf.find(b"\n", pos, avail) < 0:
+                return self._partial_field_line(buf, pos, avail, climit, limit)
             m = _FIELD_LINE.match(buf, pos)
             if m is None or m.end() - 2 > climit:
                 new = _end_line(buf, pos, avail, climit, _scan_field_line, limit, base)
@@ -594,6 +599,26 @@ class _Parser:
                 if kind is not None:
                     self._special(kind, value, base + pos)
             pos = m.end()
+
+    def _partial_field_line(self, buf: bytes, pos: int, avail: int, climit: int, limit) -> int:
+        """Check an unfinished field line without walking again what earlier feeds checked.
+
+        Once a line's name and colon are behind it, only value bytes can follow,
+        so a trickled line is checked in time linear in its length.
+        """
+        base = self._base
+        resume = self._resume
+        if resume is not None and resume[0] == base + pos:
+            j = _VALUE_RUN.match(buf, resume[1] - base, min(avail, climit)).end()
+            if j == avail or (j + 1 == avail and buf[j] == CR):
+                self._resume = (base + pos, base + j)
+                return pos
+        if _end_line(buf, pos, avail, climit, _scan_field_line, limit, base) != _NEED:
+            raise AssertionError("a line without LF cannot be complete")
+        if buf.find(b":", pos, avail) >= 0:
+            j = avail - 1 if buf[avail - 1] == CR else avail
+            self._resume = (base + pos, base + j)
+        return pos
 
     def _special(self, kind: int, value: bytes, offset: int) -> None:
         if kind == _CL:
