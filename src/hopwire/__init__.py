@@ -7,21 +7,33 @@ names come from.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._errors import HopwireError, ParseError
 from ._select import choose as _choose
 
 _impl, EXTENSIONS_ACTIVE = _choose()
 
-RequestParser = _impl.RequestParser
-ResponseParser = _impl.ResponseParser
-Request = _impl.Request
-Response = _impl.Response
-InformationalResponse = _impl.InformationalResponse
-Data = _impl.Data
-EndOfMessage = _impl.EndOfMessage
-filter_hop_by_hop = _impl.filter_hop_by_hop
-connection_tokens = _impl.connection_tokens
-parse_keep_alive = _impl.parse_keep_alive
+if TYPE_CHECKING:  # the Python twin is the typed source of truth for both
+    from ._events import Data, EndOfMessage, InformationalResponse, Request, Response
+    from ._parser_py import (
+        RequestParser,
+        ResponseParser,
+        connection_tokens,
+        filter_hop_by_hop,
+        parse_keep_alive,
+    )
+else:
+    RequestParser = _impl.RequestParser
+    ResponseParser = _impl.ResponseParser
+    Request = _impl.Request
+    Response = _impl.Response
+    InformationalResponse = _impl.InformationalResponse
+    Data = _impl.Data
+    EndOfMessage = _impl.EndOfMessage
+    filter_hop_by_hop = _impl.filter_hop_by_hop
+    connection_tokens = _impl.connection_tokens
+    parse_keep_alive = _impl.parse_keep_alive
 
 __version__ = "0.1.0"
 

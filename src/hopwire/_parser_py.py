@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Union
 
 from . import _rules as R
@@ -74,8 +74,21 @@ _START, _FIELDS, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILERS, \
 _NEED = -1  # returned by a line scan when the line is still incomplete
 
 
-def _fail(rule: tuple[str, int], offset: int) -> ParseError:
+Rule = tuple[str, int]  # (reason, status hint), as defined in _rules
+Scan = tuple[int, Union[Rule, None], Union[Rule, None]]
+Scanner = Callable[[bytes, int, int], Scan]
+# What a header section's framing fields have set so far (see _Parser._flags).
+_Flags = tuple[Union[int, None], bool, bool, bool, bool, bool, bool, bool]
+
+
+def _fail(rule: Rule, offset: int) -> ParseError:
     return ParseError(rule[0], offset, rule[1])
+
+
+def _run(pattern: re.Pattern[bytes], buf: bytes, pos: int, stop: int) -> int:
+    """The end of the run of `pattern` (which matches the empty string) at `pos`."""
+    m = pattern.match(buf, pos, stop)
+    return m.end() if m is not None else pos
 
 
 # -- line scanners ------------------------------------------------------------
@@ -85,7 +98,7 @@ def _fail(rule: tuple[str, int], offset: int) -> ParseError:
 # `bad` the rule broken if that byte is not a line ending, and `eol` the rule
 # broken if the line ends there (None: the line may end there).
 
-def _scan_version(buf: bytes, v: int, stop: int) -> tuple[int, tuple | None, tuple | None]:
+def _scan_version(buf: bytes, v: int, stop: int) -> Scan:
     for i in range(8):
         k = v + i
         if k == stop:
@@ -98,12 +111,12 @@ def _scan_version(buf: bytes, v: int, stop: int) -> tuple[int, tuple | None, tup
     return v + 8, None, None
 
 
-def _scan_request_line(buf: bytes, pos: int, stop: int):
-    j = _TOKEN_RUN.match(buf, pos, stop).end()
+def _scan_request_line(buf: bytes, pos: int, stop: int) -> Scan:
+    j = _run(_TOKEN_RUN, buf, pos, stop)
     if j == stop or j == pos or buf[j] != SP:
         return j, R.INVALID_METHOD, R.INVALID_METHOD
     t = j + 1
-    k = _TARGET_RUN.match(buf, t, stop).end()
+    k = _run(_TARGET_RUN, buf, t, stop)
     if k == stop or k == t or buf[k] != SP:
         return k, R.INVALID_TARGET, R.MISSING_VERSION if k > t else R.INVALID_TARGET
     v, bad, eol = _scan_version(buf, k + 1, stop)
@@ -112,23 +125,23 @@ def _scan_request_line(buf: bytes, pos: int, stop: int):
     return v, R.INVALID_VERSION, None
 
 
-def _scan_status_line(buf: bytes, pos: int, stop: int):
+def _scan_status_line(buf: bytes, pos: int, stop: int) -> Scan:
     v, bad, eol = _scan_version(buf, pos, stop)
     if bad is not None:
         return v, bad, eol
     if v == stop or buf[v] != SP:
         return v, R.INVALID_VERSION, R.INVALID_STATUS
     s = v + 1
-    d = _DIGIT_RUN.match(buf, s, min(stop, s + 3)).end()
+    d = _run(_DIGIT_RUN, buf, s, min(stop, s + 3))
     if d < s + 3 or buf[s] == 0x30:
         return (s if d > s and buf[s] == 0x30 else d), R.INVALID_STATUS, R.INVALID_STATUS
     if d == stop or buf[d] != SP:
         return d, R.INVALID_STATUS, None
-    return _VALUE_RUN.match(buf, d + 1, stop).end(), R.INVALID_REASON, None
+    return _run(_VALUE_RUN, buf, d + 1, stop), R.INVALID_REASON, None
 
 
-def _scan_field_line(buf: bytes, pos: int, stop: int):
-    j = _TOKEN_RUN.match(buf, pos, stop).end()
+def _scan_field_line(buf: bytes, pos: int, stop: int) -> Scan:
+    j = _run(_TOKEN_RUN, buf, pos, stop)
     if j == stop:
         return j, R.INVALID_NAME, R.MISSING_COLON
     c = buf[j]
@@ -137,15 +150,15 @@ def _scan_field_line(buf: bytes, pos: int, stop: int):
         return j, bad, R.MISSING_COLON
     if j == pos:
         return j, R.EMPTY_NAME, R.EMPTY_NAME
-    return _VALUE_RUN.match(buf, j + 1, stop).end(), R.INVALID_VALUE, None
+    return _run(_VALUE_RUN, buf, j + 1, stop), R.INVALID_VALUE, None
 
 
-def _scan_fold_line(buf: bytes, pos: int, stop: int):
-    return _VALUE_RUN.match(buf, pos, stop).end(), R.INVALID_VALUE, None
+def _scan_fold_line(buf: bytes, pos: int, stop: int) -> Scan:
+    return _run(_VALUE_RUN, buf, pos, stop), R.INVALID_VALUE, None
 
 
-def _scan_chunk_line(buf: bytes, pos: int, stop: int):
-    j = _HEX_RUN.match(buf, pos, stop).end()
+def _scan_chunk_line(buf: bytes, pos: int, stop: int) -> Scan:
+    j = _run(_HEX_RUN, buf, pos, stop)
     # The size must fit 63 bits: name the digit that overflows it.
     s = pos
     while s < j and buf[s] == 0x30:
@@ -155,7 +168,7 @@ def _scan_chunk_line(buf: bytes, pos: int, stop: int):
     if j == pos:
         return j, R.INVALID_CHUNK_SIZE, R.INVALID_CHUNK_SIZE
     while j < stop and buf[j] == 0x3B:  # ';' chunk-ext (RFC 9112 §7.1.1), no whitespace
-        n = _TOKEN_RUN.match(buf, j + 1, stop).end()
+        n = _run(_TOKEN_RUN, buf, j + 1, stop)
         if n == j + 1:
             return n, R.INVALID_CHUNK_EXT, R.INVALID_CHUNK_EXT
         j = n
@@ -182,14 +195,15 @@ def _scan_chunk_line(buf: bytes, pos: int, stop: int):
                     else:
                         return q, R.INVALID_CHUNK_EXT, R.INVALID_CHUNK_EXT
             else:
-                n = _TOKEN_RUN.match(buf, q, stop).end()
+                n = _run(_TOKEN_RUN, buf, q, stop)
                 if n == q:
                     return n, R.INVALID_CHUNK_EXT, R.INVALID_CHUNK_EXT
                 j = n
-    return j, (R.INVALID_CHUNK_EXT if j > _HEX_RUN.match(buf, pos, stop).end() else R.INVALID_CHUNK_SIZE), None
+    return j, (R.INVALID_CHUNK_EXT if j > _run(_HEX_RUN, buf, pos, stop) else R.INVALID_CHUNK_SIZE), None
 
 
-def _end_line(buf: bytes, pos: int, avail: int, climit: int, scan, limit_rule, base: int) -> int:
+def _end_line(buf: bytes, pos: int, avail: int, climit: int, scan: Scanner, limit_rule: Rule,
+              base: int) -> int:
     """Scan the line at `pos`; return the offset after its CRLF, or _NEED."""
     stop = avail if avail < climit else climit
     j, bad, eol = scan(buf, pos, stop)
@@ -208,7 +222,7 @@ def _end_line(buf: bytes, pos: int, avail: int, climit: int, scan, limit_rule, b
         raise _fail(R.BARE_LF, base + j)
     if j == climit:
         raise _fail(limit_rule, base + j)
-    raise _fail(bad, base + j)
+    raise _fail(bad if bad is not None else limit_rule, base + j)
 
 
 # -- header helpers -----------------------------------------------------------
@@ -523,17 +537,18 @@ class _Parser:
                         saved = self._flags()
                     self._special(kind, value, -1)
         except ParseError:
-            self._restore_flags(saved)  # the line walk reports it at its line
+            if saved is not None:
+                self._restore_flags(saved)  # the line walk reports it at its line
             return _NEED
         headers.extend(fields)
         self._end_head(events, base + end - 2)
         return end
 
-    def _flags(self) -> tuple:
+    def _flags(self) -> _Flags:
         return (self._content_length, self._te, self._te_chunked_last, self._chunked_seen,
                 self._close, self._keep_alive_token, self._upgrade_token, self._has_upgrade)
 
-    def _restore_flags(self, saved: tuple) -> None:
+    def _restore_flags(self, saved: _Flags) -> None:
         (self._content_length, self._te, self._te_chunked_last, self._chunked_seen,
          self._close, self._keep_alive_token, self._upgrade_token, self._has_upgrade) = saved
 
@@ -600,7 +615,7 @@ class _Parser:
                     self._special(kind, value, base + pos)
             pos = m.end()
 
-    def _partial_field_line(self, buf: bytes, pos: int, avail: int, climit: int, limit) -> int:
+    def _partial_field_line(self, buf: bytes, pos: int, avail: int, climit: int, limit: Rule) -> int:
         """Check an unfinished field line without walking again what earlier feeds checked.
 
         Once a line's name and colon are behind it, only value bytes can follow,
@@ -609,7 +624,7 @@ class _Parser:
         base = self._base
         resume = self._resume
         if resume is not None and resume[0] == base + pos:
-            j = _VALUE_RUN.match(buf, resume[1] - base, min(avail, climit)).end()
+            j = _run(_VALUE_RUN, buf, resume[1] - base, min(avail, climit))
             if j == avail or (j + 1 == avail and buf[j] == CR):
                 self._resume = (base + pos, base + j)
                 return pos
@@ -677,7 +692,8 @@ class _Parser:
         else:
             self._response_head(events, keep_alive, headers, hop)
 
-    def _request_head(self, events, offset, keep_alive, headers, hop) -> None:
+    def _request_head(self, events: list[Event], offset: int, keep_alive: bool, headers: Headers,
+                      hop: Headers | None) -> None:
         chunked = False
         length: int | None = self._content_length or 0
         if self._te:
@@ -695,7 +711,8 @@ class _Parser:
         self._upgrade = upgrade
         self._begin_body(events, length, chunked)
 
-    def _response_head(self, events, keep_alive, headers, hop) -> None:
+    def _response_head(self, events: list[Event], keep_alive: bool, headers: Headers,
+                       hop: Headers | None) -> None:
         status = self._status
         if status < 200:
             upgrade = status == 101
@@ -730,7 +747,7 @@ class _Parser:
             return
         self._begin_body(events, length, chunked)
 
-    def _begin_body(self, events, length, chunked) -> None:
+    def _begin_body(self, events: list[Event], length: int | None, chunked: bool) -> None:
         if chunked:
             self._state = _CHUNK_SIZE
         elif length:
