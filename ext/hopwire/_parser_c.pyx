@@ -761,6 +761,7 @@ cdef class _Parser:
         """True once the parser stopped for an upgrade or a CONNECT tunnel."""
         return self.state == S_SWITCHED
 
+    @cython.always_allow_keywords(False)  # METH_O: the cheapest call there is
     def feed(self, data):
         cdef Py_buffer view
         if self.error is not None:
@@ -1125,6 +1126,12 @@ cdef class _Parser:
             if self.is_request and self.version is V10:
                 _fail(E_TE_IN_HTTP10_REQUEST, offset)
             self.te = True
+            if _ieq(v, n, b"chunked", 7):  # the common case, without Python objects
+                if self.chunked_seen:
+                    _fail(E_CHUNKED_TWICE, offset)
+                self.chunked_seen = True
+                self.te_chunked_last = True
+                return 0
             codings = _tokens(_bytes(v, n), [])
             for coding in codings:
                 if not coding or not _all_tchar(coding):
@@ -1342,6 +1349,7 @@ cdef class RequestParser(_Parser):
 cdef class ResponseParser(_Parser):
     """Parses the responses a client receives; tell it each request's method with `expect()`."""
 
+    @cython.always_allow_keywords(False)
     def expect(self, method):
         """Record the method of the next request sent, so its response is framed right."""
         cdef bytes m

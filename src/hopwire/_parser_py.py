@@ -332,7 +332,7 @@ class _Parser:
         """True once the parser stopped for an upgrade or a CONNECT tunnel."""
         return self._state == _SWITCHED
 
-    def feed(self, data: Buffer) -> list[Event]:
+    def feed(self, data: Buffer, /) -> list[Event]:
         if self._error is not None:
             raise self._error
         if self._state == _SWITCHED:
@@ -781,7 +781,7 @@ class ResponseParser(_Parser):
 
     _is_request = False
 
-    def expect(self, method: bytes | str) -> None:
+    def expect(self, method: bytes | str, /) -> None:
         """Record the method of the next request sent, so its response is framed right."""
         if isinstance(method, str):
             method = method.encode("ascii")
