@@ -721,16 +721,15 @@ cdef tuple _split_hop_by_hop(list headers):
 @cython.freelist(16)
 cdef class _Parser:
 
-    def __cinit__(self):
-        self.buf = NULL
-        self.spans = NULL
-        self.is_request = not isinstance(self, ResponseParser)
+    # No __cinit__: a new object is zero-filled, so its C buffers start out NULL
+    # (and a second __init__ keeps them, to be freed with the parser).
 
     def __init__(self, *, Py_ssize_t max_line_size=R.MAX_LINE_SIZE,
                  Py_ssize_t max_header_size=R.MAX_HEADER_SIZE,
                  Py_ssize_t max_headers=R.MAX_HEADERS, bint strip_hop_by_hop=False):
         if max_line_size < 16 or max_header_size < 16 or max_headers < 0:
             raise ValueError("limits too small")
+        self.is_request = not isinstance(self, ResponseParser)
         self.max_line_size = max_line_size
         self.max_header_size = max_header_size
         self.max_headers = max_headers
