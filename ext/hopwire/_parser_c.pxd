@@ -60,6 +60,8 @@ cdef class _Parser:
     cdef int status
 
     cdef list _feed(self, const unsigned char *data, Py_ssize_t n)
+    cdef int _grow_buf(self, Py_ssize_t need) except -1
+    cdef object _raise(self, object exc, list events)
     cdef void _reset_message(self)
     cdef int _body_add(self, const unsigned char *p, Py_ssize_t n) except -1
     cdef int _flush(self, list events) except -1

@@ -836,7 +836,8 @@ cdef class _Parser:
 
     # -- internals -----------------------------------------------------------------
 
-    def _grow_buf(self, Py_ssize_t need):
+    @cython.final
+    cdef int _grow_buf(self, Py_ssize_t need) except -1:
         cdef Py_ssize_t cap = self.buf_cap * 2
         if cap < need:
             cap = need
@@ -847,8 +848,11 @@ cdef class _Parser:
             raise MemoryError()
         self.buf = p
         self.buf_cap = cap
+        return 0
 
-    def _raise(self, exc, events):
+    @cython.final
+    cdef object _raise(self, object exc, list events):
+        """Record `exc` as the parser's error (it refuses all input from now on)."""
         exc.events = list(events)
         self.error = exc
         self.state = S_ERROR
