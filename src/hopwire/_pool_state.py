@@ -1,0 +1,335 @@
+"""The connection pool's bookkeeping, without I/O.
+
+Strategy (httpcore): the pool's decisions are plain code that returns what to
+do. No sockets, clocks, locks or loops: time comes in as `now` (seconds, any
+monotonic origin), and the asyncio and sync drivers hold their lock around
+each call and carry out the actions it returns (`Use`, `Dial`,
+`EvictThenDial`, `Wait`). The pool tracks one `Entry` per live connection (the
+driver's `Connection`, its origin, when it went idle and expires, and how many
+callers hold it: `leases`) plus the dials in progress, and a FIFO of waiters.
+
+Policy of `acquire()`, the first that applies:
+
+1. an idle, reusable, unexpired connection of the origin, the most recently
+   used first (so the others sit unused and can expire);
+2. below the per-host and global caps: dial a new connection. Parallel
+   connections beat pipelining: no head-of-line blocking behind a slow answer;
+3. at a cap: pipeline on the busy connection of the origin with the fewest
+   requests in flight whose `can_send()` allows the request (proven
+   persistent, safe method, no barrier, below `pipeline_depth`: RFC 9112
+   §9.3.2), if pipelining is enabled for the origin;
+4. a slot can be freed by closing an idle connection: an expired one of the
+   origin, or (at the global cap) the least recently used idle connection of
+   another origin: `EvictThenDial`;
+5. otherwise wait in the pool's FIFO.
+
+A connection is leased to a caller by `Use` and by `Dial` (the entry from
+`connected()`); the caller gives it back with `released()` once its response
+ended or it gave up. A connection is pipelined onto only when every lease on
+it has been recorded with `send_request()` (leases == in_flight), so that
+`can_send()` sees every request handed out.
+
+Expiry: an idle connection expires at idle_since + min(keepalive_expiry,
+server timeout - margin), the server timeout being its `Keep-Alive: timeout=`;
+the margin is 1 s, at most half the timeout, so that the request is not in the
+air when the server closes (issue 3: "a little before N"). Expired idle
+connections are never handed out; `expire()` returns them for closing.
+
+Waking: every call that frees capacity or opens a pipeline (`released`,
+`discard`, `dial_failed`, and `sent`, which the driver calls once a handed-out
+request is recorded on its connection) hands it to the waiters that can use it
+now, oldest first. After each call no
+waiter could be served, so a new `acquire()` never jumps over a waiter that
+could use the same thing. `expire()` needs no wake-up: a waiter never waits
+while an idle connection could serve it or be evicted for it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import NamedTuple, Union
+
+from ._connection import BROKEN, CLOSED, SWITCHED, Connection
+from ._errors import HopwireError
+
+Waiter = Hashable  # an opaque id chosen by the driver
+
+SAFETY_MARGIN = 1.0  # seconds before a server's Keep-Alive timeout an idle connection expires
+PIPELINE_FAILURES = 2  # failures mid-pipeline after which an origin is no longer pipelined
+_ENDED = frozenset([CLOSED, BROKEN, SWITCHED])
+
+
+class PoolStateError(HopwireError, RuntimeError):
+    """The driver asked for something the pool's state does not allow."""
+
+
+class Origin(NamedTuple):
+    scheme: str
+    host: str
+    port: int
+
+
+class Entry:
+    """One live connection of the pool; compared by identity."""
+
+    __slots__ = ("connection", "origin", "idle_since", "expires_at", "leases")
+
+    def __init__(self, connection: Connection, origin: Origin) -> None:
+        self.connection = connection
+        self.origin = origin
+        self.idle_since: float | None = None  # None while leased or busy
+        self.expires_at: float | None = None
+        self.leases = 0  # callers that hold it: requests handed out and not released
+
+    @property
+    def is_available(self) -> bool:
+        """Idle, with no caller holding it: it may be handed out (if unexpired)."""
+        return self.leases == 0 and self.idle_since is not None and self.connection.is_idle
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def __repr__(self) -> str:
+        return f"<Entry {self.origin.host}:{self.origin.port} leases={self.leases} {self.connection!r}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """Send on this connection now (idle, or busy and able to pipeline)."""
+
+    entry: Entry
+
+
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """Open a connection to the origin, then call `connected()` (or `dial_failed()`)."""
+
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class EvictThenDial:
+    """Close `entry` (already out of the pool), then dial as for `Dial`."""
+
+    entry: Entry
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Queued: a later call returns this waiter's action, or `timed_out()` names it."""
+
+
+Action = Union[Use, Dial, EvictThenDial, Wait]
+Wakeups = list[tuple[Waiter, Action]]
+
+
+class _Request(NamedTuple):
+    origin: Origin
+    method: bytes
+    deadline: float | None
+    expect_continue: bool
+    upgrade: bool
+
+
+def idle_lifetime(keepalive_expiry: float, server_timeout: int | None) -> float:
+    """Seconds an idle connection may be reused: see the module's "Expiry"."""
+    if server_timeout is None:
+        return keepalive_expiry
+    return min(keepalive_expiry, server_timeout - min(SAFETY_MARGIN, server_timeout / 2))
+
+
+class PoolState:
+    """Which connection each request goes on, and who waits; see the module docstring."""
+
+    def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
+                 pipeline_depth: int = 1, keepalive_expiry: float = 5.0) -> None:
+        if max_connections < 1 or max_connections_per_host < 1 or pipeline_depth < 1:
+            raise ValueError("max_connections, max_connections_per_host and pipeline_depth must be >= 1")
+        self.max_connections = max_connections
+        self.max_connections_per_host = max_connections_per_host
+        self.pipeline_depth = pipeline_depth
+        self.keepalive_expiry = keepalive_expiry
+        self._entries: list[Entry] = []
+        self._dialing: Counter[Origin] = Counter()
+        self._waiters: dict[Waiter, _Request] = {}  # insertion order is the FIFO
+        self._pipeline_failures: Counter[Origin] = Counter()
+        self._closed = False
+
+    # -- counts ------------------------------------------------------------------
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(self._entries)
+
+    @property
+    def waiting(self) -> tuple[Waiter, ...]:
+        """The waiters, oldest first."""
+        return tuple(self._waiters)
+
+    @property
+    def dialing(self) -> int:
+        return sum(self._dialing.values())
+
+    def count(self, origin: Origin | None = None) -> int:
+        """Connections (live and being dialled) of the origin, or of the pool."""
+        if origin is None:
+            return len(self._entries) + self.dialing
+        return sum(e.origin == origin for e in self._entries) + self._dialing[origin]
+
+    def idle_count(self) -> int:
+        return sum(e.is_available for e in self._entries)
+
+    # -- requests ----------------------------------------------------------------
+
+    def acquire(self, waiter: Waiter, origin: Origin, method: str | bytes, now: float, *,
+                deadline: float | None = None, expect_continue: bool = False,
+                upgrade: bool = False) -> Action:
+        """Where the waiter's request goes now, or Wait (queued)."""
+        if self._closed:
+            raise PoolStateError("the pool is closed")
+        if waiter in self._waiters:
+            raise PoolStateError(f"waiter {waiter!r} is already waiting")
+        method_b = method.encode("ascii", "replace") if isinstance(method, str) else bytes(method)
+        request = _Request(origin, method_b, deadline, expect_continue, upgrade)
+        action = self._plan(request, now)
+        if isinstance(action, Wait):
+            self._waiters[waiter] = request
+        else:
+            self._apply(action)
+        return action
+
+    def connected(self, origin: Origin, connection: Connection, now: float) -> Entry:
+        """A dial succeeded: the new entry is leased to the caller that dialled."""
+        self._undial(origin)
+        entry = Entry(connection, origin)
+        entry.leases = 1
+        self._entries.append(entry)
+        return entry
+
+    def dial_failed(self, origin: Origin, now: float) -> Wakeups:
+        """A dial failed: its slot is free again."""
+        self._undial(origin)
+        return self._wake(now)
+
+    def sent(self, entry: Entry, now: float) -> Wakeups:
+        """A caller holding the entry recorded its request (`send_request()`, and
+        `end_body()` once the body is written): a waiter may now pipeline behind it."""
+        return self._wake(now) if entry in self._entries else []
+
+    def released(self, entry: Entry, now: float) -> Wakeups:
+        """A caller is done with the entry (its response ended, or it gave up).
+
+        An ended connection (closed, broken, switched) leaves the pool, as does
+        one that may carry no more requests once nobody holds it; the driver
+        closes the transport of a connection that is not `is_reusable`.
+        """
+        if entry not in self._entries:
+            return []  # dropped already (discarded, or closed while pipelined)
+        entry.leases = max(0, entry.leases - 1)
+        connection = entry.connection
+        if connection.state in _ENDED or (entry.leases == 0 and not connection.is_reusable):
+            self._entries.remove(entry)
+        elif entry.leases == 0 and connection.is_idle:
+            entry.idle_since = now
+            lifetime = idle_lifetime(self.keepalive_expiry, connection.keep_alive_timeout)
+            entry.expires_at = now + lifetime
+        return self._wake(now)
+
+    def discard(self, entry: Entry, now: float) -> Wakeups:
+        """The connection was lost or failed: free its slot (the driver closes it)."""
+        if entry in self._entries:
+            self._entries.remove(entry)
+        return self._wake(now)
+
+    def cancel(self, waiter: Waiter) -> bool:
+        """The caller gave up waiting; whether it was waiting."""
+        return self._waiters.pop(waiter, None) is not None
+
+    def timed_out(self, now: float) -> list[Waiter]:
+        """Remove and return the waiters past their deadline (the driver raises PoolTimeout)."""
+        late = [w for w, r in self._waiters.items() if r.deadline is not None and now >= r.deadline]
+        for waiter in late:
+            del self._waiters[waiter]
+        return late
+
+    def expire(self, now: float) -> list[Entry]:
+        """Remove and return the idle connections past their expiry, for closing."""
+        expired = [e for e in self._entries if e.is_available and e.is_expired(now)]
+        for entry in expired:
+            self._entries.remove(entry)
+        return expired
+
+    # -- pipelining ----------------------------------------------------------------
+
+    def note_pipeline_failure(self, origin: Origin) -> None:
+        """The server closed or reset mid-pipeline; after PIPELINE_FAILURES, no more pipelining."""
+        self._pipeline_failures[origin] += 1
+
+    def pipelining_enabled(self, origin: Origin) -> bool:
+        return self.pipeline_depth > 1 and self._pipeline_failures[origin] < PIPELINE_FAILURES
+
+    def close(self) -> list[Entry]:
+        """Forget everything; return every connection for closing. Waiters are the driver's to fail."""
+        self._closed = True
+        entries, self._entries = self._entries, []
+        self._waiters.clear()
+        self._dialing.clear()
+        return entries
+
+    # -- decisions -------------------------------------------------------------------
+
+    def _plan(self, request: _Request, now: float) -> Action:
+        """The policy of the module docstring; changes nothing."""
+        origin = request.origin
+        mine = [e for e in self._entries if e.origin == origin]
+        idle = [e for e in mine if e.is_available and not e.is_expired(now) and self._fits(e, request)]
+        if idle:
+            return Use(max(idle, key=lambda e: e.idle_since or 0.0))
+        host_full = len(mine) + self._dialing[origin] >= self.max_connections_per_host
+        pool_full = self.count() >= self.max_connections
+        if not host_full and not pool_full:
+            return Dial(origin)
+        if self.pipelining_enabled(origin):
+            busy = [e for e in mine if e.leases > 0 and e.leases == e.connection.in_flight
+                    and e.leases < self.pipeline_depth and self._fits(e, request)]
+            if busy:
+                return Use(min(busy, key=lambda e: e.connection.in_flight))
+        victims = [e for e in self._entries if e.is_available
+                   and (e.is_expired(now) if e.origin == origin else not host_full)]
+        if victims:
+            return EvictThenDial(min(victims, key=lambda e: e.idle_since or 0.0), origin)
+        return Wait()
+
+    @staticmethod
+    def _fits(entry: Entry, request: _Request) -> bool:
+        return entry.connection.can_send(request.method, expect_continue=request.expect_continue,
+                                         upgrade=request.upgrade)
+
+    def _apply(self, action: Action) -> None:
+        if isinstance(action, Use):
+            action.entry.leases += 1
+            action.entry.idle_since = action.entry.expires_at = None
+        elif isinstance(action, EvictThenDial):
+            self._entries.remove(action.entry)
+            self._dialing[action.origin] += 1
+        elif isinstance(action, Dial):
+            self._dialing[action.origin] += 1
+
+    def _wake(self, now: float) -> Wakeups:
+        """Serve the waiters that can be served now, oldest first."""
+        woken: Wakeups = []
+        for waiter, request in list(self._waiters.items()):
+            action = self._plan(request, now)
+            if not isinstance(action, Wait):
+                del self._waiters[waiter]
+                self._apply(action)
+                woken.append((waiter, action))
+        return woken
+
+    def _undial(self, origin: Origin) -> None:
+        if self._dialing[origin] <= 0:
+            raise PoolStateError(f"no dial to {origin!r} in progress")
+        self._dialing[origin] -= 1
