@@ -150,62 +150,53 @@ def _hopwire(key: str, label: str, modname: str) -> Contender:
 
 # -- httptools ----------------------------------------------------------------
 
-class _HttptoolsRequestProto:
-    __slots__ = ("parser", "out", "method", "url", "headers", "body")
+class _HttptoolsProto:
+    """Collects each message as servers do: headers into a list, body pieces joined at the end.
+
+    Subclasses name the start-line parts: `first` (method or status) and
+    `second` (target or reason).
+    """
+
+    __slots__ = ("parser", "out", "first", "second", "headers", "body")
 
     def __init__(self) -> None:
         self.parser = None
         self.out = []
 
     def on_message_begin(self) -> None:
-        self.url = b""
+        self.second = b""
         self.headers = []
         self.body = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        body = self.body
+        self.out.append((self.first, self.second, self.headers, b"".join(body) if body else b""))
+
+
+class _HttptoolsRequestProto(_HttptoolsProto):
+    __slots__ = ()
 
     def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value))
+        self.second += url
 
     def on_headers_complete(self) -> None:
-        self.method = self.parser.get_method()
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        body = self.body
-        self.out.append((self.method, self.url, self.headers, b"".join(body) if body else b""))
+        self.first = self.parser.get_method()
 
 
-class _HttptoolsResponseProto:
-    __slots__ = ("parser", "out", "status", "reason", "headers", "body")
-
-    def __init__(self) -> None:
-        self.parser = None
-        self.out = []
-
-    def on_message_begin(self) -> None:
-        self.reason = b""
-        self.headers = []
-        self.body = []
+class _HttptoolsResponseProto(_HttptoolsProto):
+    __slots__ = ()
 
     def on_status(self, reason: bytes) -> None:
-        self.reason += reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value))
+        self.second += reason
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        body = self.body
-        self.out.append((self.status, self.reason, self.headers, b"".join(body) if body else b""))
+        self.first = self.parser.get_status_code()
 
 
 def _httptools() -> Contender:

@@ -34,6 +34,17 @@ static inline int hw_ctz(unsigned int x)
 #define HW_HAS_LESS(x, n) (((x) - HW_ONES * (n)) & ~(x) & HW_HIGHS)
 #define HW_HAS_ZERO(x) (((x) - HW_ONES) & ~(x) & HW_HIGHS)
 
+/* The next eight bytes (fewer before `stop`) walked over the table: the first
+ * byte outside the class, or the end of those eight. */
+static inline Py_ssize_t hw_table_word(const unsigned char *p, Py_ssize_t i, Py_ssize_t stop,
+                                       const unsigned char *table)
+{
+    Py_ssize_t end = i + 8 < stop ? i + 8 : stop;
+    while (i < end && table[p[i]])
+        i++;
+    return i;
+}
+
 /* Field value bytes: HTAB, SP..0x7E, 0x80..0xFF. The word test flags any
  * control byte (HTAB included, so that word is walked by the table). */
 static inline Py_ssize_t hw_value_run(const unsigned char *p, Py_ssize_t i, Py_ssize_t stop,
@@ -68,12 +79,10 @@ static inline Py_ssize_t hw_value_run(const unsigned char *p, Py_ssize_t i, Py_s
                 break;
             i += 8;
         }
-        Py_ssize_t end = i + 8 < stop ? i + 8 : stop;
-        for (; i < end; i++)
-            if (!table[p[i]])
-                return i;
-        if (i >= stop)
-            return i;
+        Py_ssize_t j = hw_table_word(p, i, stop, table);
+        if (j < i + 8 || j >= stop)
+            return j;
+        i = j;
     }
 }
 
@@ -102,12 +111,10 @@ static inline Py_ssize_t hw_target_run(const unsigned char *p, Py_ssize_t i, Py_
                 break;
             i += 8;
         }
-        Py_ssize_t end = i + 8 < stop ? i + 8 : stop;
-        for (; i < end; i++)
-            if (!table[p[i]])
-                return i;
-        if (i >= stop)
-            return i;
+        Py_ssize_t j = hw_table_word(p, i, stop, table);
+        if (j < i + 8 || j >= stop)
+            return j;
+        i = j;
     }
 }
 

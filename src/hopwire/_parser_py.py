@@ -250,15 +250,21 @@ def connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
     return out
 
 
+def _hop_names(headers: Headers) -> frozenset[bytes]:
+    """The lower-cased names that do not travel past this hop."""
+    return R.HOP_BY_HOP.union(connection_tokens(headers))
+
+
 def filter_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     """The end-to-end fields of `headers` (RFC 9110 §7.6.1)."""
     headers = list(headers)
-    drop = R.HOP_BY_HOP.union(connection_tokens(headers))
+    drop = _hop_names(headers)
     return [(n, v) for n, v in headers if n.lower() not in drop]
 
 
 def _split_hop_by_hop(headers: Headers) -> tuple[Headers, Headers]:
-    drop = R.HOP_BY_HOP.union(connection_tokens(headers))
+    """(end-to-end, hop-by-hop) of a parsed head, whose names are lower-cased already."""
+    drop = _hop_names(headers)
     keep: Headers = []
     hop: Headers = []
     for pair in headers:
