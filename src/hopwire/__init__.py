@@ -37,11 +37,53 @@ else:
 
 __version__ = "0.1.0"
 
+# The pool imports the parser names above: it comes after them.
+from ._errors import (  # noqa: E402
+    ConnectError,
+    ConnectionLost,
+    ConnectTimeout,
+    LocalProtocolError,
+    NetworkError,
+    PoolClosed,
+    PoolTimeout,
+    ProxyError,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    TransportTimeout,
+    TransportError,
+    WriteError,
+    WriteTimeout,
+)
+from ._models import ExchangeInfo, Response as HTTPResponse, Timeout  # noqa: E402
+from ._sync import Pool  # noqa: E402
+from ._async import AsyncPool  # noqa: E402
+
 __all__ = [
     "EXTENSIONS_ACTIVE",
+    "AsyncPool",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionLost",
     "Data",
     "EndOfMessage",
+    "ExchangeInfo",
+    "HTTPResponse",
     "HopwireError",
+    "LocalProtocolError",
+    "NetworkError",
+    "Pool",
+    "PoolClosed",
+    "PoolTimeout",
+    "ProxyError",
+    "ReadError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "Timeout",
+    "TransportError",
+    "TransportTimeout",
+    "WriteError",
+    "WriteTimeout",
     "InformationalResponse",
     "ParseError",
     "Request",

@@ -38,9 +38,9 @@ from typing import Any, NamedTuple, Union
 
 from . import ResponseParser, connection_tokens, parse_keep_alive
 from . import _rules as R
-from ._errors import HopwireError, ParseError
+from ._errors import HopwireError, LocalProtocolError, ParseError, RemoteProtocolError
 from ._events import Data, EndOfMessage, Headers, InformationalResponse, Response
-from ._writer import Field, LocalProtocolError, Text, chunk, last_chunk, request_head
+from ._writer import Field, Text, chunk, last_chunk, request_head
 
 RequestId = int  # the n-th request sent on this connection, from 0
 Event = Union[InformationalResponse, Response, Data, EndOfMessage]  # what a response parser gives
@@ -65,32 +65,13 @@ class ConnectionState(enum.Enum):
     SWITCHED = "switched"  # 101 or a CONNECT tunnel: the bytes are no longer HTTP/1.1
 
 
-IDLE = ConnectionState.IDLE
-ACTIVE = ConnectionState.ACTIVE
-CLOSING = ConnectionState.CLOSING
-CLOSED = ConnectionState.CLOSED
-BROKEN = ConnectionState.BROKEN
-SWITCHED = ConnectionState.SWITCHED
+IDLE: ConnectionState = ConnectionState.IDLE
+ACTIVE: ConnectionState = ConnectionState.ACTIVE
+CLOSING: ConnectionState = ConnectionState.CLOSING
+CLOSED: ConnectionState = ConnectionState.CLOSED
+BROKEN: ConnectionState = ConnectionState.BROKEN
+SWITCHED: ConnectionState = ConnectionState.SWITCHED
 _OPEN = frozenset([IDLE, ACTIVE])
-
-
-class RemoteProtocolError(HopwireError):
-    """The server broke HTTP/1.1 on this connection; the connection is BROKEN.
-
-    `parse_error` is the parser's `ParseError` (also the `__cause__`), or None
-    when the bytes parsed but made no sense here (an answer with no request in
-    flight, a 101 nobody asked for). `events` holds the tagged events completed
-    before the error: the answers that did arrive whole are still good.
-    """
-
-    def __init__(self, reason: str, parse_error: ParseError | None = None,
-                 events: Iterable[Tagged] = ()) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.parse_error = parse_error
-        self.events = list(events)
-        if parse_error is not None:
-            self.__cause__ = parse_error
 
 
 class ConnectionStateError(HopwireError, RuntimeError):
@@ -169,6 +150,44 @@ def _prepare_fields(headers: Iterable[Field], expect_continue: bool) -> tuple[li
 def _all_fields(event: Response) -> Headers:
     # With strip_hop_by_hop=True the parser moves Connection and Keep-Alive to hop_headers.
     return event.headers + event.hop_headers if event.hop_headers else event.headers
+
+
+class PreparedRequest(NamedTuple):
+    """A request checked and serialized once, ready for any connection."""
+
+    method: bytes
+    head: bytes  # request line and header section, blank line included
+    body_length: int | None
+    chunked: bool
+    barrier: bool  # CONNECT, Upgrade or Expect: 100-continue: nothing may be pipelined behind it
+    upgrade: bool
+    expect_continue: bool
+
+
+def prepare_request(
+    method: Text,
+    target: Text,
+    headers: Iterable[Field] = (),
+    *,
+    host: Text | None = None,
+    body_length: int | None = 0,
+    chunked: bool = False,
+    expect_continue: bool = False,
+) -> PreparedRequest:
+    """Check and serialize a request (see `_writer.request_head()`).
+
+    `expect_continue` adds `Expect: 100-continue` (an `Expect` field in
+    `headers` counts too), and an `Upgrade` field marks an upgrade request.
+    Raises LocalProtocolError for what HTTP forbids.
+    """
+    method_b = _as_bytes(method)
+    fields, expect_continue, upgrade = _prepare_fields(headers, expect_continue)
+    if expect_continue and body_length == 0 and not chunked:
+        raise LocalProtocolError(EXPECT_WITHOUT_CONTENT, repr(method_b))
+    head = request_head(method, target, fields, host=host, body_length=body_length,
+                        chunked=chunked)
+    barrier = expect_continue or upgrade or method_b == b"CONNECT"
+    return PreparedRequest(method_b, head, body_length, chunked, barrier, upgrade, expect_continue)
 
 
 class Connection:
@@ -295,23 +314,26 @@ class Connection:
     ) -> tuple[RequestId, bytes]:
         """Record a request as in flight and return its id and head bytes.
 
-        The arguments are `_writer.request_head()`'s; `expect_continue` adds
-        `Expect: 100-continue` (an `Expect` field in `headers` counts too), and
-        an `Upgrade` field marks an upgrade request. A request with content is
+        The arguments are `prepare_request()`'s. A request with content is
         followed by `send_body()` and `end_body()`. Raises ConnectionStateError
         when `can_send()` is false, LocalProtocolError for what HTTP forbids.
         """
-        method_b = _as_bytes(method)
-        fields, expect_continue, upgrade = _prepare_fields(headers, expect_continue)
-        if expect_continue and body_length == 0 and not chunked:
-            raise LocalProtocolError(EXPECT_WITHOUT_CONTENT, repr(method_b))
-        barrier = expect_continue or upgrade or method_b == b"CONNECT"
-        why = self._refusal(method_b, barrier)
+        prepared = prepare_request(method, target, headers, host=host, body_length=body_length,
+                                   chunked=chunked, expect_continue=expect_continue)
+        return self.send_prepared(prepared), prepared.head
+
+    def send_prepared(self, prepared: PreparedRequest) -> RequestId:
+        """Record a request made by `prepare_request()` as in flight; write its `head` next.
+
+        A prepared request holds no state of a connection: the pool prepares
+        a request once and sends it again on another connection when it is
+        replayed (or reuses it for the same request made again).
+        """
+        why = self._refusal(prepared.method, prepared.barrier)
         if why is not None:
-            raise ConnectionStateError(f"cannot send {method_b!r} now: {why}")
-        head = request_head(method, target, fields, host=host, body_length=body_length,
-                            chunked=chunked)
-        return self._record(method_b, barrier, upgrade, None if chunked else body_length), head
+            raise ConnectionStateError(f"cannot send {prepared.method!r} now: {why}")
+        return self._record(prepared.method, prepared.barrier, prepared.upgrade,
+                            None if prepared.chunked else prepared.body_length)
 
     def _record(self, method: bytes, barrier: bool, upgrade: bool, length: int | None) -> RequestId:
         request_id = self._next_id
@@ -521,12 +543,14 @@ class Connection:
 
     # -- after the end -----------------------------------------------------------
 
-    def unanswered(self) -> Unanswered:
+    def unanswered(self, *, replay_unsafe: bool = False) -> Unanswered:
         """The requests this connection will never answer, once it has ended.
 
         RFC 9112 §9.3.1 and RFC 9110 §9.2.2: a request with an idempotent method
         of which no response byte arrived may be sent again on a new connection;
-        any other may have been processed and must fail.
+        any other may have been processed and must fail. `replay_unsafe=True`
+        is the caller's opt-in to send again the non-idempotent ones too when
+        no byte of their answer arrived.
         """
         if self._ended is None:
             raise ConnectionStateError(
@@ -534,7 +558,7 @@ class Connection:
         replayable: list[RequestId] = []
         maybe_processed: list[RequestId] = []
         for request in self._in_flight:
-            replay = request.method in R.IDEMPOTENT_METHODS and not request.started
+            replay = not request.started and (replay_unsafe or request.method in R.IDEMPOTENT_METHODS)
             (replayable if replay else maybe_processed).append(request.id)
         return Unanswered(replayable, maybe_processed)
 

@@ -1,7 +1,32 @@
-"""The exceptions hopwire raises, in families under one root."""
+"""The exceptions hopwire raises, in families under one root.
+
+    HopwireError
+    ├── ParseError (ValueError)               the bytes are not HTTP/1.x
+    ├── LocalProtocolError (ValueError)       the caller asked for invalid HTTP
+    ├── PoolClosed (RuntimeError)             a request on a closed pool
+    └── TransportError                        a request did not get its answer
+        ├── TransportTimeout (TimeoutError)
+        │   ├── ConnectTimeout (also ConnectError)
+        │   ├── ReadTimeout
+        │   ├── WriteTimeout
+        │   └── PoolTimeout
+        ├── NetworkError (OSError)
+        │   ├── ConnectError
+        │   ├── ReadError
+        │   └── WriteError
+        ├── RemoteProtocolError               the server broke HTTP/1.1
+        │   └── ConnectionLost                closed before the answer ended
+        └── ProxyError                        the proxy refused or broke the tunnel
+
+The families follow what callers catch: "any timeout", "the network failed",
+"the server misbehaved". Timeouts also derive from the builtin TimeoutError,
+and network errors from OSError, so that code written for sockets still
+catches them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -25,3 +50,105 @@ class ParseError(HopwireError, ValueError):
         self.offset = offset
         self.status_hint = status_hint
         self.events = list(events)
+
+
+class LocalProtocolError(HopwireError, ValueError):
+    """The caller asked to send something that is not valid HTTP/1.1.
+
+    Raised before any byte is produced. `reason` names the rule that was
+    broken (the reason constants of `hopwire._writer` and
+    `hopwire._connection`); `detail` names what broke it.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class PoolClosed(HopwireError, RuntimeError):
+    """A request was made on a pool that is closed (or closing)."""
+
+
+class TransportError(HopwireError):
+    """A request did not get its answer. `request` names it ("GET http://...") when known."""
+
+    request: str | None = None
+
+
+class TransportTimeout(TransportError, TimeoutError):
+    """A timeout of the request's `Timeout` ran out."""
+
+
+class NetworkError(TransportError, OSError):
+    """The network failed under the request (refused, reset, unreachable)."""
+
+
+class ConnectError(NetworkError):
+    """The connection (TCP, TLS or a proxy tunnel) could not be opened."""
+
+
+class ConnectTimeout(TransportTimeout, ConnectError):
+    """Opening the connection took longer than `Timeout.connect`."""
+
+
+class ReadTimeout(TransportTimeout):
+    """No byte of the answer arrived within `Timeout.read`; the connection is closed."""
+
+
+class WriteTimeout(TransportTimeout):
+    """The request could not be written within `Timeout.write`; the connection is closed."""
+
+
+class PoolTimeout(TransportTimeout):
+    """No connection became available within `Timeout.pool`."""
+
+
+class ReadError(NetworkError):
+    """Reading the answer failed (reset)."""
+
+
+class WriteError(NetworkError):
+    """Writing the request failed (reset, broken pipe)."""
+
+
+class RemoteProtocolError(TransportError):
+    """The server broke HTTP/1.1 on this connection; the connection is not reused.
+
+    `parse_error` is the parser's `ParseError` (also the `__cause__`), or None
+    when the bytes parsed but made no sense here (an answer with no request in
+    flight, a 101 nobody asked for). `events` holds the events completed
+    before the error, tagged with their request on a connection: the answers
+    that did arrive whole are still good.
+    """
+
+    def __init__(self, reason: str, parse_error: ParseError | None = None,
+                 events: Iterable[Any] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.parse_error = parse_error
+        self.events = list(events)
+        if parse_error is not None:
+            self.__cause__ = parse_error
+
+
+class ConnectionLost(RemoteProtocolError):
+    """The server closed the connection before the answer ended.
+
+    `maybe_processed` is True when the server may have acted on the request
+    (a response had begun, or its method is not idempotent): hopwire does not
+    send such a request again by itself (RFC 9110 §9.2.2, RFC 9112 §9.3.1).
+    """
+
+    def __init__(self, reason: str, *, maybe_processed: bool) -> None:
+        super().__init__(reason)
+        self.maybe_processed = maybe_processed
+
+
+class ProxyError(TransportError):
+    """The proxy refused the request or the tunnel (`status` is its answer, if any)."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status

@@ -170,6 +170,10 @@ class PoolState:
         return tuple(self._waiters)
 
     @property
+    def has_waiters(self) -> bool:
+        return bool(self._waiters)
+
+    @property
     def dialing(self) -> int:
         return sum(self._dialing.values())
 

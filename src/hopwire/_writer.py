@@ -22,7 +22,7 @@ from collections.abc import AsyncIterable, Iterable
 from typing import Union
 
 from . import _rules as R
-from ._errors import HopwireError
+from ._errors import LocalProtocolError
 
 Text = Union[bytes, str]
 Field = tuple[Text, Text]
@@ -60,20 +60,6 @@ BOTH_FRAMINGS = "a body length and chunked=True at once (RFC 9112 §6.3)"
 INVALID_LENGTH = "body length out of range (0 to 2**63-1)"
 CONTENT_NOT_ALLOWED = "content in a request whose method has none (RFC 9110 §9.3.6, §9.3.8)"
 FORBIDDEN_TRAILER = "field not allowed in a trailer section (RFC 9110 §6.5.1)"
-
-
-class LocalProtocolError(HopwireError, ValueError):
-    """The caller asked to send something that is not valid HTTP/1.1.
-
-    Raised before any byte is produced. `reason` is one of the reason
-    constants of this module (the rule that was broken); `detail` names
-    what broke it.
-    """
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 # -- byte checks -----------------------------------------------------------------
@@ -222,7 +208,7 @@ def request_head(
     b'GET / HTTP/1.1\\r\\nHost: example.com\\r\\n\\r\\n'
     >>> request_head("GET", "/", [("X-A", "1\\r\\nX-B: 2")], host="h")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    hopwire._writer.LocalProtocolError: invalid character in field value (RFC 9110 §5.5): ...
+    hopwire._errors.LocalProtocolError: invalid character in field value (RFC 9110 §5.5): ...
     """
     method_b = _token(method, INVALID_METHOD, "method")
     target_b = _target(method_b, target)

@@ -1,0 +1,686 @@
+"""The asyncio pool: `AsyncPool`, on `asyncio.Protocol` (not streams: each
+StreamReader read is a coroutine step and a copy; a protocol is called with
+the bytes and hands the parsed events straight to the waiting request).
+
+Strategy: the same `PoolState` and `Link` as the sync pool; no locks (one
+loop). `data_received` feeds the connection and puts each event in its
+exchange; a request waiting for its answer is woken once per batch of
+events, or, for `request()`, only at the end of its answer. A streamed body
+that is not read fast enough pauses reading past `HIGH_WATER` bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from . import Data
+from . import Response as ResponseEvent
+from ._client import (
+    CONNECT_BACKOFF,
+    DRAIN_LIMIT,
+    ENDED,
+    HIGH_WATER,
+    HTTP_VERSIONS,
+    SMALL_BODY,
+    Exchange,
+    Link,
+    PoolOptions,
+    Replay,
+    is_informational,
+    protocol_error,
+)
+from ._connection import SWITCHED, Connection, ConnectionStateError, PreparedRequest, prepare_request
+from ._errors import (
+    ConnectError,
+    ConnectTimeout,
+    HopwireError,
+    PoolClosed,
+    PoolTimeout,
+    ProxyError,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    TransportError,
+    WriteError,
+    WriteTimeout,
+)
+from ._models import (
+    BodyStream,
+    ExchangeInfo,
+    HeaderInput,
+    Response,
+    Target,
+    Timeout,
+    TimeoutInput,
+    as_timeout,
+    prepare,
+    split_url,
+)
+from ._pool_state import Dial, Entry, EvictThenDial, Origin, Use, Wait, Wakeups
+from ._writer import Body
+
+_TIMED_OUT = object()
+
+
+class _Waiter:
+    """A caller queued by PoolState; its future is made only when it has to wait."""
+
+    __slots__ = ("future", "action")
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[None] | None = None
+        self.action: Any = None
+
+
+class _Protocol(asyncio.Protocol):
+    """Hands the transport's callbacks to its link."""
+
+    def __init__(self) -> None:
+        self.link: _AsyncLink | None = None
+        self.transport: asyncio.Transport | None = None
+        self.lost: BaseException | None = None
+        self.is_lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.link is not None:
+            self.link.on_data(data)
+
+    def eof_received(self) -> bool:
+        if self.link is not None:
+            self.link.on_data(b"")
+        return False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.is_lost = True
+        self.lost = exc
+        if self.link is not None:
+            self.link.on_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.link is not None:
+            self.link.write_paused = True
+
+    def resume_writing(self) -> None:
+        if self.link is not None:
+            self.link.write_paused = False
+            self.link.wake_drain()
+
+
+class _AsyncLink(Link):
+    """A pooled connection on an asyncio transport."""
+
+    __slots__ = ("transport", "loop", "reading_paused", "write_paused", "drain_waiter", "tunneling")
+
+    def __init__(self, transport: asyncio.Transport, conn: Connection, number: int,
+                 replay_unsafe: bool, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(conn, number, replay_unsafe)
+        self.transport = transport
+        self.loop = loop
+        self.reading_paused = False
+        self.write_paused = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.tunneling = False  # a CONNECT answer switches the connection; it is not closed
+
+    # -- transport callbacks -----------------------------------------------------------
+
+    def on_data(self, data: bytes) -> None:
+        if self.closed:
+            return
+        exchanges = list(self.exchanges.values())
+        conn = self.conn
+        try:
+            tagged = conn.receive_data(data) if data else conn.receive_eof()
+        except RemoteProtocolError as exc:
+            self.dispatch(exc.events)
+            self.fail(protocol_error(exc))
+            self.close()
+        else:
+            self.dispatch(tagged)
+            if conn.state in ENDED and not (self.tunneling and conn.state is SWITCHED):
+                self.fail(None)
+                self.close()
+        for ex in exchanges:
+            waiter = ex.waiter
+            if waiter is not None and not waiter.done() and (ex.error is not None or (
+                    ex.events and (ex.ended or not ex.collect))):
+                waiter.set_result(None)
+            if ex.buffered > HIGH_WATER and not ex.collect and not self.reading_paused:
+                self.reading_paused = True
+                self.transport.pause_reading()
+
+    def on_lost(self, exc: BaseException | None) -> None:
+        if not self.closed and self.exchanges:
+            error = None if exc is None else ReadError(f"the connection was lost: {exc}")
+            self._fail_and_wake(error)
+        self.closed = True
+        self.wake_drain()
+
+    def _fail_and_wake(self, error: TransportError | None) -> None:
+        exchanges = list(self.exchanges.values())
+        self.fail(error)
+        for ex in exchanges:
+            if ex.waiter is not None and not ex.waiter.done():
+                ex.waiter.set_result(None)
+
+    def abort(self, error: TransportError) -> None:
+        """The connection is in an unknown state: close it; the answer under way gets `error`."""
+        if self.exchanges:
+            self._fail_and_wake(error)
+        self.conn.close()
+        self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.transport.close()
+            self.wake_drain()
+
+    def wake_drain(self) -> None:
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def peer_gone(self) -> bool:
+        return self.closed or self.transport.is_closing()
+
+    # -- writing -----------------------------------------------------------------------
+
+    async def send(self, ex: Exchange, prepared: PreparedRequest, body: Body, timeout: Timeout) -> None:
+        conn = self.conn
+        if self.closed or conn.state in ENDED:
+            raise ConnectionStateError("the connection ended before the request was sent")
+        ex.info.pipelined = conn.in_flight
+        rid = conn.send_prepared(prepared)
+        ex.rid = rid
+        self.exchanges[rid] = ex
+        try:
+            await self._write(ex, rid, prepared, body, timeout.write)
+        except WriteTimeout as exc:
+            ex.write_error = exc
+            self.abort(exc)
+        except (OSError, RuntimeError) as exc:
+            ex.write_error = WriteError(f"writing the request failed: {exc}")
+
+    async def _write(self, ex: Exchange, rid: int, prepared: PreparedRequest, body: Body,
+                     timeout: float | None) -> None:
+        transport, conn = self.transport, self.conn
+        if body is None:
+            transport.write(prepared.head)
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            data = conn.send_body(rid, body)
+            tail = conn.end_body(rid)
+            if len(data) <= SMALL_BODY:
+                transport.write(prepared.head + data + tail)
+            else:
+                transport.write(prepared.head)
+                transport.write(data)
+                if tail:
+                    transport.write(tail)
+        else:
+            ex.may_replay = False  # an iterator cannot be sent twice
+            transport.write(prepared.head)
+            async for piece in _pieces(body):
+                if self.closed:
+                    raise OSError("the connection was closed")
+                data = conn.send_body(rid, piece)
+                if data:
+                    transport.write(data)
+                await self._drain(timeout)
+            tail = conn.end_body(rid)
+            if tail:
+                transport.write(tail)
+        await self._drain(timeout)
+
+    async def _drain(self, timeout: float | None) -> None:
+        if not self.write_paused:
+            return
+        if self.closed:
+            raise OSError("the connection was closed")
+        waiter = self.drain_waiter = self.loop.create_future()
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            raise WriteTimeout(f"writing the request took longer than {timeout} s") from None
+        finally:
+            self.drain_waiter = None
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def next_event(self, ex: Exchange, timeout: float | None) -> Any:
+        while True:
+            if ex.events:
+                event = ex.events.popleft()
+                if type(event) is Data:
+                    ex.buffered -= len(event.data)
+                    if self.reading_paused and ex.buffered <= HIGH_WATER // 2 and not self.closed:
+                        self.reading_paused = False
+                        self.transport.resume_reading()
+                return event
+            if ex.error is not None:
+                raise _caller_error(ex)
+            if ex.ended:
+                raise ConnectionStateError("the answer was read to its end already")
+            await self._wait(ex, timeout)
+
+    async def wait_end(self, ex: Exchange, timeout: float | None) -> None:
+        """Wait until the exchange's answer ended or failed (for `request()`: one wake-up)."""
+        ex.collect = True
+        while not ex.ended and ex.error is None:
+            await self._wait(ex, timeout)
+
+    async def _wait(self, ex: Exchange, timeout: float | None) -> None:
+        waiter = ex.waiter = self.loop.create_future()
+        handle = None if timeout is None else self.loop.call_later(timeout, _expire, waiter)
+        try:
+            result = await waiter
+        except BaseException:  # cancelled: the answer is in an unknown state
+            self.abort(ReadError("the request was cancelled while waiting for its answer"))
+            raise
+        finally:
+            ex.waiter = None
+            if handle is not None:
+                handle.cancel()
+        if result is _TIMED_OUT:
+            self.abort(ReadTimeout(f"no byte of the answer within {timeout} s"))
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_result(_TIMED_OUT)
+
+
+async def _pieces(body: Any) -> AsyncIterator[bytes]:
+    if isinstance(body, AsyncIterable):
+        async for piece in body:
+            yield _piece(piece)
+    elif isinstance(body, Iterable):
+        for piece in body:
+            yield _piece(piece)
+    else:
+        raise TypeError(f"body must be bytes-like, an (async) iterable or None, not {type(body).__name__}")
+
+
+def _piece(piece: Any) -> bytes:
+    if not isinstance(piece, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a body iterable must yield bytes, not {type(piece).__name__}")
+    return bytes(piece)
+
+
+def _caller_error(ex: Exchange) -> BaseException:
+    error = ex.error
+    assert error is not None
+    if isinstance(error, Replay):
+        return error
+    if ex.write_error is not None and not ex.events and not isinstance(error, RemoteProtocolError):
+        return ex.write_error
+    return error
+
+
+class _AsyncBody(BodyStream):
+    """The body of a streamed asyncio response."""
+
+    __slots__ = ("pool", "link", "ex", "timeout", "closed")
+    is_async = True
+
+    def __init__(self, pool: AsyncPool, link: _AsyncLink, ex: Exchange, timeout: float | None) -> None:
+        self.pool = pool
+        self.link = link
+        self.ex = ex
+        self.timeout = timeout
+        self.closed = False
+
+    async def anext_data(self) -> bytes | None:
+        if self.closed:
+            return None
+        try:
+            event = await self.link.next_event(self.ex, self.timeout)
+        except BaseException:
+            self._finish()
+            raise
+        if type(event) is Data:
+            return bytes(event.data)
+        self._finish()
+        return None
+
+    async def read_all(self) -> bytes:
+        link, ex = self.link, self.ex
+        try:
+            await link.wait_end(ex, self.timeout)
+            parts = []
+            while True:
+                event = await link.next_event(ex, self.timeout)
+                if type(event) is not Data:
+                    break
+                parts.append(event.data)
+        finally:
+            self._finish()
+        return parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+
+    async def aclose(self) -> None:
+        if self.closed:
+            return
+        ex, link = self.ex, self.link
+        try:
+            budget = DRAIN_LIMIT
+            while not (ex.ended and not ex.events):
+                if budget < 0 or ex.error is not None:
+                    link.abort(ReadError("the response was closed before its end"))
+                    break
+                event = await link.next_event(ex, self.timeout)
+                budget -= len(getattr(event, "data", b""))
+        except HopwireError:
+            link.abort(ReadError("the response was closed before its end"))
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.pool._release(self.link)
+
+
+class AsyncPool:
+    """The asyncio twin of `Pool`: the same options, awaitable methods.
+
+    Use it from one event loop. `request()` reads the whole answer;
+    `stream()` is an async context manager whose response is read with
+    `aread()` / `aiter_bytes()`.
+    """
+
+    def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
+                 pipeline_depth: int = 1, keepalive_expiry: float = 5.0,
+                 timeout: TimeoutInput = 5.0, retries: int = 0, proxy: str | None = None,
+                 ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False) -> None:
+        self._options = PoolOptions(
+            max_connections=max_connections, max_connections_per_host=max_connections_per_host,
+            pipeline_depth=pipeline_depth, keepalive_expiry=keepalive_expiry, timeout=timeout,
+            retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe)
+        self._state = self._options.new_state()
+        self._links: dict[Entry, _AsyncLink] = {}
+        self._numbers = iter(range(1, 1 << 62))
+        self._next_expiry = 0.0
+        self._closed = False
+
+    # -- public API --------------------------------------------------------------------
+
+    async def request(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
+                      body: Body = None, timeout: TimeoutInput | None = None) -> Response:
+        """Send a request and read its whole answer."""
+        response = await self._send(method, url, headers, body, timeout)
+        stream = response._stream
+        if isinstance(stream, _AsyncBody):
+            response._content = await stream.read_all()
+        return response
+
+    @asynccontextmanager
+    async def stream(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
+                     body: Body = None, timeout: TimeoutInput | None = None) -> AsyncIterator[Response]:
+        """Send a request; the response's body is read with `aread()` or `aiter_bytes()`."""
+        response = await self._send(method, url, headers, body, timeout)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        """Close every connection; requests in flight fail, new ones raise PoolClosed."""
+        self._closed = True
+        waiters = self._state.waiting
+        entries = self._state.close()
+        for waiter in waiters:
+            assert isinstance(waiter, _Waiter) and waiter.future is not None
+            if not waiter.future.done():
+                waiter.future.set_result(None)  # no action: PoolClosed
+        links = [self._links.pop(entry) for entry in entries if entry in self._links]
+        links += self._links.values()
+        self._links.clear()
+        for link in links:
+            link.abort(ReadError("the pool was closed"))
+        await asyncio.sleep(0)  # let the transports run their connection_lost
+
+    async def __aenter__(self) -> AsyncPool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @property
+    def connections(self) -> int:
+        return self._state.count()
+
+    # -- one request -------------------------------------------------------------------
+
+    async def _send(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
+                    timeout: TimeoutInput | None) -> Response:
+        where = split_url(url)
+        options = self._options
+        prepared = prepare(method, where, headers, body, options.proxy)
+        t = options.timeout if timeout is None else as_timeout(timeout)
+        replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
+        replayed = False
+        while True:
+            link, reused = await self._acquire(where, prepared, t)
+            info = ExchangeInfo(link.number, reused, 0, replayed)
+            ex = Exchange(info, replayable_body and not replayed and reused)
+            started = time.monotonic()
+            try:
+                try:
+                    await link.send(ex, prepared, body, t)
+                except ConnectionStateError:
+                    self._release(link)
+                    continue
+                ex.may_replay = ex.may_replay or (replayable_body and not replayed and ex.info.pipelined > 0)
+                if self._state.has_waiters:
+                    self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
+                event = await link.next_event(ex, t.read)
+                while is_informational(event):
+                    event = await link.next_event(ex, t.read)
+            except Replay:
+                self._release(link)
+                replayed = True
+                continue
+            except BaseException:
+                self._release(link)
+                raise
+            info.elapsed = time.monotonic() - started
+            return Response(event.status_code, event.reason.decode("latin-1"),
+                            HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
+                            prepared.method, url, info, _AsyncBody(self, link, ex, t.read))
+
+    async def _acquire(self, where: Target, prepared: PreparedRequest,
+                       t: Timeout) -> tuple[_AsyncLink, bool]:
+        origin = where.origin
+        loop = asyncio.get_running_loop()
+        deadline = None if t.pool is None else time.monotonic() + t.pool
+        while True:
+            if self._closed:
+                raise PoolClosed("the pool is closed")
+            now = time.monotonic()
+            for link in self._expire(now):
+                link.close()
+            waiter = _Waiter()
+            action = self._state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
+                                         expect_continue=prepared.expect_continue,
+                                         upgrade=prepared.upgrade)
+            if isinstance(action, Wait):
+                waiter.future = loop.create_future()
+                action = await self._wait(waiter, deadline)
+            if isinstance(action, Use):
+                link = self._links[action.entry]
+                if link.conn.in_flight == 0 and link.peer_gone():
+                    self._lose(link)
+                    continue
+                return link, link.answered > 0 or link.conn.in_flight > 0
+            if isinstance(action, EvictThenDial):
+                self._links.pop(action.entry).close()
+            return await self._dial(origin, t), False
+
+    async def _wait(self, waiter: _Waiter, deadline: float | None) -> Any:
+        assert waiter.future is not None
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
+        except asyncio.TimeoutError:
+            if self._state.cancel(waiter):
+                raise PoolTimeout(f"no connection available within {self._options.timeout.pool} s") from None
+        except BaseException:
+            if not self._state.cancel(waiter) and waiter.action is not None:
+                self._give_back(waiter.action)
+            raise
+        if waiter.action is None:
+            raise PoolClosed("the pool is closed")
+        return waiter.action
+
+    def _give_back(self, action: Any) -> None:
+        """A woken waiter was cancelled: undo the action it was given."""
+        now = time.monotonic()
+        if isinstance(action, Use):
+            self._wake(self._state.released(action.entry, now))
+        else:
+            if isinstance(action, EvictThenDial):
+                link = self._links.pop(action.entry, None)
+                if link is not None:
+                    link.close()
+            self._wake(self._state.dial_failed(action.origin, now))
+
+    def _wake(self, wakeups: Wakeups) -> None:
+        for waiter, action in wakeups:
+            assert isinstance(waiter, _Waiter) and waiter.future is not None
+            waiter.action = action
+            if not waiter.future.done():
+                waiter.future.set_result(None)
+
+    def _expire(self, now: float) -> list[_AsyncLink]:
+        if now < self._next_expiry:
+            return []
+        self._next_expiry = now + 0.5
+        return [self._links.pop(entry) for entry in self._state.expire(now) if entry in self._links]
+
+    async def _dial(self, origin: Origin, t: Timeout) -> _AsyncLink:
+        options = self._options
+        attempt = 0
+        while True:
+            try:
+                link = await self._open(origin, t)
+                break
+            except (ConnectError, ProxyError):
+                if attempt >= options.retries:
+                    self._wake(self._state.dial_failed(origin, time.monotonic()))
+                    raise
+            except BaseException:
+                self._wake(self._state.dial_failed(origin, time.monotonic()))
+                raise
+            await asyncio.sleep(CONNECT_BACKOFF * (2 ** attempt))
+            attempt += 1
+        entry = self._state.connected(origin, link.conn, time.monotonic())
+        link.entry = entry
+        self._links[entry] = link
+        if self._closed:
+            link.close()
+        return link
+
+    async def _open(self, origin: Origin, t: Timeout) -> _AsyncLink:
+        options = self._options
+        loop = asyncio.get_running_loop()
+        proxy = options.proxy
+        host, port = (origin.host, origin.port) if proxy is None else (proxy.origin.host, proxy.origin.port)
+        tls = origin.scheme == "https"
+        direct_tls = options.tls_context() if tls and proxy is None else None
+        try:
+            transport, protocol = await asyncio.wait_for(loop.create_connection(
+                _Protocol, host, port, ssl=direct_tls,
+                server_hostname=origin.host if direct_tls is not None else None), t.connect)
+        except asyncio.TimeoutError:
+            raise ConnectTimeout(f"connecting to {host}:{port} took longer than {t.connect} s") from None
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            raise ConnectError(f"TLS with {origin.host}:{origin.port} failed: {exc}") from exc
+        except OSError as exc:
+            raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
+        assert isinstance(transport, asyncio.Transport) and isinstance(protocol, _Protocol)
+        proxied = proxy is not None and not tls
+        conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied)
+        link = _AsyncLink(transport, conn, next(self._numbers), options.replay_unsafe, loop)
+        protocol.link = link
+        if proxy is not None and tls:
+            try:
+                await asyncio.wait_for(self._tunnel(link, protocol, origin, proxy.authorization, t),
+                                       t.connect)
+            except asyncio.TimeoutError:
+                link.close()
+                raise ConnectTimeout(f"opening a tunnel to {origin.host}:{origin.port} took longer "
+                                     f"than {t.connect} s") from None
+            except BaseException:
+                link.close()
+                raise
+        return link
+
+    async def _tunnel(self, link: _AsyncLink, protocol: _Protocol, origin: Origin,
+                      authorization: bytes | None, t: Timeout) -> None:
+        """CONNECT through the proxy, then TLS with the origin over the tunnel (RFC 9110 §9.3.6)."""
+        authority = f"{origin.host}:{origin.port}"
+        headers: list[tuple[bytes, bytes]] = []
+        if authorization is not None:
+            headers.append((b"Proxy-Authorization", authorization))
+        tunnel_conn = Connection()
+        real_conn, link.conn = link.conn, tunnel_conn
+        link.tunneling = True
+        ex = Exchange(ExchangeInfo(link.number, False, 0, False), False)
+        await link.send(ex, prepare_request(b"CONNECT", authority, headers, host=authority), None, t)
+        try:
+            event = await link.next_event(ex, t.connect)
+            while is_informational(event):
+                event = await link.next_event(ex, t.connect)
+        except RemoteProtocolError as exc:
+            raise ProxyError(f"the proxy answered CONNECT with bad HTTP: {exc.reason}") from exc
+        except TransportError as exc:
+            raise ProxyError(f"the proxy closed the tunnel to {authority}: {exc}") from exc
+        assert type(event) is ResponseEvent
+        if not 200 <= event.status_code < 300:
+            raise ProxyError(f"the proxy refused the tunnel to {authority}", event.status_code)
+        while not ex.ended:
+            await link.next_event(ex, t.connect)
+        if tunnel_conn.state is not SWITCHED or tunnel_conn.trailing_data:
+            raise ProxyError(f"the proxy broke the tunnel to {authority}", event.status_code)
+        loop = link.loop
+        try:
+            tls_transport = await loop.start_tls(link.transport, protocol, self._options.tls_context(),
+                                                 server_hostname=origin.host)
+        except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
+            raise ConnectError(f"TLS with {origin.host}:{origin.port} failed: {exc}") from exc
+        assert isinstance(tls_transport, asyncio.Transport)
+        link.transport = tls_transport
+        link.conn = real_conn
+        link.answered = 0
+        link.tunneling = False
+
+    def _release(self, link: _AsyncLink) -> None:
+        entry = link.entry
+        assert entry is not None
+        now = time.monotonic()
+        wakeups = self._state.released(entry, now)
+        conn = link.conn
+        ended = link.closed or conn.state in ENDED
+        if ended:
+            wakeups += self._state.discard(entry, now)
+        done = ended or (entry.leases == 0 and not conn.is_reusable)
+        if done:
+            self._links.pop(entry, None)
+            link.abort(ReadError("the connection was closed"))
+        self._wake(wakeups)
+
+    def _lose(self, link: _AsyncLink) -> None:
+        link.close()
+        link.conn.close()
+        entry = link.entry
+        assert entry is not None
+        self._links.pop(entry, None)
+        self._wake(self._state.discard(entry, time.monotonic()))

@@ -1,0 +1,632 @@
+"""The sync pool: `Pool`, on blocking sockets, safe to share between threads.
+
+Strategy: `PoolState` decides, under one lock, where each request goes; each
+connection (`_SyncLink`) guards its `Connection` with its own condition
+variable. Writes are serialized per connection (request ids are given in the
+order the heads reach the socket). Reads follow the answers' order: only the
+caller whose answer comes next on the connection reads from the socket, and
+events for requests behind it are set aside for their callers, so a
+pipelined caller never buffers a body that is not its own.
+
+Sockets carry their timeout (set only when it changes: each change is a
+system call). Before an idle connection is reused, a zero-timeout poll tells
+whether the server closed it meanwhile (or sent something unasked): then it
+is dropped, not used.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from . import Response as ResponseEvent
+from ._client import (
+    CONNECT_BACKOFF,
+    DRAIN_LIMIT,
+    ENDED,
+    HTTP_VERSIONS,
+    READ_SIZE,
+    SMALL_BODY,
+    Exchange,
+    Link,
+    PoolOptions,
+    Replay,
+    is_informational,
+    protocol_error,
+)
+from ._connection import Connection, ConnectionStateError, PreparedRequest
+from ._errors import (
+    ConnectError,
+    ConnectTimeout,
+    HopwireError,
+    PoolClosed,
+    PoolTimeout,
+    ProxyError,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    TransportError,
+    WriteError,
+    WriteTimeout,
+)
+from ._models import (
+    BodyStream,
+    ExchangeInfo,
+    HeaderInput,
+    Response,
+    Target,
+    Timeout,
+    TimeoutInput,
+    as_timeout,
+    prepare,
+    split_url,
+)
+from ._pool_state import Dial, Entry, EvictThenDial, Origin, Use, Wait, Wakeups
+from ._writer import Body
+
+_POLLIN = getattr(select, "POLLIN", 1)
+
+
+class _Waiter:
+    """A caller queued by PoolState: woken with the action it was given."""
+
+    __slots__ = ("event", "action")
+
+    def __init__(self) -> None:
+        self.event: threading.Event | None = None
+        self.action: Any = None
+
+
+class _SyncLink(Link):
+    """A pooled connection on a blocking socket."""
+
+    __slots__ = ("sock", "cond", "reading", "waiting", "write_lock", "timeout", "poller")
+
+    def __init__(self, sock: socket.socket, conn: Connection, number: int, replay_unsafe: bool) -> None:
+        super().__init__(conn, number, replay_unsafe)
+        self.sock = sock
+        self.cond = threading.Condition(threading.Lock())
+        self.reading = False  # a caller is in recv() for this connection
+        self.waiting = 0  # callers waiting on `cond`
+        self.write_lock = threading.Lock()
+        self.timeout: float | None = sock.gettimeout()
+        self.poller: Any = None
+
+    def _settimeout(self, timeout: float | None) -> None:
+        if timeout != self.timeout:
+            self.sock.settimeout(timeout)
+            self.timeout = timeout
+
+    def peer_gone(self) -> bool:
+        """Did the idle connection become readable (closed by the server, or garbage)?"""
+        try:
+            if self.poller is None:
+                if hasattr(select, "poll"):
+                    self.poller = select.poll()
+                    self.poller.register(self.sock, _POLLIN)
+            if self.poller is not None:
+                readable = bool(self.poller.poll(0))
+            else:
+                readable = bool(select.select([self.sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
+        if not readable:
+            return False
+        if isinstance(self.sock, ssl.SSLSocket):
+            # TLS 1.3 servers send session tickets after the handshake: readable
+            # does not mean closed. Read what is there, without blocking.
+            try:
+                self._settimeout(0.0)
+                data = self.sock.recv(READ_SIZE)
+            except ssl.SSLWantReadError:
+                return False
+            except OSError:
+                return True
+            return True  # closed (b"") or bytes nobody asked for
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    # -- writing -------------------------------------------------------------------
+
+    def send(self, ex: Exchange, prepared: PreparedRequest, body: Body, timeout: Timeout) -> None:
+        """Record the request and write it; a failed write is kept for after the answer is read."""
+        conn = self.conn
+        with self.write_lock:
+            with self.cond:
+                if self.closed or conn.state in ENDED:
+                    raise ConnectionStateError("the connection ended before the request was sent")
+                ex.info.pipelined = conn.in_flight
+                rid = conn.send_prepared(prepared)
+                ex.rid = rid
+                self.exchanges[rid] = ex
+            try:
+                self._settimeout(timeout.write)
+                self._write(ex, rid, prepared, body)
+            except socket.timeout:
+                ex.write_error = WriteTimeout(f"writing the request took longer than {timeout.write} s")
+                self.abort(ex.write_error)
+            except (OSError, ssl.SSLError) as exc:
+                # The server may have answered before closing (413 to a big
+                # upload): the answer is read before this error is raised.
+                ex.write_error = WriteError(f"writing the request failed: {exc}")
+                try:
+                    self.sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+
+    def _write(self, ex: Exchange, rid: int, prepared: PreparedRequest, body: Body) -> None:
+        sock, conn = self.sock, self.conn
+        if body is None:
+            sock.sendall(prepared.head)
+            return
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            with self.cond:
+                data = conn.send_body(rid, body)
+                tail = conn.end_body(rid)
+            if len(data) <= SMALL_BODY:
+                sock.sendall(prepared.head + data + tail)
+            else:
+                sock.sendall(prepared.head)
+                sock.sendall(data)
+                if tail:
+                    sock.sendall(tail)
+            return
+        if not isinstance(body, Iterable):
+            raise TypeError("an async iterable body needs an AsyncPool")
+        ex.may_replay = False  # an iterator cannot be sent twice
+        sock.sendall(prepared.head)
+        for piece in body:
+            if not isinstance(piece, (bytes, bytearray, memoryview)):
+                raise TypeError(f"a body iterable must yield bytes, not {type(piece).__name__}")
+            with self.cond:
+                data = conn.send_body(rid, piece)
+            if data:
+                sock.sendall(data)
+        with self.cond:
+            tail = conn.end_body(rid)
+        if tail:
+            sock.sendall(tail)
+
+    # -- reading -------------------------------------------------------------------
+
+    def next_event(self, ex: Exchange, timeout: float | None) -> Any:
+        """The next event of the exchange's answer, reading the socket when it is its turn."""
+        cond = self.cond
+        while True:
+            with cond:
+                while True:
+                    if ex.events:
+                        return ex.events.popleft()
+                    if ex.error is not None:
+                        raise _caller_error(ex)
+                    if ex.ended or ex.rid not in self.exchanges:
+                        raise ConnectionStateError("the answer was read to its end already")
+                    if not self.reading and next(iter(self.exchanges), None) == ex.rid:
+                        self.reading = True
+                        break
+                    self.waiting += 1
+                    try:
+                        if not cond.wait(timeout):
+                            self._abort_locked(ReadTimeout(f"no answer within {timeout} s"))
+                    finally:
+                        self.waiting -= 1
+            self._read_once(timeout)
+
+    def _read_once(self, timeout: float | None) -> None:
+        error: TransportError | None = None
+        data = b""
+        try:
+            self._settimeout(timeout)
+            data = self.sock.recv(READ_SIZE)
+        except socket.timeout:
+            error = ReadTimeout(f"no byte of the answer within {timeout} s")
+        except (OSError, ssl.SSLError) as exc:
+            error = ReadError(f"reading the answer failed: {exc}")
+        with self.cond:
+            self.reading = False
+            if error is not None:
+                self._abort_locked(error)
+            else:
+                self._receive_locked(data)
+            if self.waiting:
+                self.cond.notify_all()
+
+    def _receive_locked(self, data: bytes) -> None:
+        conn = self.conn
+        try:
+            tagged = conn.receive_data(data) if data else conn.receive_eof()
+        except RemoteProtocolError as exc:
+            self.dispatch(exc.events)
+            self.fail(protocol_error(exc))
+            self.close()
+            return
+        self.dispatch(tagged)
+        if conn.state in ENDED:
+            self.fail(None)
+            self.close()
+
+    def abort(self, error: TransportError) -> None:
+        with self.cond:
+            self._abort_locked(error)
+
+    def _abort_locked(self, error: TransportError) -> None:
+        """The connection is in an unknown state: close it; the answer under way gets `error`."""
+        if self.exchanges:
+            self.fail(error)
+        self.conn.close()
+        self.close()
+        if self.waiting:
+            self.cond.notify_all()
+
+
+def _caller_error(ex: Exchange) -> BaseException:
+    error = ex.error
+    assert error is not None
+    if isinstance(error, Replay):
+        return error
+    if ex.write_error is not None and not ex.events and not isinstance(error, RemoteProtocolError):
+        return ex.write_error
+    return error
+
+
+class _Body(BodyStream):
+    """The body of a streamed sync response: reads events, gives the connection back at the end."""
+
+    __slots__ = ("pool", "link", "ex", "timeout", "closed")
+    is_async = False
+
+    def __init__(self, pool: Pool, link: _SyncLink, ex: Exchange, timeout: float | None) -> None:
+        self.pool = pool
+        self.link = link
+        self.ex = ex
+        self.timeout = timeout
+        self.closed = False
+
+    def next_data(self) -> bytes | None:
+        if self.closed:
+            return None
+        try:
+            event = self.link.next_event(self.ex, self.timeout)
+        except BaseException:
+            self._finish()
+            raise
+        if type(event) is not ResponseEvent and hasattr(event, "data"):
+            return bytes(event.data)
+        self._finish()  # EndOfMessage
+        return None
+
+    def read_all(self) -> bytes:
+        parts = []
+        link, ex, timeout = self.link, self.ex, self.timeout
+        try:
+            while True:
+                event = link.next_event(ex, timeout)
+                data = getattr(event, "data", None)
+                if data is None:
+                    break
+                parts.append(data)
+        finally:
+            self._finish()
+        return parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+
+    def close(self) -> None:
+        """Drain what is left if it is small, else close the connection; then give it back."""
+        if self.closed:
+            return
+        ex, link = self.ex, self.link
+        try:
+            budget = DRAIN_LIMIT
+            while not (ex.ended and not ex.events):
+                if budget < 0 or ex.error is not None:
+                    link.abort(ReadError("the response was closed before its end"))
+                    break
+                event = link.next_event(ex, self.timeout)
+                budget -= len(getattr(event, "data", b""))
+        except HopwireError:
+            link.abort(ReadError("the response was closed before its end"))
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.pool._release(self.link)
+
+
+class Pool:
+    """A thread-safe pool of HTTP/1.1 connections; see the README's "Connection pool".
+
+    Options: `max_connections` (global cap), `max_connections_per_host`,
+    `pipeline_depth` (requests in flight per connection; 1 = no pipelining),
+    `keepalive_expiry` (seconds an idle connection is kept, shortened by a
+    server's `Keep-Alive: timeout=`), `timeout` (a `Timeout` or seconds for
+    all of connect, read, write and pool), `retries` (connect attempts after
+    the first), `proxy` (`http://[user:pass@]host:port`), `ssl_context` (for
+    https; default: verification with the system's CAs) and `replay_unsafe`
+    (also send again non-idempotent requests of which no answer byte came).
+    """
+
+    def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
+                 pipeline_depth: int = 1, keepalive_expiry: float = 5.0,
+                 timeout: TimeoutInput = 5.0, retries: int = 0, proxy: str | None = None,
+                 ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False) -> None:
+        self._options = PoolOptions(
+            max_connections=max_connections, max_connections_per_host=max_connections_per_host,
+            pipeline_depth=pipeline_depth, keepalive_expiry=keepalive_expiry, timeout=timeout,
+            retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe)
+        self._state = self._options.new_state()
+        self._lock = threading.Lock()
+        self._links: dict[Entry, _SyncLink] = {}
+        self._numbers = iter(range(1, 1 << 62))
+        self._next_expiry = 0.0
+        self._closed = False
+
+    # -- public API ----------------------------------------------------------------
+
+    def request(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
+                body: Body = None, timeout: TimeoutInput | None = None) -> Response:
+        """Send a request and read its whole answer."""
+        response = self._send(method, url, headers, body, timeout)
+        stream = response._stream
+        if isinstance(stream, _Body):
+            response._content = stream.read_all()
+        return response
+
+    @contextmanager
+    def stream(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
+               body: Body = None, timeout: TimeoutInput | None = None) -> Iterator[Response]:
+        """Send a request; the response's body is read with `read()` or `iter_bytes()`."""
+        response = self._send(method, url, headers, body, timeout)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        """Close every connection; requests in flight fail, new ones raise PoolClosed."""
+        with self._lock:
+            self._closed = True
+            waiters = self._state.waiting
+            entries = self._state.close()
+            for waiter in waiters:
+                assert isinstance(waiter, _Waiter) and waiter.event is not None
+                waiter.event.set()  # with no action: PoolClosed
+            links = [self._links.pop(entry) for entry in entries if entry in self._links]
+            links += self._links.values()
+            self._links.clear()
+        for link in links:
+            link.abort(ReadError("the pool was closed"))
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def connections(self) -> int:
+        """Connections open or being opened."""
+        return self._state.count()
+
+    # -- one request -----------------------------------------------------------------
+
+    def _send(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
+              timeout: TimeoutInput | None) -> Response:
+        where = split_url(url)
+        options = self._options
+        prepared = prepare(method, where, headers, body, options.proxy)
+        t = options.timeout if timeout is None else as_timeout(timeout)
+        replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
+        replayed = False
+        while True:
+            link, reused = self._acquire(where, prepared, t)
+            info = ExchangeInfo(link.number, reused, 0, replayed)
+            ex = Exchange(info, replayable_body and not replayed and reused)
+            started = time.monotonic()
+            try:
+                try:
+                    link.send(ex, prepared, body, t)
+                except ConnectionStateError:
+                    # Lost a race with a reader that ended or filled the connection.
+                    self._release(link)
+                    continue
+                ex.may_replay = ex.may_replay or (replayable_body and not replayed and ex.info.pipelined > 0)
+                if self._state.has_waiters:
+                    with self._lock:
+                        self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
+                event = link.next_event(ex, t.read)
+                while is_informational(event):
+                    event = link.next_event(ex, t.read)
+            except Replay:
+                self._release(link)
+                replayed = True
+                continue
+            except BaseException:
+                self._release(link)
+                raise
+            info.elapsed = time.monotonic() - started
+            return Response(event.status_code, event.reason.decode("latin-1"),
+                            HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
+                            prepared.method, url, info, _Body(self, link, ex, t.read))
+
+    def _acquire(self, where: Target, prepared: PreparedRequest, t: Timeout) -> tuple[_SyncLink, bool]:
+        """A connection to send on (and whether it answered before): reused, pipelined or new."""
+        origin = where.origin
+        deadline = None if t.pool is None else time.monotonic() + t.pool
+        while True:
+            now = time.monotonic()
+            waiter = _Waiter()
+            with self._lock:
+                if self._closed:
+                    raise PoolClosed("the pool is closed")
+                expired = self._expire(now)
+                action = self._state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
+                                             expect_continue=prepared.expect_continue,
+                                             upgrade=prepared.upgrade)
+                if isinstance(action, Wait):
+                    waiter.event = threading.Event()
+            for link in expired:
+                link.close()
+            if isinstance(action, Wait):
+                action = self._wait(waiter, deadline)
+            if isinstance(action, Use):
+                link = self._links[action.entry]
+                if link.conn.in_flight == 0 and link.peer_gone():
+                    self._lose(link)
+                    continue
+                return link, link.answered > 0 or link.conn.in_flight > 0
+            if isinstance(action, EvictThenDial):
+                self._links.pop(action.entry).close()
+            return self._dial(origin, t), False
+
+    def _wait(self, waiter: _Waiter, deadline: float | None) -> Any:
+        assert waiter.event is not None
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not waiter.event.wait(timeout):
+            with self._lock:
+                if self._state.cancel(waiter):
+                    raise PoolTimeout(f"no connection available within {self._options.timeout.pool} s")
+        if waiter.action is None:  # the pool was closed while waiting
+            raise PoolClosed("the pool is closed")
+        return waiter.action
+
+    def _wake(self, wakeups: Wakeups) -> None:
+        for waiter, action in wakeups:
+            assert isinstance(waiter, _Waiter) and waiter.event is not None
+            waiter.action = action
+            waiter.event.set()
+
+    def _expire(self, now: float) -> list[_SyncLink]:
+        if now < self._next_expiry:
+            return []
+        self._next_expiry = now + 0.5
+        return [self._links.pop(entry) for entry in self._state.expire(now) if entry in self._links]
+
+    def _dial(self, origin: Origin, t: Timeout) -> _SyncLink:
+        options = self._options
+        attempt = 0
+        while True:
+            try:
+                sock = self._open(origin, t)
+                break
+            except (ConnectError, ProxyError):
+                if attempt >= options.retries:
+                    with self._lock:
+                        self._wake(self._state.dial_failed(origin, time.monotonic()))
+                    raise
+            except BaseException:
+                with self._lock:
+                    self._wake(self._state.dial_failed(origin, time.monotonic()))
+                raise
+            time.sleep(CONNECT_BACKOFF * (2 ** attempt))
+            attempt += 1
+        proxied = options.proxy is not None and origin.scheme == "http"
+        conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied)
+        link = _SyncLink(sock, conn, next(self._numbers), options.replay_unsafe)
+        with self._lock:
+            entry = self._state.connected(origin, conn, time.monotonic())
+            link.entry = entry
+            self._links[entry] = link
+            if self._closed:
+                link.close()
+        return link
+
+    def _open(self, origin: Origin, t: Timeout) -> socket.socket:
+        proxy = self._options.proxy
+        address = (origin.host, origin.port) if proxy is None else (proxy.origin.host, proxy.origin.port)
+        try:
+            sock = socket.create_connection(address, timeout=t.connect)
+        except socket.timeout:
+            raise ConnectTimeout(f"connecting to {address[0]}:{address[1]} took longer than "
+                                 f"{t.connect} s") from None
+        except OSError as exc:
+            raise ConnectError(f"cannot connect to {address[0]}:{address[1]}: {exc}") from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if proxy is not None and origin.scheme == "https":
+                _tunnel(sock, origin, proxy.authorization, t)
+            if origin.scheme == "https":
+                sock = self._options.tls_context().wrap_socket(sock, server_hostname=origin.host)
+        except socket.timeout:
+            sock.close()
+            raise ConnectTimeout(f"opening {origin.scheme}://{origin.host}:{origin.port} took "
+                                 f"longer than {t.connect} s") from None
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            sock.close()
+            raise ConnectError(f"TLS with {origin.host}:{origin.port} failed: {exc}") from exc
+        except OSError as exc:
+            sock.close()
+            raise ConnectError(f"cannot open {origin.host}:{origin.port}: {exc}") from exc
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _release(self, link: _SyncLink) -> None:
+        """A caller is done with its lease on the link."""
+        entry = link.entry
+        assert entry is not None
+        with self._lock:
+            now = time.monotonic()
+            wakeups = self._state.released(entry, now)
+            conn = link.conn
+            ended = link.closed or conn.state in ENDED
+            if ended:
+                wakeups += self._state.discard(entry, now)
+            done = ended or (entry.leases == 0 and not conn.is_reusable)
+            if done:
+                self._links.pop(entry, None)
+            self._wake(wakeups)
+        if done:
+            link.abort(ReadError("the connection was closed"))
+
+    def _lose(self, link: _SyncLink) -> None:
+        """The link died while idle: drop it from the pool."""
+        link.close()
+        link.conn.close()
+        entry = link.entry
+        assert entry is not None
+        with self._lock:
+            self._links.pop(entry, None)
+            self._wake(self._state.discard(entry, time.monotonic()))
+
+
+def _tunnel(sock: socket.socket, origin: Origin, authorization: bytes | None, t: Timeout) -> None:
+    """Open a CONNECT tunnel through the proxy on `sock` (RFC 9110 §9.3.6)."""
+    authority = f"{origin.host}:{origin.port}"
+    headers: list[tuple[bytes, bytes]] = []
+    if authorization is not None:
+        headers.append((b"Proxy-Authorization", authorization))
+    conn = Connection()
+    _, head = conn.send_request(b"CONNECT", authority, headers, host=authority)
+    sock.settimeout(t.connect)
+    sock.sendall(head)
+    status = None
+    while status is None or conn.state not in ENDED:
+        data = sock.recv(READ_SIZE)
+        try:
+            tagged = conn.receive_data(data) if data else conn.receive_eof()
+        except RemoteProtocolError as exc:
+            raise ProxyError(f"the proxy answered CONNECT with bad HTTP: {exc.reason}") from exc
+        for _, event in tagged:
+            if type(event) is ResponseEvent:
+                status = event.status_code
+        if not data:
+            break
+        if status is not None and not 200 <= status < 300:
+            break
+    if status is None or not 200 <= status < 300 or conn.trailing_data:
+        raise ProxyError(f"the proxy refused the tunnel to {authority}", status)
