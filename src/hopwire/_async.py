@@ -26,6 +26,7 @@ from ._client import (
     ENDED,
     HIGH_WATER,
     HTTP_VERSIONS,
+    MAX_REPLAYS,
     SMALL_BODY,
     Exchange,
     Link,
@@ -33,6 +34,7 @@ from ._client import (
     Replay,
     is_informational,
     protocol_error,
+    record,
 )
 from ._connection import SWITCHED, Connection, ConnectionStateError, PreparedRequest, prepare_request
 from ._errors import (
@@ -70,11 +72,12 @@ _TIMED_OUT = object()
 class _Waiter:
     """A caller queued by PoolState; its future is made only when it has to wait."""
 
-    __slots__ = ("future", "action")
+    __slots__ = ("future", "action", "link")
 
     def __init__(self) -> None:
         self.future: asyncio.Future[None] | None = None
         self.action: Any = None
+        self.link: _AsyncLink | None = None  # of a Use action, looked up when it is given
 
 
 class _Protocol(asyncio.Protocol):
@@ -160,13 +163,13 @@ class _AsyncLink(Link):
     def on_lost(self, exc: BaseException | None) -> None:
         if not self.closed and self.exchanges:
             error = None if exc is None else ReadError(f"the connection was lost: {exc}")
-            self._fail_and_wake(error)
+            self._fail_and_wake(error, peer_closed=True)
         self.closed = True
         self.wake_drain()
 
-    def _fail_and_wake(self, error: TransportError | None) -> None:
+    def _fail_and_wake(self, error: TransportError | None, peer_closed: bool = False) -> None:
         exchanges = list(self.exchanges.values())
-        self.fail(error)
+        self.fail(error, peer_closed)
         for ex in exchanges:
             if ex.waiter is not None and not ex.waiter.done():
                 ex.waiter.set_result(None)
@@ -198,10 +201,8 @@ class _AsyncLink(Link):
         conn = self.conn
         if self.closed or conn.state in ENDED:
             raise ConnectionStateError("the connection ended before the request was sent")
-        ex.info.pipelined = conn.in_flight
-        rid = conn.send_prepared(prepared)
-        ex.rid = rid
-        self.exchanges[rid] = ex
+        record(self, ex, prepared)
+        rid = ex.rid
         try:
             await self._write(ex, rid, prepared, body, timeout.write)
         except WriteTimeout as exc:
@@ -466,11 +467,13 @@ class AsyncPool:
         prepared = prepare(method, where, headers, body, options.proxy)
         t = options.timeout if timeout is None else as_timeout(timeout)
         replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
-        replayed = False
+        replays = 0
+        retried_reused = False  # replayed after a reused connection failed: not again
         while True:
             link, reused = await self._acquire(where, prepared, t)
-            info = ExchangeInfo(link.number, reused, 0, replayed)
-            ex = Exchange(info, replayable_body and not replayed and reused)
+            info = ExchangeInfo(link.number, reused, 0, replays > 0)
+            can_replay = replayable_body and replays < MAX_REPLAYS
+            ex = Exchange(info, can_replay and reused and not retried_reused, can_replay)
             started = time.monotonic()
             try:
                 try:
@@ -478,7 +481,6 @@ class AsyncPool:
                 except ConnectionStateError:
                     self._release(link)
                     continue
-                ex.may_replay = ex.may_replay or (replayable_body and not replayed and ex.info.pipelined > 0)
                 if self._state.has_waiters:
                     self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
                 event = await link.next_event(ex, t.read)
@@ -486,7 +488,8 @@ class AsyncPool:
                     event = await link.next_event(ex, t.read)
             except Replay:
                 self._release(link)
-                replayed = True
+                replays += 1
+                retried_reused = retried_reused or info.pipelined == 0
                 continue
             except BaseException:
                 self._release(link)
@@ -514,8 +517,10 @@ class AsyncPool:
             if isinstance(action, Wait):
                 waiter.future = loop.create_future()
                 action = await self._wait(waiter, deadline)
-            if isinstance(action, Use):
+                link = waiter.link  # type: ignore[assignment]
+            elif isinstance(action, Use):
                 link = self._links[action.entry]
+            if isinstance(action, Use):
                 if link.conn.in_flight == 0 and link.peer_gone():
                     self._lose(link)
                     continue
@@ -556,6 +561,8 @@ class AsyncPool:
         for waiter, action in wakeups:
             assert isinstance(waiter, _Waiter) and waiter.future is not None
             waiter.action = action
+            if isinstance(action, Use):
+                waiter.link = self._links[action.entry]
             if not waiter.future.done():
                 waiter.future.set_result(None)
 
@@ -633,7 +640,7 @@ class AsyncPool:
         tunnel_conn = Connection()
         real_conn, link.conn = link.conn, tunnel_conn
         link.tunneling = True
-        ex = Exchange(ExchangeInfo(link.number, False, 0, False), False)
+        ex = Exchange(ExchangeInfo(link.number, False, 0, False))
         await link.send(ex, prepare_request(b"CONNECT", authority, headers, host=authority), None, t)
         try:
             event = await link.next_event(ex, t.connect)
@@ -666,6 +673,9 @@ class AsyncPool:
         entry = link.entry
         assert entry is not None
         now = time.monotonic()
+        if link.pipeline_failed:
+            link.pipeline_failed = False
+            self._state.note_pipeline_failure(entry.origin)
         wakeups = self._state.released(entry, now)
         conn = link.conn
         ended = link.closed or conn.state in ENDED

@@ -8,13 +8,18 @@ the events that come back into their exchanges and, when the connection ends
 early, decides for each exchange left what its caller gets: its answer's
 error, a `Replay` (send it again on a fresh connection) or `ConnectionLost`.
 
-Replay (RFC 9112 §9.3.1, RFC 9110 §9.2.2, issue "Persistent connections"): a
-request is sent again, once, when the connection ended before any byte of
-its answer arrived, its method is idempotent (or the caller opted in), its
-body can be sent again, and it was not the first request on a fresh
-connection: a server that closes a fresh connection without answering would
-do it again, while a reused one may simply have timed out, and a pipelined
-request may have been dropped by a server that does not pipeline.
+Replay (RFC 9112 §9.3.1, §9.3.2; RFC 9110 §9.2.2): a request is sent again
+on another connection when the connection ended before any byte of its answer
+arrived, its method is idempotent (or the caller opted in), its body can be
+sent again (bytes, not an iterator), and either
+- it was pipelined behind another request: the server dropped what it had not
+  answered (gunicorn, http.server); this may happen again behind another
+  pipeline, up to MAX_REPLAYS times in all; or
+- it was the only request in flight on a reused connection: the server may
+  have closed it as idle while the request was on its way. This replay is
+  made once: a retry is never retried for that reason.
+A request alone on a fresh connection closed without an answer is not sent
+again: the server would most likely do the same.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ READ_SIZE = 64 * 1024
 DRAIN_LIMIT = 64 * 1024  # bytes of an unread body read off at release to keep the connection
 SMALL_BODY = 64 * 1024  # bodies up to this size are written with the head in one send
 HIGH_WATER = 1024 * 1024  # bytes of an unread streamed body buffered before reading pauses
+MAX_REPLAYS = 5  # sends of one request after the first, pipeline cut-offs included
 CONNECT_BACKOFF = 0.05  # seconds before the first connect retry; doubles each time
 
 HTTP_VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
@@ -89,15 +95,20 @@ class PoolOptions:
 class Exchange:
     """One request in flight on a link and the events of its answer, in order."""
 
-    __slots__ = ("rid", "events", "error", "ended", "may_replay", "info", "buffered",
-                 "waiter", "collect", "write_error")
+    __slots__ = ("rid", "events", "error", "ended", "may_replay", "replay_alone",
+                 "replay_pipelined", "info", "buffered", "waiter", "collect", "write_error")
 
-    def __init__(self, info: ExchangeInfo, may_replay: bool) -> None:
+    def __init__(self, info: ExchangeInfo, replay_alone: bool = False,
+                 replay_pipelined: bool = False) -> None:
         self.rid = -1
         self.events: deque[Any] = deque()
         self.error: BaseException | None = None
         self.ended = False  # its EndOfMessage was received (it may still sit in `events`)
-        self.may_replay = may_replay
+        # Whether it may be sent again (see the module docstring): decided
+        # when it is recorded on its connection, by what is in flight ahead.
+        self.may_replay = False
+        self.replay_alone = replay_alone
+        self.replay_pipelined = replay_pipelined
         self.info = info
         self.buffered = 0  # bytes of Data in `events` (asyncio flow control)
         self.waiter: Any = None  # the asyncio future its reader awaits
@@ -105,10 +116,22 @@ class Exchange:
         self.write_error: TransportError | None = None
 
 
+def record(link: Link, ex: Exchange, prepared: Any) -> None:
+    """Put the exchange in flight on the link (the caller holds the link's lock)."""
+    conn = link.conn
+    ahead = conn.in_flight
+    rid = conn.send_prepared(prepared)
+    ex.info.pipelined = ahead
+    ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
+    ex.rid = rid
+    link.exchanges[rid] = ex
+
+
 class Link:
     """A pooled connection: protocol state, pool entry, exchanges in flight by request id."""
 
-    __slots__ = ("conn", "entry", "number", "exchanges", "answered", "replay_unsafe", "closed")
+    __slots__ = ("conn", "entry", "number", "exchanges", "answered", "replay_unsafe", "closed",
+                 "pipeline_failed")
 
     def __init__(self, conn: Connection, number: int, replay_unsafe: bool) -> None:
         self.conn = conn
@@ -118,6 +141,7 @@ class Link:
         self.answered = 0  # responses completed on this connection
         self.replay_unsafe = replay_unsafe
         self.closed = False  # the transport was closed
+        self.pipeline_failed = False  # it ended with requests cut off behind others
 
     def dispatch(self, tagged: list[tuple[int, Any]]) -> None:
         """Hand each event to its exchange; an exchange whose caller went away drops them."""
@@ -139,37 +163,48 @@ class Link:
             if ex is not None:
                 ex.events.append(event)
 
-    def fail(self, error: BaseException | None) -> bool:
+    def fail(self, error: BaseException | None, peer_closed: bool = False) -> bool:
         """The connection ended: give every exchange left its outcome, and forget them.
 
-        `error` goes to the exchange whose answer had begun (if any). Returns
-        whether an exchange was cut off behind another one (mid-pipeline).
+        `error` goes to the exchange whose answer was under way. When the
+        peer closed or reset the connection (`peer_closed`), an exchange of
+        which no answer byte arrived may still be replayed; after a timeout or
+        bad bytes, the one under way gets the error. Returns whether an
+        exchange was cut off behind another one (mid-pipeline).
         """
         conn = self.conn
         if conn.state not in ENDED:
             conn.close()
         replayable, lost = conn.unanswered(replay_unsafe=self.replay_unsafe)
         replay_ids = set(replayable)
+        head = next(iter(self.exchanges), None)
         cut_in_pipeline = False
         for rid, ex in self.exchanges.items():
             if ex.error is not None:
+                continue
+            under_way = error is not None and (rid == head or bool(ex.events))
+            if under_way and not peer_closed:
+                ex.error = error
                 continue
             if ex.info.pipelined:
                 cut_in_pipeline = True
             if rid in replay_ids:
                 if ex.may_replay:
                     ex.error = Replay()
+                elif ex.write_error is not None:
+                    ex.error = ex.write_error
+                elif under_way:
+                    ex.error = error
                 else:
-                    ex.error = ex.write_error or ConnectionLost(LOST_UNANSWERED, maybe_processed=False)
-            elif error is not None and ex.events:
-                ex.error = error
-            elif error is not None and rid == next(iter(self.exchanges)):
+                    ex.error = ConnectionLost(LOST_UNANSWERED, maybe_processed=False)
+            elif under_way:
                 ex.error = error
             else:
                 started = bool(ex.events) or rid not in lost
                 ex.error = ConnectionLost(LOST_MID_RESPONSE if started else LOST_MAYBE_PROCESSED,
                                           maybe_processed=True)
         self.exchanges.clear()
+        self.pipeline_failed = self.pipeline_failed or cut_in_pipeline
         return cut_in_pipeline
 
 

@@ -31,6 +31,7 @@ from ._client import (
     DRAIN_LIMIT,
     ENDED,
     HTTP_VERSIONS,
+    MAX_REPLAYS,
     READ_SIZE,
     SMALL_BODY,
     Exchange,
@@ -39,6 +40,7 @@ from ._client import (
     Replay,
     is_informational,
     protocol_error,
+    record,
 )
 from ._connection import Connection, ConnectionStateError, PreparedRequest
 from ._errors import (
@@ -76,11 +78,12 @@ _POLLIN = getattr(select, "POLLIN", 1)
 class _Waiter:
     """A caller queued by PoolState: woken with the action it was given."""
 
-    __slots__ = ("event", "action")
+    __slots__ = ("event", "action", "link")
 
     def __init__(self) -> None:
         self.event: threading.Event | None = None
         self.action: Any = None
+        self.link: _SyncLink | None = None  # of a Use action, looked up under the lock
 
 
 class _SyncLink(Link):
@@ -148,10 +151,8 @@ class _SyncLink(Link):
             with self.cond:
                 if self.closed or conn.state in ENDED:
                     raise ConnectionStateError("the connection ended before the request was sent")
-                ex.info.pipelined = conn.in_flight
-                rid = conn.send_prepared(prepared)
-                ex.rid = rid
-                self.exchanges[rid] = ex
+                record(self, ex, prepared)
+                rid = ex.rid
             try:
                 self._settimeout(timeout.write)
                 self._write(ex, rid, prepared, body)
@@ -228,6 +229,7 @@ class _SyncLink(Link):
     def _read_once(self, timeout: float | None) -> None:
         error: TransportError | None = None
         data = b""
+        peer_closed = False
         try:
             self._settimeout(timeout)
             data = self.sock.recv(READ_SIZE)
@@ -235,10 +237,11 @@ class _SyncLink(Link):
             error = ReadTimeout(f"no byte of the answer within {timeout} s")
         except (OSError, ssl.SSLError) as exc:
             error = ReadError(f"reading the answer failed: {exc}")
+            peer_closed = True
         with self.cond:
             self.reading = False
             if error is not None:
-                self._abort_locked(error)
+                self._abort_locked(error, peer_closed)
             else:
                 self._receive_locked(data)
             if self.waiting:
@@ -262,10 +265,10 @@ class _SyncLink(Link):
         with self.cond:
             self._abort_locked(error)
 
-    def _abort_locked(self, error: TransportError) -> None:
+    def _abort_locked(self, error: TransportError, peer_closed: bool = False) -> None:
         """The connection is in an unknown state: close it; the answer under way gets `error`."""
         if self.exchanges:
-            self.fail(error)
+            self.fail(error, peer_closed)
         self.conn.close()
         self.close()
         if self.waiting:
@@ -430,11 +433,13 @@ class Pool:
         prepared = prepare(method, where, headers, body, options.proxy)
         t = options.timeout if timeout is None else as_timeout(timeout)
         replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
-        replayed = False
+        replays = 0
+        retried_reused = False  # replayed after a reused connection failed: not again
         while True:
             link, reused = self._acquire(where, prepared, t)
-            info = ExchangeInfo(link.number, reused, 0, replayed)
-            ex = Exchange(info, replayable_body and not replayed and reused)
+            info = ExchangeInfo(link.number, reused, 0, replays > 0)
+            can_replay = replayable_body and replays < MAX_REPLAYS
+            ex = Exchange(info, can_replay and reused and not retried_reused, can_replay)
             started = time.monotonic()
             try:
                 try:
@@ -443,7 +448,6 @@ class Pool:
                     # Lost a race with a reader that ended or filled the connection.
                     self._release(link)
                     continue
-                ex.may_replay = ex.may_replay or (replayable_body and not replayed and ex.info.pipelined > 0)
                 if self._state.has_waiters:
                     with self._lock:
                         self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
@@ -452,7 +456,8 @@ class Pool:
                     event = link.next_event(ex, t.read)
             except Replay:
                 self._release(link)
-                replayed = True
+                replays += 1
+                retried_reused = retried_reused or info.pipelined == 0
                 continue
             except BaseException:
                 self._release(link)
@@ -478,12 +483,16 @@ class Pool:
                                              upgrade=prepared.upgrade)
                 if isinstance(action, Wait):
                     waiter.event = threading.Event()
-            for link in expired:
-                link.close()
+                elif isinstance(action, Use):
+                    link = self._links[action.entry]
+            for expired_link in expired:
+                expired_link.close()
             if isinstance(action, Wait):
                 action = self._wait(waiter, deadline)
+                if isinstance(action, Use):
+                    assert waiter.link is not None
+                    link = waiter.link
             if isinstance(action, Use):
-                link = self._links[action.entry]
                 if link.conn.in_flight == 0 and link.peer_gone():
                     self._lose(link)
                     continue
@@ -504,9 +513,12 @@ class Pool:
         return waiter.action
 
     def _wake(self, wakeups: Wakeups) -> None:
+        """Hand the woken waiters their actions (under the pool's lock)."""
         for waiter, action in wakeups:
             assert isinstance(waiter, _Waiter) and waiter.event is not None
             waiter.action = action
+            if isinstance(action, Use):
+                waiter.link = self._links[action.entry]
             waiter.event.set()
 
     def _expire(self, now: float) -> list[_SyncLink]:
@@ -581,6 +593,9 @@ class Pool:
         assert entry is not None
         with self._lock:
             now = time.monotonic()
+            if link.pipeline_failed:
+                link.pipeline_failed = False
+                self._state.note_pipeline_failure(entry.origin)
             wakeups = self._state.released(entry, now)
             conn = link.conn
             ended = link.closed or conn.state in ENDED
