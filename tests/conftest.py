@@ -29,6 +29,8 @@ import pytest
 import hopwire
 from hopwire import _events, _parser_py
 
+pytest_plugins = ["servers.fixtures"]
+
 
 def env_flag(name: str) -> bool:
     """The same reading of the HOPWIRE_* variables as hopwire._select."""

@@ -33,3 +33,16 @@ def test_readme_example_claims():
     responses.expect(b"HEAD")
     events = responses.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
     assert [type(e).__name__ for e in events] == ["Response", "EndOfMessage"]
+
+
+def test_readme_pool_example_runs(capsys, fault_server):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    pool_examples = [block for block in blocks if "hopwire.Pool(" in block]
+    assert pool_examples, "README lost its pool example"
+    server = fault_server()
+    code = pool_examples[0].replace('URL = "http://127.0.0.1:8080"', f'URL = "{server.url}"')
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "200 b'text/plain' False"
+    assert out[1].startswith("[0, 1, 2")  # answers came through one pipeline
+    assert server.requests("POST", "/upload")[0].body == b"streamed chunked"

@@ -36,7 +36,7 @@ from ._client import (
     protocol_error,
     record,
 )
-from ._connection import SWITCHED, Connection, ConnectionStateError, PreparedRequest, prepare_request
+from ._connection import OPEN, SWITCHED, Connection, ConnectionStateError, PreparedRequest, prepare_request
 from ._errors import (
     ConnectError,
     ConnectTimeout,
@@ -677,11 +677,11 @@ class AsyncPool:
             link.pipeline_failed = False
             self._state.note_pipeline_failure(entry.origin)
         wakeups = self._state.released(entry, now)
-        conn = link.conn
-        ended = link.closed or conn.state in ENDED
+        state = link.conn.state
+        ended = link.closed or state in ENDED
         if ended:
             wakeups += self._state.discard(entry, now)
-        done = ended or (entry.leases == 0 and not conn.is_reusable)
+        done = ended or (entry.leases == 0 and state not in OPEN)
         if done:
             self._links.pop(entry, None)
             link.abort(ReadError("the connection was closed"))

@@ -32,6 +32,7 @@ ended (found by asking the parser for `feed_eof()`).
 from __future__ import annotations
 
 import enum
+import sys
 from collections import deque
 from collections.abc import Iterable
 from typing import Any, NamedTuple, Union
@@ -71,7 +72,7 @@ CLOSING: ConnectionState = ConnectionState.CLOSING
 CLOSED: ConnectionState = ConnectionState.CLOSED
 BROKEN: ConnectionState = ConnectionState.BROKEN
 SWITCHED: ConnectionState = ConnectionState.SWITCHED
-_OPEN = frozenset([IDLE, ACTIVE])
+OPEN = frozenset([IDLE, ACTIVE])  # states in which the connection may carry more requests
 
 
 class ConnectionStateError(HopwireError, RuntimeError):
@@ -152,6 +153,25 @@ def _all_fields(event: Response) -> Headers:
     return event.headers + event.hop_headers if event.hop_headers else event.headers
 
 
+_DATA, _RESPONSE, _END, _INFORMATIONAL = "Data", "Response", "EndOfMessage", "InformationalResponse"
+_kinds_by_parser: dict[type, dict[type, str]] = {}
+
+
+def _event_kinds(parser_class: type) -> dict[type, str]:
+    """{event class: its kind} for the twin that defines `parser_class`.
+
+    The two parser twins define distinct classes of the same names, and a
+    connection may be given either twin's parser: events are told apart by
+    a lookup of their exact class, made once per twin.
+    """
+    kinds = _kinds_by_parser.get(parser_class)
+    if kinds is None:
+        module = sys.modules[parser_class.__module__]
+        kinds = {getattr(module, name): name for name in (_DATA, _RESPONSE, _END, _INFORMATIONAL)}
+        _kinds_by_parser[parser_class] = kinds
+    return kinds
+
+
 class PreparedRequest(NamedTuple):
     """A request checked and serialized once, ready for any connection."""
 
@@ -206,6 +226,7 @@ class Connection:
         self.pipeline_depth = pipeline_depth
         self.proxied = proxied
         self._parser = ResponseParser() if parser is None else parser
+        self._kinds = _event_kinds(type(self._parser))
         self._in_flight: deque[_InFlight] = deque()
         self._body: _Body | None = None  # at most one: nothing is sent while it is unfinished
         self._next_id: RequestId = 0
@@ -237,7 +258,7 @@ class Connection:
     @property
     def is_reusable(self) -> bool:
         """The connection may still carry a request (now or once it is idle)."""
-        return self.state in _OPEN
+        return self.state in OPEN
 
     @property
     def in_flight(self) -> int:
@@ -280,7 +301,7 @@ class Connection:
     def _refusal(self, method: bytes, barrier: bool) -> str | None:
         """Why a request may not be sent now, or None when it may."""
         state = self.state
-        if state not in _OPEN:
+        if state not in OPEN:
             return f"the connection is {state.value}"
         if self._body is not None:
             return f"the body of request {self._body.id} is not completely written"
@@ -453,21 +474,20 @@ class Connection:
     # -- matching events to requests ---------------------------------------------
 
     def _tag_all(self, events: Iterable[Any]) -> list[Tagged]:
-        # Events are told apart by class name, not isinstance(): the two parser
-        # twins define distinct classes of the same names, and this connection
-        # may be given either twin's parser (hence Any, not the Event union).
+        kinds = self._kinds
+        in_flight = self._in_flight
         tagged: list[Tagged] = []
         for event in events:
-            if not self._in_flight:
+            if not in_flight:
                 raise self._break("a response with no request in flight", None, tagged)
-            request = self._in_flight[0]  # RFC 9112 §9.3.2: answers come in order
+            request = in_flight[0]  # RFC 9112 §9.3.2: answers come in order
             request.started = True
-            kind = type(event).__name__
-            if kind == "Response":
+            kind = kinds[type(event)]
+            if kind is _RESPONSE:
                 self._on_response(request, event)
-            elif kind == "EndOfMessage":
+            elif kind is _END:
                 self._on_end(request)
-            elif kind == "InformationalResponse" and event.upgrade:
+            elif kind is _INFORMATIONAL and event.upgrade:
                 self._on_switch(request, tagged)
             tagged.append((request.id, event))
         return tagged

@@ -51,7 +51,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import NamedTuple, Union
 
-from ._connection import BROKEN, CLOSED, SWITCHED, Connection
+from ._connection import BROKEN, CLOSED, IDLE, OPEN, SWITCHED, Connection
 from ._errors import HopwireError
 
 Waiter = Hashable  # an opaque id chosen by the driver
@@ -234,9 +234,10 @@ class PoolState:
             return []  # dropped already (discarded, or closed while pipelined)
         entry.leases = max(0, entry.leases - 1)
         connection = entry.connection
-        if connection.state in _ENDED or (entry.leases == 0 and not connection.is_reusable):
+        state = connection.state
+        if state in _ENDED or (entry.leases == 0 and state not in OPEN):
             self._entries.remove(entry)
-        elif entry.leases == 0 and connection.is_idle:
+        elif entry.leases == 0 and state is IDLE:
             entry.idle_since = now
             lifetime = idle_lifetime(self.keepalive_expiry, connection.keep_alive_timeout)
             entry.expires_at = now + lifetime
@@ -288,10 +289,19 @@ class PoolState:
     def _plan(self, request: _Request, now: float) -> Action:
         """The policy of the module docstring; changes nothing."""
         origin = request.origin
-        mine = [e for e in self._entries if e.origin == origin]
-        idle = [e for e in mine if e.is_available and not e.is_expired(now) and self._fits(e, request)]
-        if idle:
-            return Use(max(idle, key=lambda e: e.idle_since or 0.0))
+        mine = []
+        best: Entry | None = None
+        for e in self._entries:
+            if e.origin != origin:
+                continue
+            mine.append(e)
+            # An idle connection with nothing in flight can carry any request.
+            since = e.idle_since
+            if (since is not None and e.leases == 0 and (best is None or since > best.idle_since)  # type: ignore[operator]
+                    and not e.is_expired(now) and e.connection.is_idle):
+                best = e
+        if best is not None:
+            return Use(best)
         host_full = len(mine) + self._dialing[origin] >= self.max_connections_per_host
         pool_full = self.count() >= self.max_connections
         if not host_full and not pool_full:

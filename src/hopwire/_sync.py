@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from . import Data
 from . import Response as ResponseEvent
 from ._client import (
     CONNECT_BACKOFF,
@@ -42,7 +43,7 @@ from ._client import (
     protocol_error,
     record,
 )
-from ._connection import Connection, ConnectionStateError, PreparedRequest
+from ._connection import OPEN, Connection, ConnectionStateError, PreparedRequest
 from ._errors import (
     ConnectError,
     ConnectTimeout,
@@ -306,7 +307,7 @@ class _Body(BodyStream):
         except BaseException:
             self._finish()
             raise
-        if type(event) is not ResponseEvent and hasattr(event, "data"):
+        if type(event) is Data:
             return bytes(event.data)
         self._finish()  # EndOfMessage
         return None
@@ -314,13 +315,15 @@ class _Body(BodyStream):
     def read_all(self) -> bytes:
         parts = []
         link, ex, timeout = self.link, self.ex, self.timeout
+        events = ex.events
         try:
             while True:
-                event = link.next_event(ex, timeout)
-                data = getattr(event, "data", None)
-                if data is None:
+                # Only this caller takes from its deque (others only append):
+                # what is there already is taken without the link's lock.
+                event = events.popleft() if events else link.next_event(ex, timeout)
+                if type(event) is not Data:
                     break
-                parts.append(data)
+                parts.append(event.data)
         finally:
             self._finish()
         return parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
@@ -597,11 +600,11 @@ class Pool:
                 link.pipeline_failed = False
                 self._state.note_pipeline_failure(entry.origin)
             wakeups = self._state.released(entry, now)
-            conn = link.conn
-            ended = link.closed or conn.state in ENDED
+            state = link.conn.state
+            ended = link.closed or state in ENDED
             if ended:
                 wakeups += self._state.discard(entry, now)
-            done = ended or (entry.leases == 0 and not conn.is_reusable)
+            done = ended or (entry.leases == 0 and state not in OPEN)
             if done:
                 self._links.pop(entry, None)
             self._wake(wakeups)

@@ -1,0 +1,27 @@
+"""Servers the pool's tests and benchmarks run against, all on 127.0.0.1.
+
+- `nginx`: a real nginx (subprocess) with static files, gzip, a short keepalive_requests;
+- `stdlib`: Python's `http.server`, HTTP/1.0 (with and without keep-alive) and HTTP/1.1;
+- `aiohttp_server`: an aiohttp app in a thread (chunked streaming, delays, chunked uploads);
+- `fault`: the project's own raw-socket server that misbehaves on cue and logs every request.
+
+Every body of N bytes is `pattern(N)`. The pytest fixtures live in `servers.fixtures`,
+loaded as a plugin (``pytest_plugins = ["servers.fixtures"]`` in tests/conftest.py). This
+package does not import that module: imported before pytest loads it as a plugin, pytest
+would warn that it cannot rewrite its asserts.
+"""
+
+from .aiohttp_server import AiohttpServer, AiohttpUnavailable, start_aiohttp_server
+from .fault import (GARBAGE, Behaviour, FaultServer, RequestRecord, start_fault_server,
+                    wait_for)
+from .nginx import (BYTES_SIZES, KEEPALIVE_REQUESTS_SHORT, STATUSES, NginxError, NginxServer,
+                    chunked_body, nginx_binary, start_nginx)
+from .stdlib import HELLO, StdlibServer, digest_text, open_fds, pattern, start_stdlib_server
+
+__all__ = [
+    "AiohttpServer", "AiohttpUnavailable", "start_aiohttp_server",
+    "GARBAGE", "Behaviour", "FaultServer", "RequestRecord", "start_fault_server", "wait_for",
+    "BYTES_SIZES", "KEEPALIVE_REQUESTS_SHORT", "STATUSES", "NginxError", "NginxServer",
+    "chunked_body", "nginx_binary", "start_nginx",
+    "HELLO", "StdlibServer", "digest_text", "open_fds", "pattern", "start_stdlib_server",
+]

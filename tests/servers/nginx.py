@@ -1,0 +1,221 @@
+"""nginx as a test peer: the server the pool will meet most in production.
+
+Why a real nginx: it pipelines correctly, closes after `keepalive_requests` with a
+``Connection: close`` on the last response, and frames gzip responses chunked
+(REAL-SERVERS.md). No Python server reproduces all of that faithfully.
+
+How: `start_nginx(workdir)` writes the document root and a config rendered from
+``nginx.conf.template`` into `workdir`, then runs ``nginx -p workdir -c conf -g 'daemon off;'``
+in its own session (so that a stuck master and its workers can be killed as a group),
+and waits until nginx answers on both ports. Ports are picked free by the OS and
+handed to nginx; if another process grabs one in between, the start is retried.
+
+Two servers, identical routes:
+
+- `.url` (`keepalive_requests 1000`) and `.url_short` (`keepalive_requests 3`: the third
+  response on a connection carries ``Connection: close`` and nginx closes);
+- ``/``: ``Hello, world!`` (13 bytes, any method; a request body is read and discarded);
+- ``/post``: ``posted`` (any method);
+- ``/bytes/N`` for N in `BYTES_SIZES`: a static file of ``pattern(N)``;
+- ``/chunked``: `chunked_body()` (64 KiB of text); gzip-compressed, hence
+  ``Transfer-Encoding: chunked``, when an HTTP/1.1 request sends ``Accept-Encoding: gzip``,
+  otherwise plain with a Content-Length;
+- ``/status/N`` for N in `STATUSES`: that status (nginx's own HTML page for errors);
+- anything else: nginx's 404.
+
+Keep-alive: ``keepalive_timeout 30s``. As root, nginx would switch its workers to
+``nobody``, which cannot read pytest's 0700 temp directories: the config then says
+``user root;``. As another user the line is left out (nginx would ignore it with a warning).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from .stdlib import pattern
+
+BYTES_SIZES = (0, 1024, 65536, 1048576, 10485760)
+STATUSES = (200, 204, 400, 404, 500, 503)
+KEEPALIVE_REQUESTS_SHORT = 3
+
+START_TIMEOUT = 5.0  # seconds for nginx to accept connections
+STOP_TIMEOUT = 5.0  # seconds for a fast shutdown before the group is killed
+START_ATTEMPTS = 3  # a free port can be taken by someone else before nginx binds it
+
+_TEMPLATE = Path(__file__).with_name("nginx.conf.template")
+_TEMP_MODULES = ("proxy", "fastcgi", "uwsgi", "scgi")  # client_body is always compiled in
+
+
+def nginx_binary() -> str | None:
+    """The nginx executable: on PATH, else Debian's /usr/sbin/nginx (not on a user's PATH)."""
+    found = shutil.which("nginx")
+    if found:
+        return found
+    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+
+
+@functools.cache
+def chunked_body() -> bytes:
+    """The uncompressed body of ``/chunked``: 1024 numbered lines of 64 bytes (64 KiB)."""
+    text = "compressible text; nginx gzips it and sends it chunked"
+    return b"".join(f"{i:04d} {text}".ljust(63, ".").encode() + b"\n" for i in range(1024))
+
+
+@functools.cache
+def _compiled_without(binary: str) -> frozenset[str]:
+    """The http modules this nginx was configured without (their directives are unknown)."""
+    out = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=10)
+    args = (out.stdout + out.stderr).split()
+    return frozenset(a[len("--without-http_"):-len("_module")] for a in args
+                     if a.startswith("--without-http_") and a.endswith("_module"))
+
+
+def _free_ports(n: int) -> list[int]:
+    """n distinct ports free right now (all held open together, so they differ)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _answers_as_nginx(port: int) -> bool:
+    """Whether nginx answers on `port`: a bare accept could be another process that took
+    the port between `_free_ports()` and nginx's bind()."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+    except OSError:
+        return False
+    return answer.startswith(b"HTTP/1.1 200 ") and b"\r\nServer: nginx" in answer
+
+
+def _write_docroot(workdir: Path) -> None:
+    html = workdir / "html"
+    (html / "bytes").mkdir(parents=True, exist_ok=True)
+    (workdir / "tmp").mkdir(exist_ok=True)
+    for n in BYTES_SIZES:
+        (html / "bytes" / str(n)).write_bytes(pattern(n))
+    (html / "chunked").write_bytes(chunked_body())
+    for path in [workdir, html, html / "bytes", *html.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def render_config(binary: str, port: int, port_short: int) -> str:
+    """The nginx.conf for these ports, for the user this process runs as."""
+    as_root = getattr(os, "geteuid", lambda: -1)() == 0
+    temp_paths = "\n".join(f"    {m}_temp_path tmp/{m};" for m in _TEMP_MODULES
+                           if m not in _compiled_without(binary))
+    return (_TEMPLATE.read_text()
+            .replace("@USER@", "user root;" if as_root else "")
+            .replace("@PORT_SHORT@", str(port_short))
+            .replace("@PORT@", str(port))
+            .replace("@TEMP_PATHS@", temp_paths))
+
+
+class NginxError(RuntimeError):
+    """nginx did not start; the message carries the end of its error log."""
+
+
+class NginxServer:
+    """A running nginx master (and its workers), stopped by `stop()` or the with-block."""
+
+    def __init__(self, binary: str, workdir: Path, port: int, port_short: int) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.port = port
+        self.port_short = port_short
+        self.url = f"http://127.0.0.1:{port}"
+        self.url_short = f"http://127.0.0.1:{port_short}"
+        conf = workdir / "nginx.conf"
+        conf.write_text(render_config(binary, port, port_short))
+        conf.chmod(0o644)
+        for log in ("error.log", "stderr.log"):
+            (workdir / log).unlink(missing_ok=True)
+        with open(workdir / "stderr.log", "wb") as stderr:
+            self._proc = subprocess.Popen(
+                [binary, "-p", f"{workdir}/", "-c", str(conf), "-e", str(workdir / "error.log"),
+                 "-g", "daemon off;"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                start_new_session=True)
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Return once nginx answers on both ports; raise NginxError if it exits first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise NginxError(f"nginx exited with {self._proc.returncode}:\n{self.error_log()}")
+            if _answers_as_nginx(self.port) and _answers_as_nginx(self.port_short):
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise NginxError(f"nginx did not answer within {timeout} s:\n{self.error_log()}")
+
+    def error_log(self) -> str:
+        """The end of nginx's error log and stderr, for failure messages."""
+        text = ""
+        for name in ("stderr.log", "error.log"):
+            path = self.workdir / name
+            if path.exists():
+                text += path.read_text(errors="replace")
+        return text[-4000:]
+
+    @property
+    def running(self) -> bool:
+        return self._proc.poll() is None
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGTERM: the master waits for its workers); kill the group if stuck."""
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                # The master is not reaped yet, so its pid is still this group's id.
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait(STOP_TIMEOUT)
+        else:
+            self._proc.wait(STOP_TIMEOUT)
+
+    def __enter__(self) -> NginxServer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<NginxServer {self.url} short={self.url_short} pid={self._proc.pid}>"
+
+
+def start_nginx(workdir: Path, binary: str | None = None) -> NginxServer:
+    """Start nginx serving the test routes from `workdir`; raise NginxError if it cannot."""
+    binary = binary or nginx_binary()
+    if binary is None:
+        raise NginxError("nginx is not installed (apt-get install nginx-light)")
+    workdir = Path(workdir).resolve()
+    _write_docroot(workdir)
+    for attempt in range(START_ATTEMPTS):
+        server = NginxServer(binary, workdir, *_free_ports(2))
+        try:
+            server.wait_ready()
+            return server
+        except NginxError:
+            server.stop()
+            if "Address already in use" not in server.error_log() or attempt + 1 == START_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

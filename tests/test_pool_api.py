@@ -1,0 +1,199 @@
+"""The pools' public surface: responses, options, local errors, closing, and the
+things only one of the two has (threads for Pool, cancellation for AsyncPool)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+import hopwire
+from pool_drivers import KINDS, Client, run
+from servers import HELLO, open_fds, pattern, wait_for
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_response_fields(kind: str, fault_server: Any) -> None:
+    server = fault_server()
+
+    async def scenario(client: Client) -> Any:
+        return await client.request(b"GET", server.url + "/status/201?q=1")
+
+    response = run(kind, scenario)
+    assert (response.status, response.reason, response.http_version) == (201, "Created", "HTTP/1.1")
+    assert response.method == b"GET" and response.url.endswith("/status/201?q=1")
+    assert all(name == name.lower() for name, _ in response.headers)
+    assert response.header("Content-Type") == response.header(b"content-type") == b"text/plain"
+    assert response.header("x-missing") is None
+    assert response.content.startswith(b"GET /status/201?q=1 #")
+    assert server.log[0].target == "/status/201?q=1"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/", "/relative", "http://", "http://user:pw@127.0.0.1/",
+                                 "http://127.0.0.1:99999/", "http://127.0.0.1/ä"])
+def test_bad_urls_are_local_errors(kind: str, url: str) -> None:
+    async def scenario(client: Client) -> Any:
+        try:
+            return await client.request("GET", url)
+        except hopwire.HopwireError as exc:
+            return exc
+
+    assert isinstance(run(kind, scenario), hopwire.LocalProtocolError)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_header_injection_is_refused_before_anything_is_sent(kind: str, fault_server: Any) -> None:
+    server = fault_server()
+
+    async def scenario(client: Client) -> Any:
+        try:
+            return await client.request("GET", server.url + "/", headers={"X-A": "1\r\nX-B: 2"})
+        except hopwire.HopwireError as exc:
+            return exc
+
+    assert isinstance(run(kind, scenario), hopwire.LocalProtocolError)
+    assert server.connections_accepted == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_closed_pool_refuses_requests(kind: str, fault_server: Any) -> None:
+    server = fault_server()
+
+    async def scenario(client: Client) -> Any:
+        await client.request("GET", server.url + "/")
+        await client.close()
+        try:
+            return await client.request("GET", server.url + "/")
+        except hopwire.HopwireError as exc:
+            return exc
+
+    assert isinstance(run(kind, scenario), hopwire.PoolClosed)
+    assert wait_for(lambda: server.connections_open == 0)
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ValueError):
+        hopwire.Pool(pipeline_depth=0)
+    with pytest.raises(ValueError):
+        hopwire.AsyncPool(max_connections=0)
+    with pytest.raises(ValueError):
+        hopwire.Pool(proxy="https://127.0.0.1:1")
+    with pytest.raises(ValueError):
+        hopwire.Timeout(read=0)
+    with pytest.raises(TypeError):
+        hopwire.Pool(timeout="5")  # type: ignore[arg-type]
+    assert hopwire.Timeout(2.0, pool=None).pool is None and hopwire.Timeout(2.0).read == 2.0
+
+
+def test_sync_streamed_response_is_read_once(fault_server: Any) -> None:
+    server = fault_server()
+    with hopwire.Pool() as pool:
+        with pool.stream("GET", server.url + "/bytes/5000") as response:
+            with pytest.raises(hopwire.LocalProtocolError):
+                response.content
+            assert response.read() == pattern(5000)
+            assert response.read() == pattern(5000) and response.content == pattern(5000)
+            assert response.is_closed
+        with pool.stream("GET", server.url + "/") as response:
+            with pytest.raises(TypeError):  # a Pool's response is read with read()
+                asyncio.run(response.aread())
+
+
+def test_many_threads_share_one_pool(nginx: Any) -> None:
+    errors: list[BaseException] = []
+    counts = [0] * 16
+
+    def worker(i: int) -> None:
+        try:
+            for _ in range(25):
+                response = pool.request("GET", nginx.url + "/")
+                assert response.content == HELLO
+                counts[i] += 1
+        except BaseException as exc:  # collected, reported below
+            errors.append(exc)
+
+    with hopwire.Pool(max_connections_per_host=3, pipeline_depth=4) as pool:
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert pool.connections <= 3
+    assert errors == [] and counts == [25] * 16
+
+
+def test_cancelled_request_drops_its_connection(fault_server: Any) -> None:
+    server = fault_server()
+    before = open_fds()
+
+    async def main() -> list[Any]:
+        async with hopwire.AsyncPool(max_connections_per_host=1) as pool:
+            await pool.request("GET", server.url + "/warm")
+            task = asyncio.ensure_future(pool.request("GET", server.url + "/delay/2000"))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            after = await pool.request("GET", server.url + "/after")
+            return [after]
+
+    (after,) = asyncio.run(main())
+    assert after.info.reused is False  # the cancelled one's connection was not handed out again
+    assert after.content.startswith(b"GET /after #2.1")
+    assert wait_for(lambda: server.connections_open == 0)
+    if before is not None:
+        assert open_fds() == before
+
+
+def test_cancelled_waiter_gives_its_turn_back(fault_server: Any) -> None:
+    server = fault_server()
+
+    async def main() -> Any:
+        async with hopwire.AsyncPool(max_connections=1) as pool:
+            busy = asyncio.ensure_future(pool.request("GET", server.url + "/delay/300"))
+            await asyncio.sleep(0.05)
+            waiting = asyncio.ensure_future(pool.request("GET", server.url + "/never"))
+            await asyncio.sleep(0.05)
+            waiting.cancel()
+            await busy
+            return await asyncio.wait_for(pool.request("GET", server.url + "/next"), 5)
+
+    response = asyncio.run(main())
+    assert response.content.startswith(b"GET /next #1.2")
+
+
+def test_async_iterable_body(aiohttp_server: Any) -> None:
+    import hashlib
+
+    async def parts() -> Any:
+        for piece in (b"a" * 10, b"b" * 100000):
+            await asyncio.sleep(0)
+            yield piece
+
+    async def main() -> Any:
+        async with hopwire.AsyncPool() as pool:
+            return await pool.request("PUT", aiohttp_server.url + "/post", body=parts())
+
+    response = asyncio.run(main())
+    assert hashlib.sha256(b"a" * 10 + b"b" * 100000).hexdigest().encode() in response.content
+
+
+def test_slow_reader_pauses_the_transport(nginx: Any) -> None:
+    async def main() -> tuple[int, bool]:
+        async with hopwire.AsyncPool() as pool:
+            async with pool.stream("GET", nginx.url + "/bytes/10485760") as response:
+                seen = 0
+                paused = False
+                async for data in response.aiter_bytes():
+                    if seen == 0:
+                        await asyncio.sleep(0.3)  # let the socket fill while nobody reads
+                        link = response._stream.link  # type: ignore[union-attr]
+                        paused = link.reading_paused
+                    seen += len(data)
+                return seen, paused
+
+    seen, paused = asyncio.run(main())
+    assert seen == 10485760 and paused
