@@ -65,6 +65,10 @@ class ConnectionState(enum.Enum):
     BROKEN = "broken"  # the peer broke the protocol: nothing more is sent or received
     SWITCHED = "switched"  # 101 or a CONNECT tunnel: the bytes are no longer HTTP/1.1
 
+    # Members are singletons: identity hashing is exact, and C-level (Enum's own
+    # __hash__ is Python code, run on every `state in {...}`).
+    __hash__ = object.__hash__
+
 
 IDLE: ConnectionState = ConnectionState.IDLE
 ACTIVE: ConnectionState = ConnectionState.ACTIVE
@@ -244,7 +248,8 @@ class Connection:
     def state(self) -> ConnectionState:
         if self._ended is not None:
             return self._ended
-        if self._peer_closing or self._spent():
+        limit = self._request_limit
+        if self._peer_closing or (limit is not None and self._next_id >= limit):
             return CLOSING
         if self._in_flight or self._body is not None:
             return ACTIVE

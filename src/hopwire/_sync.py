@@ -90,12 +90,16 @@ class _Waiter:
 class _SyncLink(Link):
     """A pooled connection on a blocking socket."""
 
-    __slots__ = ("sock", "cond", "reading", "waiting", "write_lock", "timeout", "poller")
+    __slots__ = ("sock", "lock", "cond", "reading", "waiting", "write_lock", "timeout", "poller")
 
     def __init__(self, sock: socket.socket, conn: Connection, number: int, replay_unsafe: bool) -> None:
         super().__init__(conn, number, replay_unsafe)
         self.sock = sock
-        self.cond = threading.Condition(threading.Lock())
+        # `lock` guards the Connection and the exchanges; `cond` (on the same
+        # lock) is only for waiting: a bare lock's `with` is C code, a
+        # Condition's is Python code.
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
         self.reading = False  # a caller is in recv() for this connection
         self.waiting = 0  # callers waiting on `cond`
         self.write_lock = threading.Lock()
@@ -149,7 +153,7 @@ class _SyncLink(Link):
         """Record the request and write it; a failed write is kept for after the answer is read."""
         conn = self.conn
         with self.write_lock:
-            with self.cond:
+            with self.lock:
                 if self.closed or conn.state in ENDED:
                     raise ConnectionStateError("the connection ended before the request was sent")
                 record(self, ex, prepared)
@@ -175,7 +179,7 @@ class _SyncLink(Link):
             sock.sendall(prepared.head)
             return
         if isinstance(body, (bytes, bytearray, memoryview)):
-            with self.cond:
+            with self.lock:
                 data = conn.send_body(rid, body)
                 tail = conn.end_body(rid)
             if len(data) <= SMALL_BODY:
@@ -193,11 +197,11 @@ class _SyncLink(Link):
         for piece in body:
             if not isinstance(piece, (bytes, bytearray, memoryview)):
                 raise TypeError(f"a body iterable must yield bytes, not {type(piece).__name__}")
-            with self.cond:
+            with self.lock:
                 data = conn.send_body(rid, piece)
             if data:
                 sock.sendall(data)
-        with self.cond:
+        with self.lock:
             tail = conn.end_body(rid)
         if tail:
             sock.sendall(tail)
@@ -208,7 +212,7 @@ class _SyncLink(Link):
         """The next event of the exchange's answer, reading the socket when it is its turn."""
         cond = self.cond
         while True:
-            with cond:
+            with self.lock:
                 while True:
                     if ex.events:
                         return ex.events.popleft()
@@ -239,7 +243,7 @@ class _SyncLink(Link):
         except (OSError, ssl.SSLError) as exc:
             error = ReadError(f"reading the answer failed: {exc}")
             peer_closed = True
-        with self.cond:
+        with self.lock:
             self.reading = False
             if error is not None:
                 self._abort_locked(error, peer_closed)
@@ -263,7 +267,7 @@ class _SyncLink(Link):
             self.close()
 
     def abort(self, error: TransportError) -> None:
-        with self.cond:
+        with self.lock:
             self._abort_locked(error)
 
     def _abort_locked(self, error: TransportError, peer_closed: bool = False) -> None:
