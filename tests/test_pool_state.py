@@ -60,6 +60,7 @@ def dial(pool: PoolState, waiter: Hashable, origin: Origin, now: float = 0.0,
     assert pool.acquire(waiter, origin, method, now) == Dial(origin)
     entry = pool.connected(origin, Connection(pipeline_depth=pool.pipeline_depth), now)
     send(entry, method)
+    assert pool.sent(entry, now) == []
     return entry
 
 
@@ -82,6 +83,7 @@ def use(pool: PoolState, waiter: Hashable, origin: Origin, now: float = 0.0,
     action = pool.acquire(waiter, origin, method, now)
     assert isinstance(action, Use), action
     send(action.entry, method)
+    assert pool.sent(action.entry, now) == []
     return action.entry
 
 
@@ -189,7 +191,6 @@ def test_a_waiter_pipelines_once_the_request_ahead_is_sent() -> None:
     entry = dial(pool, "first", A)
     assert [pool.acquire(w, A, "GET", 0.0) for w in ("w1", "w2")] == [Wait(), Wait()]
     assert answer(pool, entry, 1.0) == [("w1", Use(entry))]  # w2 cannot pipeline yet
-    assert pool.sent(entry, 1.0) == []  # nothing recorded: still not
     send(entry)
     assert pool.sent(entry, 1.0) == [("w2", Use(entry))]
 
@@ -521,3 +522,19 @@ class PoolMachine(RuleBasedStateMachine):
 PoolMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None,
                                          suppress_health_check=[HealthCheck.too_slow])
 test_pool_state_machine = PoolMachine.TestCase
+
+
+def test_an_answered_lease_not_yet_released_does_not_block_pipelining() -> None:
+    pool = PoolState(max_connections_per_host=1, pipeline_depth=4)
+    entry = proven_busy(pool, "x")
+    entry.connection.receive_data(OK)  # answered; its caller is still reading, not released
+    assert use(pool, "y", A) is entry
+    assert use(pool, "z", A) is entry  # and again: only unsent leases hold pipelining back
+
+
+def test_a_lease_given_up_before_sending_frees_the_pipeline() -> None:
+    pool = PoolState(max_connections_per_host=1, pipeline_depth=4)
+    entry = proven_busy(pool, "x")
+    assert pool.acquire("y", A, "GET", 0.0) == Use(entry)
+    assert pool.acquire("w", A, "GET", 0.0) == Wait()  # y's request is not recorded yet
+    assert pool.released(entry, 0.0, sent=False) == [("w", Use(entry))]

@@ -479,10 +479,10 @@ class AsyncPool:
                 try:
                     await link.send(ex, prepared, body, t)
                 except ConnectionStateError:
-                    self._release(link)
+                    # Lost a race with a reader that ended or filled the connection.
+                    self._release(link, sent=False)
                     continue
-                if self._state.has_waiters:
-                    self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
+                self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
                 event = await link.next_event(ex, t.read)
                 while is_informational(event):
                     event = await link.next_event(ex, t.read)
@@ -492,7 +492,7 @@ class AsyncPool:
                 retried_reused = retried_reused or info.pipelined == 0
                 continue
             except BaseException:
-                self._release(link)
+                self._release(link, sent=ex.rid >= 0)
                 raise
             info.elapsed = time.monotonic() - started
             return Response(event.status_code, event.reason.decode("latin-1"),
@@ -549,7 +549,7 @@ class AsyncPool:
         """A woken waiter was cancelled: undo the action it was given."""
         now = time.monotonic()
         if isinstance(action, Use):
-            self._wake(self._state.released(action.entry, now))
+            self._wake(self._state.released(action.entry, now, sent=False))
         else:
             if isinstance(action, EvictThenDial):
                 link = self._links.pop(action.entry, None)
@@ -669,14 +669,14 @@ class AsyncPool:
         link.answered = 0
         link.tunneling = False
 
-    def _release(self, link: _AsyncLink) -> None:
+    def _release(self, link: _AsyncLink, sent: bool = True) -> None:
         entry = link.entry
         assert entry is not None
         now = time.monotonic()
         if link.pipeline_failed:
             link.pipeline_failed = False
             self._state.note_pipeline_failure(entry.origin)
-        wakeups = self._state.released(entry, now)
+        wakeups = self._state.released(entry, now, sent=sent)
         state = link.conn.state
         ended = link.closed or state in ENDED
         if ended:

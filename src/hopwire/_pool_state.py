@@ -26,8 +26,8 @@ Policy of `acquire()`, the first that applies:
 A connection is leased to a caller by `Use` and by `Dial` (the entry from
 `connected()`); the caller gives it back with `released()` once its response
 ended or it gave up. A connection is pipelined onto only when every lease on
-it has been recorded with `send_request()` (leases == in_flight), so that
-`can_send()` sees every request handed out.
+it has been recorded on the connection (`sent()` was called for each: no
+`unsent` lease), so that `can_send()` sees every request handed out.
 
 Expiry: an idle connection expires at idle_since + min(keepalive_expiry,
 server timeout - margin), the server timeout being its `Keep-Alive: timeout=`;
@@ -74,7 +74,7 @@ class Origin(NamedTuple):
 class Entry:
     """One live connection of the pool; compared by identity."""
 
-    __slots__ = ("connection", "origin", "idle_since", "expires_at", "leases")
+    __slots__ = ("connection", "origin", "idle_since", "expires_at", "leases", "unsent")
 
     def __init__(self, connection: Connection, origin: Origin) -> None:
         self.connection = connection
@@ -82,6 +82,7 @@ class Entry:
         self.idle_since: float | None = None  # None while leased or busy
         self.expires_at: float | None = None
         self.leases = 0  # callers that hold it: requests handed out and not released
+        self.unsent = 0  # leases whose request is not recorded on the connection yet (`sent()`)
 
     @property
     def is_available(self) -> bool:
@@ -92,24 +93,25 @@ class Entry:
         return self.expires_at is not None and now >= self.expires_at
 
     def __repr__(self) -> str:
-        return f"<Entry {self.origin.host}:{self.origin.port} leases={self.leases} {self.connection!r}>"
+        return (f"<Entry {self.origin.host}:{self.origin.port} leases={self.leases} "
+                f"unsent={self.unsent} {self.connection!r}>")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Use:
     """Send on this connection now (idle, or busy and able to pipeline)."""
 
     entry: Entry
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Dial:
     """Open a connection to the origin, then call `connected()` (or `dial_failed()`)."""
 
     origin: Origin
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EvictThenDial:
     """Close `entry` (already out of the pool), then dial as for `Dial`."""
 
@@ -117,7 +119,7 @@ class EvictThenDial:
     origin: Origin
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Wait:
     """Queued: a later call returns this waiter's action, or `timed_out()` names it."""
 
@@ -209,7 +211,7 @@ class PoolState:
         """A dial succeeded: the new entry is leased to the caller that dialled."""
         self._undial(origin)
         entry = Entry(connection, origin)
-        entry.leases = 1
+        entry.leases = entry.unsent = 1
         self._entries.append(entry)
         return entry
 
@@ -219,17 +221,23 @@ class PoolState:
         return self._wake(now)
 
     def sent(self, entry: Entry, now: float) -> Wakeups:
-        """A caller holding the entry recorded its request (`send_request()`, and
-        `end_body()` once the body is written): a waiter may now pipeline behind it."""
-        return self._wake(now) if entry in self._entries else []
+        """A caller holding the entry recorded its request on the connection
+        (`send_prepared()`): a waiter may now pipeline behind it."""
+        if entry.unsent > 0:
+            entry.unsent -= 1
+        return self._wake(now) if self._waiters and entry in self._entries else []
 
-    def released(self, entry: Entry, now: float) -> Wakeups:
+    def released(self, entry: Entry, now: float, *, sent: bool = True) -> Wakeups:
         """A caller is done with the entry (its response ended, or it gave up).
 
-        An ended connection (closed, broken, switched) leaves the pool, as does
-        one that may carry no more requests once nobody holds it; the driver
+        `sent=False`: the caller gave up before its request was recorded on
+        the connection (`sent()` was not called for this lease). An ended
+        connection (closed, broken, switched) leaves the pool, as does one
+        that may carry no more requests once nobody holds it; the driver
         closes the transport of a connection that is not `is_reusable`.
         """
+        if not sent and entry.unsent > 0:
+            entry.unsent -= 1
         if entry not in self._entries:
             return []  # dropped already (discarded, or closed while pipelined)
         entry.leases = max(0, entry.leases - 1)
@@ -307,8 +315,7 @@ class PoolState:
         if not host_full and not pool_full:
             return Dial(origin)
         if self.pipelining_enabled(origin):
-            busy = [e for e in mine if e.leases > 0 and e.leases == e.connection.in_flight
-                    and e.leases < self.pipeline_depth and self._fits(e, request)]
+            busy = [e for e in mine if e.leases > 0 and e.unsent == 0 and self._fits(e, request)]
             if busy:
                 return Use(min(busy, key=lambda e: e.connection.in_flight))
         victims = [e for e in self._entries if e.is_available
@@ -325,6 +332,7 @@ class PoolState:
     def _apply(self, action: Action) -> None:
         if isinstance(action, Use):
             action.entry.leases += 1
+            action.entry.unsent += 1
             action.entry.idle_since = action.entry.expires_at = None
         elif isinstance(action, EvictThenDial):
             self._entries.remove(action.entry)
@@ -333,11 +341,25 @@ class PoolState:
             self._dialing[action.origin] += 1
 
     def _wake(self, now: float) -> Wakeups:
-        """Serve the waiters that can be served now, oldest first."""
+        """Serve the waiters that can be served now, oldest first.
+
+        Serving a waiter only takes capacity away: once a request cannot be
+        served, a later one of the same origin, method and flags cannot be
+        either in this pass, and is not planned again (many waiters behind a
+        pipeline would otherwise cost a plan each on every call).
+        """
         woken: Wakeups = []
+        if not self._waiters:
+            return woken
+        blocked: set[_Request] = set()
         for waiter, request in list(self._waiters.items()):
+            key = request._replace(deadline=None)
+            if key in blocked:
+                continue
             action = self._plan(request, now)
-            if not isinstance(action, Wait):
+            if isinstance(action, Wait):
+                blocked.add(key)
+            else:
                 del self._waiters[waiter]
                 self._apply(action)
                 woken.append((waiter, action))

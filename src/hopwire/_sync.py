@@ -453,11 +453,10 @@ class Pool:
                     link.send(ex, prepared, body, t)
                 except ConnectionStateError:
                     # Lost a race with a reader that ended or filled the connection.
-                    self._release(link)
+                    self._release(link, sent=False)
                     continue
-                if self._state.has_waiters:
-                    with self._lock:
-                        self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
+                with self._lock:
+                    self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
                 event = link.next_event(ex, t.read)
                 while is_informational(event):
                     event = link.next_event(ex, t.read)
@@ -467,7 +466,7 @@ class Pool:
                 retried_reused = retried_reused or info.pipelined == 0
                 continue
             except BaseException:
-                self._release(link)
+                self._release(link, sent=ex.rid >= 0)
                 raise
             info.elapsed = time.monotonic() - started
             return Response(event.status_code, event.reason.decode("latin-1"),
@@ -594,8 +593,8 @@ class Pool:
             raise
         return sock
 
-    def _release(self, link: _SyncLink) -> None:
-        """A caller is done with its lease on the link."""
+    def _release(self, link: _SyncLink, sent: bool = True) -> None:
+        """A caller is done with its lease on the link (`sent`: its request was recorded)."""
         entry = link.entry
         assert entry is not None
         with self._lock:
@@ -603,7 +602,7 @@ class Pool:
             if link.pipeline_failed:
                 link.pipeline_failed = False
                 self._state.note_pipeline_failure(entry.origin)
-            wakeups = self._state.released(entry, now)
+            wakeups = self._state.released(entry, now, sent=sent)
             state = link.conn.state
             ended = link.closed or state in ENDED
             if ended:
