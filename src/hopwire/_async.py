@@ -121,7 +121,8 @@ class _Protocol(asyncio.Protocol):
 class _AsyncLink(Link):
     """A pooled connection on an asyncio transport."""
 
-    __slots__ = ("transport", "loop", "reading_paused", "write_paused", "drain_waiter", "tunneling")
+    __slots__ = ("transport", "loop", "reading_paused", "write_paused", "drain_waiter", "tunneling",
+                 "out", "received_at")
 
     def __init__(self, transport: asyncio.Transport, conn: Connection, number: int,
                  replay_unsafe: bool, loop: asyncio.AbstractEventLoop) -> None:
@@ -132,12 +133,15 @@ class _AsyncLink(Link):
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self.tunneling = False  # a CONNECT answer switches the connection; it is not closed
+        self.out: list[bytes] = []  # heads of pipelined requests not yet written (see flush)
+        self.received_at = 0.0  # loop time of the last bytes received (read timeouts)
 
     # -- transport callbacks -----------------------------------------------------------
 
     def on_data(self, data: bytes) -> None:
         if self.closed:
             return
+        self.received_at = self.loop.time()
         exchanges = list(self.exchanges.values())
         conn = self.conn
         try:
@@ -213,7 +217,16 @@ class _AsyncLink(Link):
 
     async def _write(self, ex: Exchange, rid: int, prepared: PreparedRequest, body: Body,
                      timeout: float | None) -> None:
-        transport, conn = self.transport, self.conn
+        conn = self.conn
+        if body is None and ex.info.pipelined:
+            # Requests pipelined in one turn of the loop leave in one write
+            # (one system call), as a client writing them together would.
+            self.out.append(prepared.head)
+            if len(self.out) == 1:
+                self.loop.call_soon(self.flush)
+            return
+        self.flush()
+        transport = self.transport
         if body is None:
             transport.write(prepared.head)
         elif isinstance(body, (bytes, bytearray, memoryview)):
@@ -240,6 +253,14 @@ class _AsyncLink(Link):
             if tail:
                 transport.write(tail)
         await self._drain(timeout)
+
+    def flush(self) -> None:
+        """Write the heads queued by pipelined requests of this turn of the loop."""
+        if self.out:
+            data = b"".join(self.out)
+            self.out.clear()
+            if not self.closed:
+                self.transport.write(data)
 
     async def _drain(self, timeout: float | None) -> None:
         if not self.write_paused:
@@ -279,8 +300,12 @@ class _AsyncLink(Link):
             await self._wait(ex, timeout)
 
     async def _wait(self, ex: Exchange, timeout: float | None) -> None:
-        waiter = ex.waiter = self.loop.create_future()
-        handle = None if timeout is None else self.loop.call_later(timeout, _expire, waiter)
+        loop = self.loop
+        waiter = ex.waiter = loop.create_future()
+        handle = None
+        if timeout is not None:
+            self.received_at = now = loop.time()
+            handle = loop.call_at(now + timeout, self._expire, waiter, timeout)
         try:
             result = await waiter
         except BaseException:  # cancelled: the answer is in an unknown state
@@ -293,10 +318,16 @@ class _AsyncLink(Link):
         if result is _TIMED_OUT:
             self.abort(ReadTimeout(f"no byte of the answer within {timeout} s"))
 
-
-def _expire(waiter: asyncio.Future[Any]) -> None:
-    if not waiter.done():
-        waiter.set_result(_TIMED_OUT)
+    def _expire(self, waiter: asyncio.Future[Any], timeout: float) -> None:
+        """The read timeout counts from the last bytes received (a waiter woken only at
+        the end of its answer may wait longer than that for all of it)."""
+        if waiter.done():
+            return
+        deadline = self.received_at + timeout
+        if self.loop.time() < deadline:
+            self.loop.call_at(deadline, self._expire, waiter, timeout)
+        else:
+            waiter.set_result(_TIMED_OUT)
 
 
 async def _pieces(body: Any) -> AsyncIterator[bytes]:
@@ -416,7 +447,7 @@ class AsyncPool:
     async def request(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                       body: Body = None, timeout: TimeoutInput | None = None) -> Response:
         """Send a request and read its whole answer."""
-        response = await self._send(method, url, headers, body, timeout)
+        response = await self._send(method, url, headers, body, timeout, collect=True)
         stream = response._stream
         if isinstance(stream, _AsyncBody):
             response._content = await stream.read_all()
@@ -461,7 +492,7 @@ class AsyncPool:
     # -- one request -------------------------------------------------------------------
 
     async def _send(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
-                    timeout: TimeoutInput | None) -> Response:
+                    timeout: TimeoutInput | None, collect: bool = False) -> Response:
         where = split_url(url)
         options = self._options
         prepared = prepare(method, where, headers, body, options.proxy)
@@ -483,6 +514,8 @@ class AsyncPool:
                     self._release(link, sent=False)
                     continue
                 self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
+                if collect:  # the whole answer is wanted: one wake-up, at its end
+                    await link.wait_end(ex, t.read)
                 event = await link.next_event(ex, t.read)
                 while is_informational(event):
                     event = await link.next_event(ex, t.read)
