@@ -9,6 +9,7 @@ so a test can tell which request got which answer and on which connection.
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import pytest
@@ -401,3 +402,20 @@ def test_no_socket_left_open(kind: str, fault_server: Any) -> None:
     assert wait_for(lambda: server.connections_open == 0)
     if before is not None:
         assert open_fds() == before
+
+
+def test_server_that_does_not_read_is_a_write_timeout(kind: str) -> None:
+    # The kernel accepts connections into the backlog of a socket that nobody
+    # accepts from, and stops reading once its buffers are full.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/upload"
+
+        async def scenario(client: Client) -> Any:
+            try:
+                return await client.request("POST", url, body=b"x" * (64 << 20),
+                                            timeout=hopwire.Timeout(5.0, write=0.3))
+            except hopwire.HopwireError as exc:
+                return exc
+
+        error = run(kind, scenario)
+    assert isinstance(error, hopwire.WriteTimeout) and isinstance(error, TimeoutError)

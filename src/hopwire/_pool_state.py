@@ -198,6 +198,11 @@ class PoolState:
             raise PoolStateError("the pool is closed")
         if waiter in self._waiters:
             raise PoolStateError(f"waiter {waiter!r} is already waiting")
+        best = self._idle(origin, now)
+        if best is not None:  # policy step 1, the common case, without building a request
+            action: Action = Use(best)
+            self._apply(action)
+            return action
         method_b = method.encode("ascii", "replace") if isinstance(method, str) else bytes(method)
         request = _Request(origin, method_b, deadline, expect_continue, upgrade)
         action = self._plan(request, now)
@@ -211,7 +216,8 @@ class PoolState:
         """A dial succeeded: the new entry is leased to the caller that dialled."""
         self._undial(origin)
         entry = Entry(connection, origin)
-        entry.leases = entry.unsent = 1
+        entry.leases = 1
+        entry.unsent = 1 if self.pipeline_depth > 1 else 0
         self._entries.append(entry)
         return entry
 
@@ -297,19 +303,10 @@ class PoolState:
     def _plan(self, request: _Request, now: float) -> Action:
         """The policy of the module docstring; changes nothing."""
         origin = request.origin
-        mine = []
-        best: Entry | None = None
-        for e in self._entries:
-            if e.origin != origin:
-                continue
-            mine.append(e)
-            # An idle connection with nothing in flight can carry any request.
-            since = e.idle_since
-            if (since is not None and e.leases == 0 and (best is None or since > best.idle_since)  # type: ignore[operator]
-                    and not e.is_expired(now) and e.connection.is_idle):
-                best = e
+        best = self._idle(origin, now)
         if best is not None:
             return Use(best)
+        mine = [e for e in self._entries if e.origin == origin]
         host_full = len(mine) + self._dialing[origin] >= self.max_connections_per_host
         pool_full = self.count() >= self.max_connections
         if not host_full and not pool_full:
@@ -324,6 +321,20 @@ class PoolState:
             return EvictThenDial(min(victims, key=lambda e: e.idle_since or 0.0), origin)
         return Wait()
 
+    def _idle(self, origin: Origin, now: float) -> Entry | None:
+        """The most recently used idle, unexpired connection of the origin (policy step 1).
+
+        An idle connection with nothing in flight can carry any request.
+        """
+        best: Entry | None = None
+        best_since = 0.0
+        for e in self._entries:
+            since = e.idle_since
+            if (since is not None and e.leases == 0 and (best is None or since > best_since)
+                    and e.origin == origin and not e.is_expired(now) and e.connection.is_idle):
+                best, best_since = e, since
+        return best
+
     @staticmethod
     def _fits(entry: Entry, request: _Request) -> bool:
         return entry.connection.can_send(request.method, expect_continue=request.expect_continue,
@@ -332,7 +343,8 @@ class PoolState:
     def _apply(self, action: Action) -> None:
         if isinstance(action, Use):
             action.entry.leases += 1
-            action.entry.unsent += 1
+            if self.pipeline_depth > 1:  # unsent leases matter only to pipelining
+                action.entry.unsent += 1
             action.entry.idle_since = action.entry.expires_at = None
         elif isinstance(action, EvictThenDial):
             self._entries.remove(action.entry)

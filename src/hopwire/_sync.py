@@ -19,13 +19,15 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import struct
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import Data
+from . import Data, InformationalResponse
 from . import Response as ResponseEvent
 from ._client import (
     CONNECT_BACKOFF,
@@ -39,7 +41,6 @@ from ._client import (
     Link,
     PoolOptions,
     Replay,
-    is_informational,
     protocol_error,
     record,
 )
@@ -74,6 +75,23 @@ from ._pool_state import Dial, Entry, EvictThenDial, Origin, Use, Wait, Wakeups
 from ._writer import Body
 
 _POLLIN = getattr(select, "POLLIN", 1)
+_UNSET: Any = object()
+_OS_TIMEOUTS = hasattr(socket, "SO_RCVTIMEO") and hasattr(socket, "SO_SNDTIMEO")
+
+
+def _timeval(seconds: float | None) -> bytes:
+    """SO_RCVTIMEO / SO_SNDTIMEO's value: a struct timeval (Windows: DWORD milliseconds).
+
+    Zero means "wait forever", so a timeout of None is 0 and a positive one
+    is at least one microsecond (one millisecond).
+    """
+    if sys.platform == "win32":
+        return struct.pack("I", 0 if seconds is None else max(1, round(seconds * 1000)))
+    if seconds is None:
+        return struct.pack("ll", 0, 0)
+    whole = int(seconds)
+    micros = max(1, round((seconds - whole) * 1_000_000)) if whole == 0 else round((seconds - whole) * 1_000_000)
+    return struct.pack("ll", whole, micros)
 
 
 class _Waiter:
@@ -90,7 +108,8 @@ class _Waiter:
 class _SyncLink(Link):
     """A pooled connection on a blocking socket."""
 
-    __slots__ = ("sock", "lock", "cond", "reading", "waiting", "write_lock", "timeout", "poller")
+    __slots__ = ("sock", "lock", "cond", "reading", "waiting", "write_lock", "timeout", "poller",
+                 "os_timeouts", "read_timeout", "write_timeout")
 
     def __init__(self, sock: socket.socket, conn: Connection, number: int, replay_unsafe: bool) -> None:
         super().__init__(conn, number, replay_unsafe)
@@ -103,13 +122,39 @@ class _SyncLink(Link):
         self.reading = False  # a caller is in recv() for this connection
         self.waiting = 0  # callers waiting on `cond`
         self.write_lock = threading.Lock()
-        self.timeout: float | None = sock.gettimeout()
         self.poller: Any = None
+        # Python's own socket timeout polls before every send and recv: two
+        # more system calls per request. A plain socket stays blocking and
+        # the kernel times out its reads and writes (SO_RCVTIMEO,
+        # SO_SNDTIMEO); a TLS socket keeps Python's timeout, one value for
+        # both directions.
+        self.os_timeouts = _OS_TIMEOUTS and not isinstance(sock, ssl.SSLSocket)
+        if self.os_timeouts:
+            sock.settimeout(None)
+        self.timeout: Any = sock.gettimeout()
+        self.read_timeout: Any = _UNSET
+        self.write_timeout: Any = _UNSET
 
     def _settimeout(self, timeout: float | None) -> None:
         if timeout != self.timeout:
             self.sock.settimeout(timeout)
             self.timeout = timeout
+
+    def _set_read_timeout(self, timeout: float | None) -> None:
+        if timeout != self.read_timeout:
+            if self.os_timeouts:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
+            else:
+                self._settimeout(timeout)
+            self.read_timeout = timeout if self.os_timeouts else _UNSET
+
+    def _set_write_timeout(self, timeout: float | None) -> None:
+        if timeout != self.write_timeout:
+            if self.os_timeouts:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(timeout))
+            else:
+                self._settimeout(timeout)
+            self.write_timeout = timeout if self.os_timeouts else _UNSET
 
     def peer_gone(self) -> bool:
         """Did the idle connection become readable (closed by the server, or garbage)?"""
@@ -159,9 +204,9 @@ class _SyncLink(Link):
                 record(self, ex, prepared)
                 rid = ex.rid
             try:
-                self._settimeout(timeout.write)
+                self._set_write_timeout(timeout.write)
                 self._write(ex, rid, prepared, body)
-            except socket.timeout:
+            except (socket.timeout, BlockingIOError):  # BlockingIOError: SO_SNDTIMEO ran out
                 ex.write_error = WriteTimeout(f"writing the request took longer than {timeout.write} s")
                 self.abort(ex.write_error)
             except (OSError, ssl.SSLError) as exc:
@@ -229,16 +274,19 @@ class _SyncLink(Link):
                             self._abort_locked(ReadTimeout(f"no answer within {timeout} s"))
                     finally:
                         self.waiting -= 1
-            self._read_once(timeout)
+            event = self._read_once(timeout, ex)
+            if event is not None:
+                return event
 
-    def _read_once(self, timeout: float | None) -> None:
+    def _read_once(self, timeout: float | None, ex: Exchange) -> Any:
+        """Read once and hand out what came; return the exchange's next event if it came."""
         error: TransportError | None = None
         data = b""
         peer_closed = False
         try:
-            self._settimeout(timeout)
+            self._set_read_timeout(timeout)
             data = self.sock.recv(READ_SIZE)
-        except socket.timeout:
+        except (socket.timeout, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO ran out
             error = ReadTimeout(f"no byte of the answer within {timeout} s")
         except (OSError, ssl.SSLError) as exc:
             error = ReadError(f"reading the answer failed: {exc}")
@@ -251,6 +299,7 @@ class _SyncLink(Link):
                 self._receive_locked(data)
             if self.waiting:
                 self.cond.notify_all()
+            return ex.events.popleft() if ex.events else None
 
     def _receive_locked(self, data: bytes) -> None:
         conn = self.conn
@@ -378,6 +427,7 @@ class Pool:
             pipeline_depth=pipeline_depth, keepalive_expiry=keepalive_expiry, timeout=timeout,
             retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe)
         self._state = self._options.new_state()
+        self._pipelining = pipeline_depth > 1
         self._lock = threading.Lock()
         self._links: dict[Entry, _SyncLink] = {}
         self._numbers = iter(range(1, 1 << 62))
@@ -455,10 +505,11 @@ class Pool:
                     # Lost a race with a reader that ended or filled the connection.
                     self._release(link, sent=False)
                     continue
-                with self._lock:
-                    self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
+                if self._pipelining or self._state.has_waiters:
+                    with self._lock:
+                        self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
                 event = link.next_event(ex, t.read)
-                while is_informational(event):
+                while type(event) is InformationalResponse:
                     event = link.next_event(ex, t.read)
             except Replay:
                 self._release(link)
