@@ -197,3 +197,29 @@ def test_slow_reader_pauses_the_transport(nginx: Any) -> None:
 
     seen, paused = asyncio.run(main())
     assert seen == 10485760 and paused
+
+
+def test_request_all_pipelines_from_one_thread(nginx: Any) -> None:
+    with hopwire.Pool(max_connections_per_host=1, pipeline_depth=16) as pool:
+        pool.request("GET", nginx.url + "/")
+        answers = pool.request_all([("GET", nginx.url + "/")] * 40
+                                   + [("POST", nginx.url + "/post", None, b"x"),
+                                      ("GET", nginx.url + "/bytes/65536")])
+    assert [a.content for a in answers[:40]] == [HELLO] * 40  # type: ignore[union-attr]
+    assert answers[40].content == b"posted" and answers[41].content == pattern(65536)  # type: ignore[union-attr]
+    assert max(a.info.pipelined for a in answers) == 15  # type: ignore[union-attr]
+    assert len({a.info.connection for a in answers}) == 1  # type: ignore[union-attr]
+
+
+def test_request_all_survives_closes_mid_pipeline(fault_server: Any) -> None:
+    server = fault_server(close_after=5)
+    paths = [f"/r{i}" for i in range(30)]
+    with hopwire.Pool(max_connections_per_host=2, pipeline_depth=8) as pool:
+        pool.request("GET", server.url + "/warm")
+        answers = pool.request_all([("GET", server.url + p) for p in paths]
+                                   + [("GET", "ftp://nowhere/")])
+    for path, answer in zip(paths, answers):
+        assert isinstance(answer, hopwire.HTTPResponse), (path, answer)
+        assert answer.content.startswith(f"GET {path} #".encode())
+        assert len(server.requests("GET", path, answered=True)) == 1
+    assert isinstance(answers[-1], hopwire.LocalProtocolError)

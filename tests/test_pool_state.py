@@ -538,3 +538,26 @@ def test_a_lease_given_up_before_sending_frees_the_pipeline() -> None:
     assert pool.acquire("y", A, "GET", 0.0) == Use(entry)
     assert pool.acquire("w", A, "GET", 0.0) == Wait()  # y's request is not recorded yet
     assert pool.released(entry, 0.0, sent=False) == [("w", Use(entry))]
+
+
+def test_a_fresh_request_dials_even_with_an_idle_connection() -> None:
+    pool = PoolState(max_connections_per_host=2)
+    entry = idle(pool, A)
+    assert pool.acquire("r", A, "GET", 0.0, fresh=True) == Dial(A)
+    pool.connected(A, Connection(), 0.0)
+    # At the cap, the idle connection is evicted for it rather than used.
+    assert pool.acquire("s", A, "GET", 0.0, fresh=True) == EvictThenDial(entry, A)
+
+
+def test_min_serial_skips_connections_opened_before() -> None:
+    pool = PoolState(max_connections_per_host=1, pipeline_depth=4)
+    old = idle(pool, A)
+    since = pool.next_serial
+    assert pool.acquire("r", A, "GET", 0.0, min_serial=since) == EvictThenDial(old, A)
+    new = pool.connected(A, Connection(pipeline_depth=4), 0.0)
+    assert new.serial == since
+    send(new)
+    pool.sent(new, 0.0)
+    new.connection.receive_data(OK)
+    pool.released(new, 0.0)
+    assert pool.acquire("s", A, "GET", 0.0, min_serial=since) == Use(new)

@@ -500,8 +500,10 @@ class AsyncPool:
         replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
         replays = 0
         retried_reused = False  # replayed after a reused connection failed: not again
+        fresh = False  # the replay goes on a new connection
+        min_serial = 0  # the replay goes on a connection opened since its failure
         while True:
-            link, reused = await self._acquire(where, prepared, t)
+            link, reused = await self._acquire(where, prepared, t, fresh, min_serial)
             info = ExchangeInfo(link.number, reused, 0, replays > 0)
             can_replay = replayable_body and replays < MAX_REPLAYS
             ex = Exchange(info, can_replay and reused and not retried_reused, can_replay)
@@ -519,10 +521,13 @@ class AsyncPool:
                 event = await link.next_event(ex, t.read)
                 while is_informational(event):
                     event = await link.next_event(ex, t.read)
-            except Replay:
+            except Replay:  # see _client: where a replay goes
                 self._release(link)
                 replays += 1
-                retried_reused = retried_reused or info.pipelined == 0
+                if info.pipelined:
+                    min_serial = self._state.next_serial
+                else:
+                    retried_reused = fresh = True
                 continue
             except BaseException:
                 self._release(link, sent=ex.rid >= 0)
@@ -532,8 +537,8 @@ class AsyncPool:
                             HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
                             prepared.method, url, info, _AsyncBody(self, link, ex, t.read))
 
-    async def _acquire(self, where: Target, prepared: PreparedRequest,
-                       t: Timeout) -> tuple[_AsyncLink, bool]:
+    async def _acquire(self, where: Target, prepared: PreparedRequest, t: Timeout,
+                       fresh: bool = False, min_serial: int = 0) -> tuple[_AsyncLink, bool]:
         origin = where.origin
         loop = asyncio.get_running_loop()
         deadline = None if t.pool is None else time.monotonic() + t.pool
@@ -546,7 +551,8 @@ class AsyncPool:
             waiter = _Waiter()
             action = self._state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
                                          expect_continue=prepared.expect_continue,
-                                         upgrade=prepared.upgrade)
+                                         upgrade=prepared.upgrade, fresh=fresh,
+                                         min_serial=min_serial)
             if isinstance(action, Wait):
                 waiter.future = loop.create_future()
                 action = await self._wait(waiter, deadline)

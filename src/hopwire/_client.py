@@ -20,6 +20,13 @@ sent again (bytes, not an iterator), and either
   made once: a retry is never retried for that reason.
 A request alone on a fresh connection closed without an answer is not sent
 again: the server would most likely do the same.
+
+Where a replay goes (PoolState.acquire's `fresh` and `min_serial`): a request
+that was alone goes on a new connection, which answers its first request
+even when the server closes every connection after k of them; requests cut
+off in a pipeline go, in order, on connections opened since the failure, so
+that the first of them goes alone (a new connection is not pipelined before
+its first answer) and the others pipeline behind it once it answered.
 """
 
 from __future__ import annotations

@@ -74,11 +74,12 @@ class Origin(NamedTuple):
 class Entry:
     """One live connection of the pool; compared by identity."""
 
-    __slots__ = ("connection", "origin", "idle_since", "expires_at", "leases", "unsent")
+    __slots__ = ("connection", "origin", "serial", "idle_since", "expires_at", "leases", "unsent")
 
-    def __init__(self, connection: Connection, origin: Origin) -> None:
+    def __init__(self, connection: Connection, origin: Origin, serial: int = 0) -> None:
         self.connection = connection
         self.origin = origin
+        self.serial = serial  # the order in which the pool's connections were opened
         self.idle_since: float | None = None  # None while leased or busy
         self.expires_at: float | None = None
         self.leases = 0  # callers that hold it: requests handed out and not released
@@ -134,6 +135,8 @@ class _Request(NamedTuple):
     deadline: float | None
     expect_continue: bool
     upgrade: bool
+    fresh: bool = False  # only a new connection will do
+    min_serial: int = 0  # only connections opened since this serial will do
 
 
 def idle_lifetime(keepalive_expiry: float, server_timeout: int | None) -> float:
@@ -158,6 +161,7 @@ class PoolState:
         self._dialing: Counter[Origin] = Counter()
         self._waiters: dict[Waiter, _Request] = {}  # insertion order is the FIFO
         self._pipeline_failures: Counter[Origin] = Counter()
+        self._serial = 0  # the serial of the next connection
         self._closed = False
 
     # -- counts ------------------------------------------------------------------
@@ -170,6 +174,11 @@ class PoolState:
     def waiting(self) -> tuple[Waiter, ...]:
         """The waiters, oldest first."""
         return tuple(self._waiters)
+
+    @property
+    def next_serial(self) -> int:
+        """The serial the next connection will have (for `acquire(min_serial=)`)."""
+        return self._serial
 
     @property
     def has_waiters(self) -> bool:
@@ -192,19 +201,24 @@ class PoolState:
 
     def acquire(self, waiter: Waiter, origin: Origin, method: str | bytes, now: float, *,
                 deadline: float | None = None, expect_continue: bool = False,
-                upgrade: bool = False) -> Action:
-        """Where the waiter's request goes now, or Wait (queued)."""
+                upgrade: bool = False, fresh: bool = False, min_serial: int = 0) -> Action:
+        """Where the waiter's request goes now, or Wait (queued).
+
+        Replays choose their connection (see `_client`): `fresh=True` asks for
+        a new connection (Dial, evicting an idle one of the origin if need
+        be), `min_serial` for one opened since `next_serial` was that value.
+        """
         if self._closed:
             raise PoolStateError("the pool is closed")
         if waiter in self._waiters:
             raise PoolStateError(f"waiter {waiter!r} is already waiting")
-        best = self._idle(origin, now)
+        best = None if fresh else self._idle(origin, now, min_serial)
         if best is not None:  # policy step 1, the common case, without building a request
             action: Action = Use(best)
             self._apply(action)
             return action
         method_b = method.encode("ascii", "replace") if isinstance(method, str) else bytes(method)
-        request = _Request(origin, method_b, deadline, expect_continue, upgrade)
+        request = _Request(origin, method_b, deadline, expect_continue, upgrade, fresh, min_serial)
         action = self._plan(request, now)
         if isinstance(action, Wait):
             self._waiters[waiter] = request
@@ -215,7 +229,8 @@ class PoolState:
     def connected(self, origin: Origin, connection: Connection, now: float) -> Entry:
         """A dial succeeded: the new entry is leased to the caller that dialled."""
         self._undial(origin)
-        entry = Entry(connection, origin)
+        entry = Entry(connection, origin, self._serial)
+        self._serial += 1
         entry.leases = 1
         entry.unsent = 1 if self.pipeline_depth > 1 else 0
         self._entries.append(entry)
@@ -303,7 +318,8 @@ class PoolState:
     def _plan(self, request: _Request, now: float) -> Action:
         """The policy of the module docstring; changes nothing."""
         origin = request.origin
-        best = self._idle(origin, now)
+        fresh, min_serial = request.fresh, request.min_serial
+        best = None if fresh else self._idle(origin, now, min_serial)
         if best is not None:
             return Use(best)
         mine = [e for e in self._entries if e.origin == origin]
@@ -311,17 +327,21 @@ class PoolState:
         pool_full = self.count() >= self.max_connections
         if not host_full and not pool_full:
             return Dial(origin)
-        if self.pipelining_enabled(origin):
-            busy = [e for e in mine if e.leases > 0 and e.unsent == 0 and self._fits(e, request)]
+        if not fresh and self.pipelining_enabled(origin):
+            busy = [e for e in mine if e.leases > 0 and e.unsent == 0 and e.serial >= min_serial
+                    and self._fits(e, request)]
             if busy:
                 return Use(min(busy, key=lambda e: e.connection.in_flight))
-        victims = [e for e in self._entries if e.is_available
-                   and (e.is_expired(now) if e.origin == origin else not host_full)]
+        # An idle connection of the origin that cannot serve the request is a
+        # victim too: expired, or older than the request accepts.
+        victims = [e for e in self._entries if e.is_available and (
+            (e.is_expired(now) or fresh or e.serial < min_serial) if e.origin == origin
+            else not host_full)]
         if victims:
             return EvictThenDial(min(victims, key=lambda e: e.idle_since or 0.0), origin)
         return Wait()
 
-    def _idle(self, origin: Origin, now: float) -> Entry | None:
+    def _idle(self, origin: Origin, now: float, min_serial: int = 0) -> Entry | None:
         """The most recently used idle, unexpired connection of the origin (policy step 1).
 
         An idle connection with nothing in flight can carry any request.
@@ -331,7 +351,8 @@ class PoolState:
         for e in self._entries:
             since = e.idle_since
             if (since is not None and e.leases == 0 and (best is None or since > best_since)
-                    and e.origin == origin and not e.is_expired(now) and e.connection.is_idle):
+                    and e.origin == origin and e.serial >= min_serial and not e.is_expired(now)
+                    and e.connection.is_idle):
                 best, best_since = e, since
         return best
 

@@ -23,9 +23,10 @@ import struct
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Union
 
 from . import Data, InformationalResponse
 from . import Response as ResponseEvent
@@ -108,20 +109,19 @@ class _Waiter:
 class _SyncLink(Link):
     """A pooled connection on a blocking socket."""
 
-    __slots__ = ("sock", "lock", "cond", "reading", "waiting", "write_lock", "timeout", "poller",
+    __slots__ = ("sock", "lock", "reading", "sleepers", "write_lock", "out", "out_timeout", "timeout",
+                 "poller",
                  "os_timeouts", "read_timeout", "write_timeout")
 
     def __init__(self, sock: socket.socket, conn: Connection, number: int, replay_unsafe: bool) -> None:
         super().__init__(conn, number, replay_unsafe)
         self.sock = sock
-        # `lock` guards the Connection and the exchanges; `cond` (on the same
-        # lock) is only for waiting: a bare lock's `with` is C code, a
-        # Condition's is Python code.
-        self.lock = threading.Lock()
-        self.cond = threading.Condition(self.lock)
+        self.lock = threading.Lock()  # guards the Connection, the exchanges and the sleepers
         self.reading = False  # a caller is in recv() for this connection
-        self.waiting = 0  # callers waiting on `cond`
+        self.sleepers: list[Exchange] = []  # exchanges whose callers wait for their `waiter` event
         self.write_lock = threading.Lock()
+        self.out: list[bytes] = []  # deferred heads of pipelined requests (see send)
+        self.out_timeout: Timeout | None = None
         self.poller: Any = None
         # Python's own socket timeout polls before every send and recv: two
         # more system calls per request. A plain socket stays blocking and
@@ -194,8 +194,14 @@ class _SyncLink(Link):
 
     # -- writing -------------------------------------------------------------------
 
-    def send(self, ex: Exchange, prepared: PreparedRequest, body: Body, timeout: Timeout) -> None:
-        """Record the request and write it; a failed write is kept for after the answer is read."""
+    def send(self, ex: Exchange, prepared: PreparedRequest, body: Body, timeout: Timeout,
+             defer: bool = False) -> None:
+        """Record the request and write it; a failed write is kept for after the answer is read.
+
+        `defer`: a bodiless request pipelined behind another waits in `out`
+        for `flush()` (or the next write or read on the connection), so that
+        a batch of heads leaves in one system call.
+        """
         conn = self.conn
         with self.write_lock:
             with self.lock:
@@ -203,8 +209,14 @@ class _SyncLink(Link):
                     raise ConnectionStateError("the connection ended before the request was sent")
                 record(self, ex, prepared)
                 rid = ex.rid
+            if defer and body is None and ex.info.pipelined:
+                self.out.append(prepared.head)
+                self.out_timeout = timeout
+                return
             try:
                 self._set_write_timeout(timeout.write)
+                if self.out:
+                    self._flush_locked()
                 self._write(ex, rid, prepared, body)
             except (socket.timeout, BlockingIOError):  # BlockingIOError: SO_SNDTIMEO ran out
                 ex.write_error = WriteTimeout(f"writing the request took longer than {timeout.write} s")
@@ -217,6 +229,29 @@ class _SyncLink(Link):
                     self.sock.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
+
+    def flush(self, timeout: Timeout) -> None:
+        """Write the deferred heads (see `send`)."""
+        with self.write_lock:
+            if not self.out:
+                return
+            try:
+                self._set_write_timeout(timeout.write)
+                self._flush_locked()
+            except (socket.timeout, BlockingIOError):
+                self.abort(WriteTimeout(f"writing the requests took longer than {timeout.write} s"))
+            except (OSError, ssl.SSLError):
+                # Like a failed write in send(): what the server answered
+                # before closing is still read; the rest is left unanswered.
+                try:
+                    self.sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+
+    def _flush_locked(self) -> None:
+        data = b"".join(self.out)
+        self.out.clear()
+        self.sock.sendall(data)
 
     def _write(self, ex: Exchange, rid: int, prepared: PreparedRequest, body: Body) -> None:
         sock, conn = self.sock, self.conn
@@ -254,32 +289,54 @@ class _SyncLink(Link):
     # -- reading -------------------------------------------------------------------
 
     def next_event(self, ex: Exchange, timeout: float | None) -> Any:
-        """The next event of the exchange's answer, reading the socket when it is its turn."""
-        cond = self.cond
+        """The next event of the exchange's answer, reading the socket when it is its turn.
+
+        A caller whose answer is not next sleeps on its own event, set only
+        when something came for it or its turn to read came: sixteen
+        pipelined callers do not all wake at every read.
+        """
+        lock = self.lock
         while True:
-            with self.lock:
-                while True:
-                    if ex.events:
-                        return ex.events.popleft()
-                    if ex.error is not None:
-                        raise _caller_error(ex)
-                    if ex.ended or ex.rid not in self.exchanges:
-                        raise ConnectionStateError("the answer was read to its end already")
-                    if not self.reading and next(iter(self.exchanges), None) == ex.rid:
-                        self.reading = True
-                        break
-                    self.waiting += 1
-                    try:
-                        if not cond.wait(timeout):
-                            self._abort_locked(ReadTimeout(f"no answer within {timeout} s"))
-                    finally:
-                        self.waiting -= 1
-            event = self._read_once(timeout, ex)
-            if event is not None:
-                return event
+            with lock:
+                if ex.events:
+                    return ex.events.popleft()
+                if ex.error is not None:
+                    raise _caller_error(ex)
+                if ex.ended or ex.rid not in self.exchanges:
+                    raise ConnectionStateError("the answer was read to its end already")
+                read = not self.reading and next(iter(self.exchanges)) == ex.rid
+                if read:
+                    self.reading = True
+                else:
+                    wake = ex.waiter
+                    if wake is None:
+                        wake = ex.waiter = threading.Event()
+                    else:
+                        wake.clear()
+                    self.sleepers.append(ex)
+            if read:
+                event = self._read_once(timeout, ex)
+                if event is not None:
+                    return event
+                continue
+            woken = wake.wait(timeout)
+            with lock:
+                if ex in self.sleepers:
+                    self.sleepers.remove(ex)
+                if not woken and not ex.events and ex.error is None:
+                    self._abort_locked(ReadTimeout(f"no answer within {timeout} s"))
+
+    def _wake_sleepers_locked(self) -> None:
+        """Wake the callers that got events or an error, and the one whose turn to read came."""
+        head = None if self.reading else next(iter(self.exchanges), None)
+        for ex in self.sleepers:
+            if ex.events or ex.error is not None or ex.rid == head:
+                ex.waiter.set()
 
     def _read_once(self, timeout: float | None, ex: Exchange) -> Any:
         """Read once and hand out what came; return the exchange's next event if it came."""
+        if self.out and self.out_timeout is not None:  # a request waits in `out` for its answer
+            self.flush(self.out_timeout)
         error: TransportError | None = None
         data = b""
         peer_closed = False
@@ -297,8 +354,8 @@ class _SyncLink(Link):
                 self._abort_locked(error, peer_closed)
             else:
                 self._receive_locked(data)
-            if self.waiting:
-                self.cond.notify_all()
+            if self.sleepers:
+                self._wake_sleepers_locked()
             return ex.events.popleft() if ex.events else None
 
     def _receive_locked(self, data: bytes) -> None:
@@ -325,8 +382,8 @@ class _SyncLink(Link):
             self.fail(error, peer_closed)
         self.conn.close()
         self.close()
-        if self.waiting:
-            self.cond.notify_all()
+        if self.sleepers:
+            self._wake_sleepers_locked()
 
 
 def _caller_error(ex: Exchange) -> BaseException:
@@ -405,6 +462,36 @@ class _Body(BodyStream):
             self.pool._release(self.link)
 
 
+RequestSpec = Union[tuple[Union[str, bytes], str], tuple[Union[str, bytes], str, HeaderInput, Body]]
+
+
+class _Attempt:
+    """One request of a caller, across the sends that replays make of it."""
+
+    __slots__ = ("url", "where", "prepared", "body", "replayable_body", "replays", "retried_reused",
+                 "fresh", "min_serial")
+
+    def __init__(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
+                 proxy: Any) -> None:
+        self.url = url
+        self.where = split_url(url)
+        self.prepared = prepare(method, self.where, headers, body, proxy)
+        self.body = body
+        self.replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
+        self.replays = 0
+        self.retried_reused = False  # replayed after a reused connection failed: not again
+        self.fresh = False  # the replay goes on a new connection
+        self.min_serial = 0  # the replay goes on a connection opened since its failure
+
+    def replayed(self, pipelined: bool, next_serial: int) -> None:
+        """The request was not answered and will be sent again (see `_client`)."""
+        self.replays += 1
+        if pipelined:
+            self.min_serial = next_serial
+        else:
+            self.retried_reused = self.fresh = True
+
+
 class Pool:
     """A thread-safe pool of HTTP/1.1 connections; see the README's "Connection pool".
 
@@ -455,6 +542,66 @@ class Pool:
         finally:
             response.close()
 
+    def request_all(self, requests: Iterable[RequestSpec], *,
+                    timeout: TimeoutInput | None = None) -> list[Response | HopwireError]:
+        """Send every request and read every answer, pipelining where the pool allows.
+
+        Each request is `(method, url)` or `(method, url, headers, body)`. The
+        answers come back in the order of `requests`, each read whole; a
+        request that failed has its `HopwireError` in its place. This is how
+        one thread pipelines: requests are put in flight without waiting for
+        as long as the pool can take them (new connections up to the caps,
+        pipelines up to `pipeline_depth`), their heads leave together, and
+        the oldest answer is read whenever no request can go, which makes
+        room for the next ones.
+        """
+        t = self._options.timeout if timeout is None else as_timeout(timeout)
+        results: list[Response | HopwireError | None] = []
+        todo: deque[tuple[int, _Attempt]] = deque()
+        for spec in requests:
+            headers: HeaderInput = None
+            body: Body = None
+            if len(spec) == 4:
+                method, url, headers, body = spec
+            else:
+                method, url = spec
+            try:
+                todo.append((len(results), _Attempt(method, url, headers, body, self._options.proxy)))
+                results.append(None)
+            except HopwireError as exc:  # refused before anything was sent
+                results.append(exc)
+        in_flight: deque[tuple[int, _Attempt, _SyncLink, Exchange]] = deque()
+        while todo or in_flight:
+            while todo:
+                index, attempt = todo[0]
+                try:
+                    started = self._start(attempt, t, block=not in_flight, defer=True)
+                except HopwireError as exc:
+                    todo.popleft()
+                    results[index] = exc
+                    continue
+                if started is None:
+                    break  # the pool is full: read an answer first
+                todo.popleft()
+                in_flight.append((index, attempt, *started))
+            if not in_flight:
+                continue
+            for link in {link for _, _, link, _ in in_flight}:
+                if link.out:
+                    link.flush(t)
+            index, attempt, link, ex = in_flight.popleft()
+            try:
+                response = self._answer(attempt, link, ex, t)
+                stream = response._stream
+                assert isinstance(stream, _Body)
+                response._content = stream.read_all()
+                results[index] = response
+            except Replay:
+                todo.appendleft((index, attempt))
+            except HopwireError as exc:
+                results[index] = exc
+        return [r for r in results if r is not None]
+
     def close(self) -> None:
         """Close every connection; requests in flight fail, new ones raise PoolClosed."""
         with self._lock:
@@ -485,48 +632,68 @@ class Pool:
 
     def _send(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
               timeout: TimeoutInput | None) -> Response:
-        where = split_url(url)
-        options = self._options
-        prepared = prepare(method, where, headers, body, options.proxy)
-        t = options.timeout if timeout is None else as_timeout(timeout)
-        replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
-        replays = 0
-        retried_reused = False  # replayed after a reused connection failed: not again
+        attempt = _Attempt(method, url, headers, body, self._options.proxy)
+        t = self._options.timeout if timeout is None else as_timeout(timeout)
         while True:
-            link, reused = self._acquire(where, prepared, t)
-            info = ExchangeInfo(link.number, reused, 0, replays > 0)
-            can_replay = replayable_body and replays < MAX_REPLAYS
-            ex = Exchange(info, can_replay and reused and not retried_reused, can_replay)
-            started = time.monotonic()
+            started = self._start(attempt, t, block=True)
+            assert started is not None
             try:
-                try:
-                    link.send(ex, prepared, body, t)
-                except ConnectionStateError:
-                    # Lost a race with a reader that ended or filled the connection.
-                    self._release(link, sent=False)
-                    continue
-                if self._pipelining or self._state.has_waiters:
-                    with self._lock:
-                        self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
-                event = link.next_event(ex, t.read)
-                while type(event) is InformationalResponse:
-                    event = link.next_event(ex, t.read)
+                return self._answer(attempt, *started, t)
             except Replay:
-                self._release(link)
-                replays += 1
-                retried_reused = retried_reused or info.pipelined == 0
+                continue
+
+    def _start(self, attempt: _Attempt, t: Timeout, block: bool,
+               defer: bool = False) -> tuple[_SyncLink, Exchange] | None:
+        """Put the request in flight on a connection; None if that means waiting and not `block`."""
+        while True:
+            got = self._acquire(attempt, t, block)
+            if got is None:
+                return None
+            link, reused = got
+            replays = attempt.replays
+            info = ExchangeInfo(link.number, reused, 0, replays > 0)
+            can_replay = attempt.replayable_body and replays < MAX_REPLAYS
+            ex = Exchange(info, can_replay and reused and not attempt.retried_reused, can_replay)
+            try:
+                link.send(ex, attempt.prepared, attempt.body, t, defer)
+            except ConnectionStateError:
+                # Lost a race with a reader that ended or filled the connection.
+                self._release(link, sent=False)
                 continue
             except BaseException:
                 self._release(link, sent=ex.rid >= 0)
                 raise
-            info.elapsed = time.monotonic() - started
-            return Response(event.status_code, event.reason.decode("latin-1"),
-                            HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
-                            prepared.method, url, info, _Body(self, link, ex, t.read))
+            if self._pipelining or self._state.has_waiters:
+                with self._lock:
+                    self._wake(self._state.sent(link.entry, time.monotonic()))  # type: ignore[arg-type]
+            return link, ex
 
-    def _acquire(self, where: Target, prepared: PreparedRequest, t: Timeout) -> tuple[_SyncLink, bool]:
-        """A connection to send on (and whether it answered before): reused, pipelined or new."""
-        origin = where.origin
+    def _answer(self, attempt: _Attempt, link: _SyncLink, ex: Exchange, t: Timeout) -> Response:
+        """The response head of a request in flight; raises Replay when it must be sent again."""
+        started = time.monotonic()
+        try:
+            event = link.next_event(ex, t.read)
+            while type(event) is InformationalResponse:
+                event = link.next_event(ex, t.read)
+        except Replay:
+            self._release(link)
+            attempt.replayed(ex.info.pipelined > 0, self._state.next_serial)
+            raise
+        except BaseException:
+            self._release(link)
+            raise
+        info = ex.info
+        info.elapsed = time.monotonic() - started
+        return Response(event.status_code, event.reason.decode("latin-1"),
+                        HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
+                        attempt.prepared.method, attempt.url, info, _Body(self, link, ex, t.read))
+
+    def _acquire(self, attempt: _Attempt, t: Timeout,
+                 block: bool = True) -> tuple[_SyncLink, bool] | None:
+        """A connection to send on (and whether it answered before): reused, pipelined or
+        new; None when none is free now and not `block`."""
+        origin = attempt.where.origin
+        prepared = attempt.prepared
         deadline = None if t.pool is None else time.monotonic() + t.pool
         while True:
             now = time.monotonic()
@@ -537,8 +704,12 @@ class Pool:
                 expired = self._expire(now)
                 action = self._state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
                                              expect_continue=prepared.expect_continue,
-                                             upgrade=prepared.upgrade)
+                                             upgrade=prepared.upgrade, fresh=attempt.fresh,
+                                             min_serial=attempt.min_serial)
                 if isinstance(action, Wait):
+                    if not block:
+                        self._state.cancel(waiter)
+                        return None
                     waiter.event = threading.Event()
                 elif isinstance(action, Use):
                     link = self._links[action.entry]

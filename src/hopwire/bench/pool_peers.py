@@ -1,0 +1,653 @@
+"""The HTTP clients under comparison in the pool benchmarks, all with one shape.
+
+A contender is made for one workload and used as
+
+    c = CONTENDERS["urllib3"](workload)
+    c.setup(url)      # open the pool / session / sockets (not timed)
+    c.run(n)          # n GETs of `url`, shaped by the workload (timed)
+    c.close()
+
+`run(n)` checks every response: status 200 and body == b"Hello, world!", or
+it raises `Mismatch`. A client that is not made to read and check its answer
+is not doing the same job; the check is one comparison per response, small
+next to any client's own work.
+
+Workloads (`WORKLOADS`):
+
+- sequential: one connection, one request after another;
+- concurrent8, concurrent64: k requests in flight on k connections. asyncio
+  clients: k tasks (gathered) each doing n/k requests, the pool sized to k
+  connections; sync clients: k threads sharing one pool/session sized to k
+  connections (http.client and the floor: one connection per thread, as they
+  have no pool);
+- pipelined16: one connection, 16 requests in flight. Only hopwire (16
+  threads or 16 tasks on a pool of 1 connection with pipeline_depth=16) and
+  the pipelined floor can do it; for the others it is not applicable.
+
+The floor is the least work any Python client must do: write the request
+bytes (hopwire's exact head) on a TCP_NODELAY socket, read with a blocking
+recv, and parse with httptools, collecting the status, the headers and the
+body. `floor-pipelined16` writes 16 requests in one sendall and parses the
+16 answers. `floor-asyncio` is the same on an asyncio Protocol.
+
+Every request loop is bounded: by its count n, by each client's 5 s
+per-request timeout, and by RUN_TIMEOUT for a whole `run()`.
+
+The other clients are imported with importlib (`_module`): they are
+optional, and the package's type check must not depend on their stubs. One
+that is not installed is reported as such by `missing()`, never an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import queue
+import socket
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from .. import AsyncPool, Pool
+
+BODY = b"Hello, world!"
+TIMEOUT = 5.0  # seconds: each client's connect/read/write timeout
+RUN_TIMEOUT = 120.0  # seconds: a whole run(n) that takes longer has hung
+KEEPALIVE = 300.0  # seconds an idle connection is kept between rounds (no reconnects)
+READ_SIZE = 64 * 1024
+PIPELINE_DEPTH = 16
+
+
+class Mismatch(AssertionError):
+    """A response was not 200 "Hello, world!"."""
+
+
+def mismatch(status: Any, body: Any) -> Mismatch:
+    return Mismatch(f"expected 200 {BODY!r}, got {status!r} {bytes(body)[:60]!r}")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    title: str
+    concurrency: int  # requests in flight at once
+    pipelined: bool  # all of them on one connection
+
+    def split(self, n: int) -> list[int]:
+        """n requests shared by the `concurrency` workers (the first ones take the remainder)."""
+        k = self.concurrency
+        return [n // k + (1 if i < n % k else 0) for i in range(k)]
+
+
+WORKLOADS = (
+    Workload("sequential", "sequential keep-alive GETs on one connection", 1, False),
+    Workload("concurrent8", "8 concurrent GETs (8 connections)", 8, False),
+    Workload("concurrent64", "64 concurrent GETs (64 connections)", 64, False),
+    Workload("pipelined16", "pipelined GETs, 16 in flight on one connection", PIPELINE_DEPTH, True),
+)
+WORKLOADS_BY_NAME = {w.name: w for w in WORKLOADS}
+NOT_PIPELINED = frozenset(w.name for w in WORKLOADS if not w.pipelined)
+ALL = frozenset(WORKLOADS_BY_NAME)
+
+
+def _module(name: str) -> Any:
+    """An optional client's module, typed Any (see the module docstring)."""
+    return importlib.import_module(name)
+
+
+def _host_port(url: str) -> tuple[str, int, str]:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname != "127.0.0.1":
+        raise ValueError(f"the benchmarks only talk to http://127.0.0.1, not {url!r}")
+    return parts.hostname, parts.port or 80, parts.path or "/"
+
+
+# -- the two drivers: sync (threads) and asyncio (tasks) -------------------------
+
+
+class Contender:
+    """One client on one workload. Subclasses set the class attributes and the hooks."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    model: ClassVar[str]  # "sync" or "asyncio"
+    requires: ClassVar[tuple[str, ...]] = ()  # modules; missing -> "not installed"
+    workloads: ClassVar[frozenset[str]] = NOT_PIPELINED
+    note: ClassVar[str] = ""
+
+    def __init__(self, workload: Workload) -> None:
+        if workload.name not in self.workloads:
+            raise ValueError(f"{self.key} does not support {workload.name}")
+        self.workload = workload
+        self.k = workload.concurrency
+
+    @classmethod
+    def missing(cls) -> str | None:
+        """The first required module that is not installed, or None."""
+        for name in cls.requires:
+            if importlib.util.find_spec(name) is None:
+                return name
+        return None
+
+    @classmethod
+    def version(cls) -> str:
+        if not cls.requires:
+            return ""
+        return str(getattr(_module(cls.requires[0]), "__version__", ""))
+
+    def setup(self, url: str) -> None:
+        raise NotImplementedError
+
+    def run(self, n: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _Crew:
+    """k long-lived worker threads: run(job, sizes) calls job(i, sizes[i]) on thread i.
+
+    Threads are started once (in setup), not per run: starting 64 threads would
+    be timed as requests.
+    """
+
+    def __init__(self, k: int) -> None:
+        self.jobs: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in range(k)]
+        self.done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._loop, args=(i,), daemon=True,
+                                         name=f"bench-worker-{i}") for i in range(k)]
+        for t in self.threads:
+            t.start()
+
+    def _loop(self, i: int) -> None:
+        jobs = self.jobs[i]
+        while True:
+            item = jobs.get()
+            if item is None:
+                return
+            job, n = item
+            try:
+                job(i, n)
+            except BaseException as exc:  # handed to the caller of run()
+                self.done.put(exc)
+            else:
+                self.done.put(None)
+
+    def run(self, job: Callable[[int, int], None], sizes: list[int]) -> None:
+        for i, n in enumerate(sizes):
+            self.jobs[i].put((job, n))
+        errors = [self.done.get(timeout=RUN_TIMEOUT) for _ in sizes]
+        for error in errors:
+            if error is not None:
+                raise error
+
+    def stop(self) -> None:
+        for q in self.jobs:
+            q.put(None)
+        for t in self.threads:
+            t.join(TIMEOUT)
+
+
+class SyncContender(Contender):
+    """Blocking client: one thread when k == 1, else k worker threads."""
+
+    model = "sync"
+    crew: _Crew | None = None
+
+    def setup(self, url: str) -> None:
+        self.url = url
+        self.open(url)
+        if self.k > 1:
+            self.crew = _Crew(self.k)
+
+    def run(self, n: int) -> None:
+        if self.crew is None:
+            self.worker(0, n)
+        else:
+            self.crew.run(self.worker, self.workload.split(n))
+
+    def close(self) -> None:
+        if self.crew is not None:
+            self.crew.stop()
+        self.shut()
+
+    # hooks
+    def open(self, url: str) -> None:
+        raise NotImplementedError
+
+    def worker(self, i: int, n: int) -> None:
+        """Worker i does n requests one after another."""
+        raise NotImplementedError
+
+    def shut(self) -> None:
+        raise NotImplementedError
+
+
+class AsyncContender(Contender):
+    """asyncio client on its own event loop, kept across runs (connections live in it)."""
+
+    model = "asyncio"
+
+    def setup(self, url: str) -> None:
+        self.url = url
+        self.loop = asyncio.new_event_loop()
+        self._await(self.aopen(url))
+
+    def _await(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return self.loop.run_until_complete(asyncio.wait_for(coro, RUN_TIMEOUT))
+
+    def run(self, n: int) -> None:
+        if self.k == 1:
+            self._await(self.aworker(0, n))
+        else:
+            self._await(self._gather(n))
+
+    async def _gather(self, n: int) -> None:
+        await asyncio.gather(*(self.aworker(i, m) for i, m in enumerate(self.workload.split(n))))
+
+    def close(self) -> None:
+        try:
+            self._await(self.aclose())
+        finally:
+            self.loop.close()
+
+    # hooks
+    async def aopen(self, url: str) -> None:
+        raise NotImplementedError
+
+    async def aworker(self, i: int, n: int) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+
+# -- hopwire ------------------------------------------------------------------------
+
+
+def _hopwire_options(workload: Workload) -> dict[str, Any]:
+    if workload.pipelined:  # one connection, 16 in flight on it
+        return dict(max_connections=1, max_connections_per_host=1, pipeline_depth=PIPELINE_DEPTH)
+    k = workload.concurrency
+    return dict(max_connections=k, max_connections_per_host=k, pipeline_depth=1)
+
+
+class HopwireSync(SyncContender):
+    key = "hopwire-sync"
+    label = "hopwire Pool"
+    requires = ("hopwire",)
+    workloads = ALL
+    note = "in pipelined16, 16 threads share the pool's one connection (pipeline_depth=16)"
+
+    def open(self, url: str) -> None:
+        self.pool = Pool(keepalive_expiry=KEEPALIVE, timeout=TIMEOUT,
+                                 **_hopwire_options(self.workload))
+
+    def worker(self, i: int, n: int) -> None:
+        request, url = self.pool.request, self.url
+        for _ in range(n):
+            r = request("GET", url)
+            if r.status != 200 or r.content != BODY:
+                raise mismatch(r.status, r.content)
+
+    def shut(self) -> None:
+        self.pool.close()
+
+
+class HopwireAsync(AsyncContender):
+    key = "hopwire-async"
+    label = "hopwire AsyncPool"
+    requires = ("hopwire",)
+    workloads = ALL
+    note = "in pipelined16, 16 tasks gathered on a pool of one connection (pipeline_depth=16)"
+
+    async def aopen(self, url: str) -> None:
+        self.pool = AsyncPool(keepalive_expiry=KEEPALIVE, timeout=TIMEOUT,
+                                      **_hopwire_options(self.workload))
+
+    async def aworker(self, i: int, n: int) -> None:
+        request, url = self.pool.request, self.url
+        for _ in range(n):
+            r = await request("GET", url)
+            if r.status != 200 or r.content != BODY:
+                raise mismatch(r.status, r.content)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+# -- other clients --------------------------------------------------------------------
+
+
+class Urllib3(SyncContender):
+    key = "urllib3"
+    label = "urllib3 HTTPConnectionPool"
+    requires = ("urllib3",)
+    note = "HTTPConnectionPool.request (its fastest public path; PoolManager adds a lookup)"
+
+    def open(self, url: str) -> None:
+        urllib3 = _module("urllib3")
+        host, port, self.path = _host_port(url)
+        self.pool = urllib3.HTTPConnectionPool(host, port, maxsize=self.k, block=True,
+                                               timeout=urllib3.Timeout(TIMEOUT), retries=False)
+
+    def worker(self, i: int, n: int) -> None:
+        request, path = self.pool.request, self.path
+        for _ in range(n):
+            r = request("GET", path)
+            if r.status != 200 or r.data != BODY:
+                raise mismatch(r.status, r.data)
+
+    def shut(self) -> None:
+        self.pool.close()
+
+
+class Requests(SyncContender):
+    key = "requests"
+    label = "requests Session"
+    requires = ("requests",)
+
+    def open(self, url: str) -> None:
+        requests = _module("requests")
+        self.session = requests.Session()
+        adapter = _module("requests.adapters").HTTPAdapter(pool_connections=1, pool_maxsize=self.k,
+                                                pool_block=True, max_retries=0)
+        self.session.mount("http://", adapter)
+
+    def worker(self, i: int, n: int) -> None:
+        get, url = self.session.get, self.url
+        for _ in range(n):
+            r = get(url, timeout=TIMEOUT)
+            if r.status_code != 200 or r.content != BODY:
+                raise mismatch(r.status_code, r.content)
+
+    def shut(self) -> None:
+        self.session.close()
+
+
+def _httpx_limits(k: int) -> Any:
+    return _module("httpx").Limits(max_connections=k, max_keepalive_connections=k, keepalive_expiry=KEEPALIVE)
+
+
+class HttpxSync(SyncContender):
+    key = "httpx-sync"
+    label = "httpx Client"
+    requires = ("httpx",)
+
+    def open(self, url: str) -> None:
+        self.client = _module("httpx").Client(limits=_httpx_limits(self.k), timeout=TIMEOUT)
+
+    def worker(self, i: int, n: int) -> None:
+        get, url = self.client.get, self.url
+        for _ in range(n):
+            r = get(url)
+            if r.status_code != 200 or r.content != BODY:
+                raise mismatch(r.status_code, r.content)
+
+    def shut(self) -> None:
+        self.client.close()
+
+
+class HttpxAsync(AsyncContender):
+    key = "httpx-async"
+    label = "httpx AsyncClient"
+    requires = ("httpx",)
+
+    async def aopen(self, url: str) -> None:
+        self.client = _module("httpx").AsyncClient(http1=True, http2=False, limits=_httpx_limits(self.k),
+                                        timeout=TIMEOUT)
+
+    async def aworker(self, i: int, n: int) -> None:
+        get, url = self.client.get, self.url
+        for _ in range(n):
+            r = await get(url)
+            if r.status_code != 200 or r.content != BODY:
+                raise mismatch(r.status_code, r.content)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class Aiohttp(AsyncContender):
+    key = "aiohttp"
+    label = "aiohttp ClientSession"
+    requires = ("aiohttp",)
+
+    async def aopen(self, url: str) -> None:
+        aiohttp = _module("aiohttp")
+        connector = aiohttp.TCPConnector(limit=self.k, limit_per_host=self.k,
+                                         keepalive_timeout=KEEPALIVE)
+        self.session = aiohttp.ClientSession(connector=connector,
+                                             timeout=aiohttp.ClientTimeout(total=TIMEOUT))
+
+    async def aworker(self, i: int, n: int) -> None:
+        get, url = self.session.get, self.url
+        for _ in range(n):
+            async with get(url) as r:
+                body = await r.read()
+            if r.status != 200 or body != BODY:
+                raise mismatch(r.status, body)
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+class HttpClient(SyncContender):
+    key = "http.client"
+    label = "http.client"
+    requires = ("http.client",)
+    note = "one HTTPConnection per thread (it has no pool)"
+
+    @classmethod
+    def version(cls) -> str:
+        return "stdlib"
+
+    def open(self, url: str) -> None:
+        host, port, self.path = _host_port(url)
+        connection = _module("http.client").HTTPConnection
+        self.conns = [connection(host, port, timeout=TIMEOUT) for _ in range(self.k)]
+
+    def worker(self, i: int, n: int) -> None:
+        conn, path = self.conns[i], self.path
+        for _ in range(n):
+            conn.request("GET", path)
+            r = conn.getresponse()
+            body = r.read()
+            if r.status != 200 or body != BODY:
+                raise mismatch(r.status, body)
+
+    def shut(self) -> None:
+        for conn in self.conns:
+            conn.close()
+
+
+# -- the floor: raw sockets + httptools ------------------------------------------------
+
+
+class _Collector:
+    """httptools callbacks: status, headers and body of each response, checked at its end.
+
+    The check runs in on_message_complete and only counts failures (an
+    exception raised in a callback would come back wrapped by httptools).
+    """
+
+    __slots__ = ("parser", "status", "headers", "body", "complete", "bad", "last_bad", "waiter")
+
+    def __init__(self) -> None:
+        self.parser = _module("httptools").HttpResponseParser(self)
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = b""
+        self.complete = 0  # responses completed
+        self.bad = 0  # of which not 200 "Hello, world!"
+        self.last_bad: tuple[int, bytes] | None = None
+        self.waiter: asyncio.Future[None] | None = None  # floor-asyncio only
+
+    def on_message_begin(self) -> None:
+        self.headers = []
+        self.body = b""
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        self.body = body if not self.body else self.body + body
+
+    def on_message_complete(self) -> None:
+        self.complete += 1
+        if self.status != 200 or self.body != BODY:
+            self.bad += 1
+            self.last_bad = (self.status, self.body)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def raise_if_bad(self) -> None:
+        if self.bad:
+            assert self.last_bad is not None
+            raise mismatch(*self.last_bad)
+
+
+def _request_head(url: str) -> bytes:
+    host, port, path = _host_port(url)
+    return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode("ascii")
+
+
+def _floor_socket(url: str) -> socket.socket:
+    host, port, _ = _host_port(url)
+    sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+class Floor(SyncContender):
+    key = "floor"
+    label = "floor: socket + httptools"
+    requires = ("httptools",)
+    note = "one socket per thread, the request bytes hopwire sends, httptools collecting status/headers/body"
+
+    def open(self, url: str) -> None:
+        self.request = _request_head(url)
+        self.socks = [_floor_socket(url) for _ in range(self.k)]
+        self.collectors = [_Collector() for _ in range(self.k)]
+
+    def worker(self, i: int, n: int) -> None:
+        sock, c = self.socks[i], self.collectors[i]
+        send, recv, feed, request = sock.sendall, sock.recv, c.parser.feed_data, self.request
+        for _ in range(n):
+            expected = c.complete + 1
+            send(request)
+            while c.complete < expected:
+                data = recv(READ_SIZE)
+                if not data:
+                    raise ConnectionError("the server closed the connection")
+                feed(data)
+        c.raise_if_bad()
+
+    def shut(self) -> None:
+        for sock in self.socks:
+            sock.close()
+
+
+class FloorPipelined(SyncContender):
+    key = "floor-pipelined16"
+    label = "floor: socket + httptools, 16 per sendall"
+    requires = ("httptools",)
+    workloads = frozenset(["pipelined16"])
+
+    def __init__(self, workload: Workload) -> None:
+        super().__init__(workload)
+        self.k = 1  # one thread, one connection: the depth is in the writes
+
+    def open(self, url: str) -> None:
+        self.request = _request_head(url)
+        self.sock = _floor_socket(url)
+        self.collector = _Collector()
+
+    def worker(self, i: int, n: int) -> None:
+        sock, c = self.sock, self.collector
+        send, recv, feed = sock.sendall, sock.recv, c.parser.feed_data
+        burst = self.request * PIPELINE_DEPTH
+        left = n
+        while left > 0:
+            depth = min(left, PIPELINE_DEPTH)
+            expected = c.complete + depth
+            send(burst if depth == PIPELINE_DEPTH else self.request * depth)
+            while c.complete < expected:
+                data = recv(READ_SIZE)
+                if not data:
+                    raise ConnectionError("the server closed the connection")
+                feed(data)
+            left -= depth
+        c.raise_if_bad()
+
+    def shut(self) -> None:
+        self.sock.close()
+
+
+class _FloorProtocol(asyncio.Protocol):
+    def __init__(self, collector: _Collector) -> None:
+        self.feed = collector.parser.feed_data
+        self.transport: asyncio.Transport | None = None
+        self.collector = collector
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.feed(data)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        waiter = self.collector.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError(f"the connection was lost: {exc}"))
+
+
+class FloorAsync(AsyncContender):
+    key = "floor-asyncio"
+    label = "floor: asyncio Protocol + httptools"
+    requires = ("httptools",)
+
+    async def aopen(self, url: str) -> None:
+        host, port, _ = _host_port(url)
+        self.request = _request_head(url)
+        self.protocols: list[_FloorProtocol] = []
+        for _ in range(self.k):
+            collector = _Collector()
+            _, protocol = await self.loop.create_connection(partial(_FloorProtocol, collector), host, port)
+            self.protocols.append(protocol)
+
+    async def aworker(self, i: int, n: int) -> None:
+        protocol = self.protocols[i]
+        c, transport, request = protocol.collector, protocol.transport, self.request
+        assert transport is not None
+        new_future = self.loop.create_future
+        for _ in range(n):
+            waiter = c.waiter = new_future()
+            transport.write(request)
+            await waiter  # bounded by run()'s RUN_TIMEOUT: no timer per request, the least work
+        c.raise_if_bad()
+
+    async def aclose(self) -> None:
+        for protocol in self.protocols:
+            if protocol.transport is not None:
+                protocol.transport.close()
+        await asyncio.sleep(0)
+
+
+# In table order: hopwire first, then the others, the floors last.
+CONTENDERS: dict[str, type[Contender]] = {c.key: c for c in (
+    HopwireSync, HopwireAsync, Urllib3, Requests, HttpxSync, HttpxAsync, Aiohttp, HttpClient,
+    Floor, FloorAsync, FloorPipelined,
+)}
+FLOOR_FOR = {"pipelined16": "floor-pipelined16"}  # the floor each workload is compared with
+DEFAULT_FLOOR = "floor"

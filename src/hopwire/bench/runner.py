@@ -1,0 +1,159 @@
+"""`hopwire bench`: the parser and pool benchmarks in one run, one report.
+
+A `Plan` says what runs (which workloads, how many rounds, which server);
+`run(plan)` runs it and returns the results document that `report.report()`
+prints, `--json` writes and `plot.plot()` draws. The parser part comes first
+(in-process, no server), then the pool part (a server started for it and
+stopped after it). Each part has a time budget; a workload whose share is
+spent stops adding rounds, so a run ends in bounded time however slow a
+contender or a loaded machine is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import parsers, pools
+from . import pool_peers as pp
+from .environment import environment
+from .progress import Progress
+from .report import Symbols, report
+from .target import PLACEMENTS, SERVERS, ServerUnavailable
+from .workloads import WORKLOADS, WORKLOADS_BY_NAME, Workload
+
+ALL_WORKLOADS = [w.name for w in WORKLOADS] + [w.name for w in pp.WORKLOADS]
+
+
+@dataclass
+class Plan:
+    parser_workloads: list[Workload] = field(default_factory=lambda: list(WORKLOADS))
+    pool_workloads: list[pp.Workload] = field(default_factory=lambda: list(pp.WORKLOADS))
+    parser_settings: parsers.Settings = parsers.FULL
+    pool_settings: pools.Settings = pools.FULL
+    server: str = "auto"
+    placement: str = "same"
+    pool_contenders: list[str] | None = None  # keys of pool_peers.CONTENDERS; None: all
+    command: str = ""  # shown in the report: how to run this again
+
+    def steps(self) -> int:
+        return (parsers.steps(self.parser_workloads, self.parser_settings)
+                + pools.steps(self.pool_workloads, self.pool_settings))
+
+
+def make_plan(*, quick: bool = False, parsers_only: bool = False, pool_only: bool = False,
+              workloads: list[str] | None = None, rounds: int | None = None, server: str = "auto",
+              placement: str = "same", pool_contenders: list[str] | None = None,
+              command: str = "") -> Plan:
+    """The plan for these options; ValueError for a name that is not a workload."""
+    unknown = [name for name in workloads or () if name not in ALL_WORKLOADS]
+    if unknown:
+        raise ValueError(f"unknown workload {', '.join(unknown)}: one of {', '.join(ALL_WORKLOADS)}")
+    if parsers_only and pool_only:
+        raise ValueError("--parsers-only and --pool-only exclude each other")
+    chosen = set(workloads or ALL_WORKLOADS)
+    parser_workloads = [] if pool_only else [w for w in WORKLOADS if w.name in chosen]
+    pool_workloads = [] if parsers_only else [w for w in pp.WORKLOADS if w.name in chosen]
+    ps = parsers.QUICK if quick else parsers.FULL
+    qs = pools.QUICK if quick else pools.FULL
+    if rounds is not None:
+        if rounds < 1:
+            raise ValueError("rounds must be at least 1")
+        ps = parsers.Settings(rounds, ps.batch_ms, ps.budget_s)
+        qs = pools.Settings(rounds, qs.batch_s, qs.warmup_s, qs.budget_s)
+    if not parser_workloads and not pool_workloads:
+        raise ValueError("nothing to run: the workloads chosen are not in the part chosen")
+    return Plan(parser_workloads, pool_workloads, ps, qs, server, placement, pool_contenders, command)
+
+
+def run(plan: Plan, progress: Progress | None = None) -> dict[str, Any]:
+    """Run the plan; the results document (environment, parsers, pools, elapsed_s)."""
+    bar = progress or Progress(plan.steps(), enabled=False)
+    started = time.monotonic()
+    doc: dict[str, Any] = {"environment": environment(), "command": plan.command}
+    try:
+        if plan.parser_workloads:
+            doc["parsers"] = parsers.run(plan.parser_workloads, plan.parser_settings, bar.step)
+        if plan.pool_workloads:
+            doc["pools"] = pools.run(plan.pool_workloads, plan.pool_contenders,
+                                     settings=plan.pool_settings, server=plan.server,
+                                     placement=plan.placement, step=bar.step, log=bar.note)
+    finally:
+        bar.close()
+    doc["elapsed_s"] = time.monotonic() - started
+    return doc
+
+
+def hopwire_failures(doc: dict[str, Any]) -> list[str]:
+    """What hopwire itself got wrong or could not do: a benchmark run with these failed."""
+    out = parsers.hopwire_failed(doc["parsers"]) if doc.get("parsers") else []
+    for name, result in (doc.get("pools") or {}).get("workloads", {}).items():
+        for key, row in result["contenders"].items():
+            if key.startswith("hopwire") and row["status"] == "failed":
+                out.append(f"{key} on {name}: {row.get('detail', '')}")
+    return out
+
+
+# -- the command line ------------------------------------------------------------------
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer, shorter rounds (about a minute instead of about five)")
+    ap.add_argument("--json", metavar="FILE", help="also write the raw results (every round) here")
+    ap.add_argument("--plot", metavar="FILE.png",
+                    help="draw a bar chart of the results (needs matplotlib: pip install 'hopwire[plot]')")
+    ap.add_argument("--server", choices=SERVERS, default="auto",
+                    help="the pool benchmarks' server: nginx on 127.0.0.1, hopwire's embedded server, "
+                         "or auto (nginx when installed; default)")
+    part = ap.add_mutually_exclusive_group()
+    part.add_argument("--parsers-only", action="store_true", help="only the parser benchmarks")
+    part.add_argument("--pool-only", action="store_true", help="only the connection pool benchmarks")
+    ap.add_argument("--workload", action="append", metavar="NAME", choices=ALL_WORKLOADS,
+                    help="only these workloads (repeatable): " + ", ".join(ALL_WORKLOADS))
+    ap.add_argument("--rounds", type=int, metavar="N", help="rounds per workload (default 21 for parsers "
+                    "and 7 for pools; --quick 7 and 3)")
+    ap.add_argument("--placement", choices=PLACEMENTS, default="same",
+                    help="pool benchmarks: client and server on the same CPU (default), on two, or unpinned")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _command(argv: list[str] | None) -> str:
+    return " ".join(["hopwire bench"] + list(argv or []))
+
+
+def main(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    """`hopwire bench` with parsed `args`; `argv` is only echoed in the report."""
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        print("hopwire bench: --plot needs matplotlib (pip install 'hopwire[plot]')", file=sys.stderr)
+        return 2
+    try:
+        plan = make_plan(quick=args.quick, parsers_only=args.parsers_only, pool_only=args.pool_only,
+                         workloads=args.workload, rounds=args.rounds, server=args.server,
+                         placement=args.placement, command=_command(argv))
+    except ValueError as exc:
+        print(f"hopwire bench: {exc}", file=sys.stderr)
+        return 2
+    progress = Progress(plan.steps(), enabled=not args.no_progress)
+    try:
+        doc = run(plan, progress)
+    except ServerUnavailable as exc:
+        print(f"hopwire bench: the pool benchmarks' server did not start: {exc}", file=sys.stderr)
+        return 2
+    print(report(doc, Symbols()), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"results written to {args.json}")
+    if args.plot:
+        from .plot import plot
+        plot(doc, args.plot)
+        print(f"chart written to {args.plot}")
+    failures = hopwire_failures(doc)
+    for failure in failures:
+        print(f"hopwire bench: FAILED {failure}", file=sys.stderr)
+    return 1 if failures else 0
