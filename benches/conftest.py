@@ -1,7 +1,7 @@
-"""pytest setup for the parser benchmarks (`pytest benches`).
+"""pytest setup for the benchmarks (`pytest benches`).
 
-* Makes `benches/` importable (`import peers`, `import workloads`), and
-  `src/` too when hopwire is neither installed nor on PYTHONPATH.
+* Makes `hopwire.bench` importable (`_checkout.py`): the installed hopwire
+  when it has it, else the checkout's `src/`.
 * Defaults for a short run, each applied only when the flag is not given on
   the command line: --benchmark-disable-gc (gc off while timing),
   --benchmark-max-time=0.5, --benchmark-min-rounds=3, --benchmark-min-time=0.00005
@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-try:
-    import hopwire  # noqa: F401
-except ImportError:
-    sys.path.insert(1, str(HERE.parent / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _checkout  # noqa: E402,F401  (hopwire.bench: installed, else the checkout's src/)
 
 _DEFAULTS = {
     "--benchmark-disable-gc": ("benchmark_disable_gc", True),
@@ -32,10 +28,10 @@ _DEFAULTS = {
 }
 
 
-def pytest_configure(config):
+def pytest_configure(config: Any) -> None:
     # Runs before pytest-benchmark's own (trylast) pytest_configure reads the options.
     if not hasattr(config.option, "benchmark_disable_gc"):
-        return  # pytest-benchmark not installed; test_parsers.py will skip
+        return  # pytest-benchmark not installed; the benchmark files skip
     given = [a.split("=", 1)[0] for a in config.invocation_params.args if isinstance(a, str)]
     for flag, (dest, value) in _DEFAULTS.items():
         if flag not in given:

@@ -3,9 +3,10 @@
     PYTHONPATH=src .venv/bin/python -m pytest benches -q
 
 One benchmark = one `parse(workload_bytes)` call (fresh parser, whole buffer,
-every message collected; see peers.py). pytest-benchmark reports time per
-call, so the pipelined workload's figures cover 100 messages; per-message
-numbers and ratios come from benches/compare.py.
+every message collected; see hopwire.bench.parser_peers). pytest-benchmark
+reports time per call, so the pipelined workload's figures cover 100
+messages; per-message numbers and ratios come from `hopwire bench` (or
+benches/compare.py).
 
 Correctness gate first: a contender whose output differs from the expected
 messages is not timed. For a peer that is a skip carrying the difference
@@ -19,8 +20,8 @@ import pytest
 
 pytest.importorskip("pytest_benchmark")
 
-import peers  # noqa: E402
-from workloads import WORKLOADS  # noqa: E402
+from hopwire.bench import parser_peers as peers  # noqa: E402
+from hopwire.bench.workloads import WORKLOADS  # noqa: E402
 
 CONTENDERS = peers.contenders()
 _GATE: dict = {}

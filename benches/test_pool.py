@@ -1,4 +1,4 @@
-"""pytest-benchmark: the sequential and pipelined pool workloads against nginx.
+"""pytest-benchmark: the sequential and pipelined pool workloads against one local server.
 
     PYTHONPATH=src .venv/bin/python -m pytest benches/test_pool.py
 
@@ -7,11 +7,12 @@ connection, every response checked (200 "Hello, world!"), so the times
 pytest-benchmark reports cover REQUESTS requests (divide by it for one; the
 number is in each benchmark's extra_info). Grouped by workload. The
 interleaved comparison with req/s, CPU per request and ratios, and the
-concurrent workloads, are in benches/compare_pool.py.
+concurrent workloads, are in `hopwire bench` (or benches/compare_pool.py).
 
-The pytest process and nginx's worker share one CPU while the module runs
-(compare_pool.py's default placement). Skipped as a whole when nginx is not installed or does not start; a
-contender whose library is missing is skipped by name.
+The server is nginx when it is installed, else hopwire's embedded server in a
+process of its own (`hopwire.bench.target.start_server("auto")`); the pytest
+process and the server share one CPU while the module runs (the benchmarks'
+default placement). A contender whose library is missing is skipped by name.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import pytest
 
 pytest.importorskip("pytest_benchmark")
 
-import pool_peers as pp  # noqa: E402
-from nginx_server import NginxUnavailable, nginx_binary, place, start_nginx  # noqa: E402
+from hopwire.bench import pool_peers as pp  # noqa: E402
+from hopwire.bench.target import ServerUnavailable, place, start_server  # noqa: E402
 
 CONTENDERS = ("hopwire-sync", "hopwire-async", "urllib3", "httpx-sync", "httpx-async", "aiohttp",
               "floor", "floor-pipelined16")
@@ -34,15 +35,12 @@ ROUNDS = 10
 
 
 @pytest.fixture(scope="module")
-def nginx_url() -> Iterator[str]:
-    if nginx_binary() is None:
-        pytest.skip("nginx is not installed (e.g. apt-get install nginx-light): "
-                    "the pool benchmarks need it as their server")
+def server_url() -> Iterator[str]:
     try:
-        server = start_nginx()
-    except NginxUnavailable as exc:
-        pytest.skip(f"nginx did not start, so the pool benchmarks cannot run: {exc}")
-    # Client and nginx on one CPU, as compare_pool.py does by default (see nginx_server.place).
+        server, _ = start_server("auto")
+    except ServerUnavailable as exc:
+        pytest.skip(f"no server for the pool benchmarks: {exc}")
+    # Client and server on one CPU, as `hopwire bench` does by default (see target.place).
     _, unpin = place(server, "same")
     try:
         yield server.url
@@ -60,13 +58,13 @@ CASES = [
 
 
 @pytest.mark.parametrize(("workload", "key"), CASES)
-def test_pool(benchmark: Any, nginx_url: str, workload: pp.Workload, key: str) -> None:
+def test_pool(benchmark: Any, server_url: str, workload: pp.Workload, key: str) -> None:
     cls = pp.CONTENDERS[key]
     missing = cls.missing()
     if missing:
         pytest.skip(f"{key}: module {missing} is not installed")
     contender = cls(workload)
-    contender.setup(nginx_url)
+    contender.setup(server_url)
     try:
         contender.run(REQUESTS)  # gate and warm-up: raises pool_peers.Mismatch on a wrong answer
         benchmark.extra_info["requests_per_round"] = REQUESTS

@@ -1,17 +1,23 @@
 """The sync pool: `Pool`, on blocking sockets, safe to share between threads.
 
 Strategy: `PoolState` decides, under one lock, where each request goes; each
-connection (`_SyncLink`) guards its `Connection` with its own condition
-variable. Writes are serialized per connection (request ids are given in the
-order the heads reach the socket). Reads follow the answers' order: only the
-caller whose answer comes next on the connection reads from the socket, and
-events for requests behind it are set aside for their callers, so a
-pipelined caller never buffers a body that is not its own.
+connection (`_SyncLink`) guards its `Connection` with its own lock. Writes
+are serialized per connection (request ids are given in the order the heads
+reach the socket). Reads follow the answers' order: only the caller whose
+answer comes next on the connection reads from the socket, and events for
+requests behind it are set aside for their callers, so a pipelined caller
+never buffers a body that is not its own; a caller that waits sleeps on its
+own event, woken when something came for it or its turn to read came.
 
-Sockets carry their timeout (set only when it changes: each change is a
-system call). Before an idle connection is reused, a zero-timeout poll tells
-whether the server closed it meanwhile (or sent something unasked): then it
-is dropped, not used.
+Threads pipeline by sharing a connection; one thread pipelines with
+`request_all()`, which puts requests in flight while the pool can take them,
+writes their heads together and reads the oldest answer when it cannot.
+
+Plain sockets stay blocking and the kernel enforces read and write timeouts
+(SO_RCVTIMEO, SO_SNDTIMEO), set only when they change; TLS sockets use
+Python's socket timeout. Before an idle connection is reused, a zero-timeout
+poll tells whether the server closed it meanwhile (or sent something
+unasked): then it is dropped, not used.
 """
 
 from __future__ import annotations
