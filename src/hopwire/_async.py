@@ -122,7 +122,7 @@ class _AsyncLink(Link):
     """A pooled connection on an asyncio transport."""
 
     __slots__ = ("transport", "loop", "reading_paused", "write_paused", "drain_waiter", "tunneling",
-                 "out", "received_at")
+                 "out", "received_at", "sleepers")
 
     def __init__(self, transport: asyncio.Transport, conn: Connection, number: int,
                  replay_unsafe: bool, loop: asyncio.AbstractEventLoop) -> None:
@@ -135,6 +135,7 @@ class _AsyncLink(Link):
         self.tunneling = False  # a CONNECT answer switches the connection; it is not closed
         self.out: list[bytes] = []  # heads of pipelined requests not yet written (see flush)
         self.received_at = 0.0  # loop time of the last bytes received (read timeouts)
+        self.sleepers: list[Exchange] = []  # exchanges whose readers await their `waiter`
 
     # -- transport callbacks -----------------------------------------------------------
 
@@ -142,7 +143,6 @@ class _AsyncLink(Link):
         if self.closed:
             return
         self.received_at = self.loop.time()
-        exchanges = list(self.exchanges.values())
         conn = self.conn
         try:
             tagged = conn.receive_data(data) if data else conn.receive_eof()
@@ -155,14 +155,23 @@ class _AsyncLink(Link):
             if conn.state in ENDED and not (self.tunneling and conn.state is SWITCHED):
                 self.fail(None)
                 self.close()
-        for ex in exchanges:
+        if self.sleepers:
+            self._wake_sleepers()
+        # The body arriving now is the oldest unfinished answer's: pause when
+        # its reader falls behind (a collecting reader takes it all anyway).
+        if self.exchanges and not self.reading_paused:
+            head = next(iter(self.exchanges.values()))
+            if head.buffered > HIGH_WATER and not head.collect:
+                self.reading_paused = True
+                self.transport.pause_reading()
+
+    def _wake_sleepers(self) -> None:
+        """Wake the readers that have what they wait for (a collector: the end or an error)."""
+        for ex in self.sleepers:
             waiter = ex.waiter
             if waiter is not None and not waiter.done() and (ex.error is not None or (
                     ex.events and (ex.ended or not ex.collect))):
                 waiter.set_result(None)
-            if ex.buffered > HIGH_WATER and not ex.collect and not self.reading_paused:
-                self.reading_paused = True
-                self.transport.pause_reading()
 
     def on_lost(self, exc: BaseException | None) -> None:
         if not self.closed and self.exchanges:
@@ -172,11 +181,9 @@ class _AsyncLink(Link):
         self.wake_drain()
 
     def _fail_and_wake(self, error: TransportError | None, peer_closed: bool = False) -> None:
-        exchanges = list(self.exchanges.values())
         self.fail(error, peer_closed)
-        for ex in exchanges:
-            if ex.waiter is not None and not ex.waiter.done():
-                ex.waiter.set_result(None)
+        if self.sleepers:
+            self._wake_sleepers()
 
     def abort(self, error: TransportError) -> None:
         """The connection is in an unknown state: close it; the answer under way gets `error`."""
@@ -252,7 +259,8 @@ class _AsyncLink(Link):
             tail = conn.end_body(rid)
             if tail:
                 transport.write(tail)
-        await self._drain(timeout)
+        if self.write_paused:
+            await self._drain(timeout)
 
     def flush(self) -> None:
         """Write the heads queued by pipelined requests of this turn of the loop."""
@@ -306,12 +314,15 @@ class _AsyncLink(Link):
         if timeout is not None:
             self.received_at = now = loop.time()
             handle = loop.call_at(now + timeout, self._expire, waiter, timeout)
+        sleepers = self.sleepers
+        sleepers.append(ex)
         try:
             result = await waiter
         except BaseException:  # cancelled: the answer is in an unknown state
             self.abort(ReadError("the request was cancelled while waiting for its answer"))
             raise
         finally:
+            sleepers.remove(ex)
             ex.waiter = None
             if handle is not None:
                 handle.cancel()
@@ -385,11 +396,14 @@ class _AsyncBody(BodyStream):
 
     async def read_all(self) -> bytes:
         link, ex = self.link, self.ex
+        events = ex.events
         try:
-            await link.wait_end(ex, self.timeout)
+            if not ex.ended and ex.error is None:
+                await link.wait_end(ex, self.timeout)
             parts = []
             while True:
-                event = await link.next_event(ex, self.timeout)
+                # Once the answer ended, its events are all there: no await.
+                event = events.popleft() if events else await link.next_event(ex, self.timeout)
                 if type(event) is not Data:
                     break
                 parts.append(event.data)
@@ -437,6 +451,7 @@ class AsyncPool:
             pipeline_depth=pipeline_depth, keepalive_expiry=keepalive_expiry, timeout=timeout,
             retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe)
         self._state = self._options.new_state()
+        self._pipelining = pipeline_depth > 1
         self._links: dict[Entry, _AsyncLink] = {}
         self._numbers = iter(range(1, 1 << 62))
         self._next_expiry = 0.0
@@ -515,7 +530,8 @@ class AsyncPool:
                     # Lost a race with a reader that ended or filled the connection.
                     self._release(link, sent=False)
                     continue
-                self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
+                if self._pipelining or self._state.has_waiters:
+                    self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
                 if collect:  # the whole answer is wanted: one wake-up, at its end
                     await link.wait_end(ex, t.read)
                 event = await link.next_event(ex, t.read)

@@ -238,10 +238,16 @@ class _Connection(asyncio.Protocol):
         self.replies.clear()
 
     def pause_writing(self) -> None:
+        # A client that pipelines without reading would make the answers pile up
+        # here: stop reading its requests until it reads what it was sent.
         self.paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self.paused = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
         self._flush()
 
     # -- requests ------------------------------------------------------------------------

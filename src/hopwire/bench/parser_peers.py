@@ -55,7 +55,6 @@ import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version as dist_version
 from typing import Any
 
 from .workloads import Message, Workload
@@ -90,8 +89,10 @@ class Contender:
 
 
 def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version  # only when a peer is found
+
     try:
-        return dist_version(dist)
+        return version(dist)
     except PackageNotFoundError:
         return "?"
 

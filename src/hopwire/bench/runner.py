@@ -26,7 +26,7 @@ from .environment import environment
 from .progress import Progress
 from .report import Symbols, report
 from .target import PLACEMENTS, SERVERS, ServerUnavailable
-from .workloads import WORKLOADS, WORKLOADS_BY_NAME, Workload
+from .workloads import WORKLOADS, Workload
 
 ALL_WORKLOADS = [w.name for w in WORKLOADS] + [w.name for w in pp.WORKLOADS]
 
