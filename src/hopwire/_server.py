@@ -525,7 +525,8 @@ def start_server(host: str = "127.0.0.1", port: int = 0, **options: Any) -> Serv
 
 def run(host: str = "127.0.0.1", port: int = 8080, *, announce: Callable[[str], None] = print,
         **options: Any) -> Stats:
-    """Serve until Ctrl-C or SIGTERM; `announce` gets the line saying where. Returns the counters."""
+    """Serve until Ctrl-C (SIGINT) or SIGTERM; `announce` gets the line saying where.
+    Returns the counters."""
 
     stats = Stats()
 
@@ -535,10 +536,13 @@ def run(host: str = "127.0.0.1", port: int = 8080, *, announce: Callable[[str], 
         stats = server.stats
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGTERM, stop.set)
-        except (NotImplementedError, RuntimeError):  # not on this platform / thread
-            pass
+        # Handlers of the loop's own, for both: a process started in the background
+        # by a shell inherits SIGINT ignored, and must still stop when told to.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, stop.set)
+            except (NotImplementedError, RuntimeError):  # not on this platform / thread
+                pass
         announce(f"hopwire {__version__} serving on {server.url} (Ctrl-C stops)")
         try:
             await stop.wait()

@@ -71,42 +71,50 @@ def plot(doc: dict[str, Any], path: str) -> None:
     panels = _series(doc)
     if not panels:
         raise ValueError("nothing to plot: the results hold no workload")
-    heights = [max(2.0, 0.16 * len(titles) * len(rates) + 0.5 * len(titles) + 1.0)
+    # Inches per panel: a bar per (workload, contender) that ran, a gap per workload.
+    heights = [1.2 + 0.14 * sum(len(rates[label]) for label in rates) + 0.25 * len(titles)
                for _, _, titles, rates in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(11, sum(heights)),
+    fig, axes = plt.subplots(len(panels), 1, figsize=(12, sum(heights) + 0.4),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, (title, unit, titles, rates) in zip(axes[:, 0], panels):
-        labels = list(rates)
-        n = len(labels)
-        bar = 0.8 / max(n, 1)
-        for i, label in enumerate(labels):
-            ys, xs = [], []
-            for g, workload in enumerate(titles):
-                if workload in rates[label]:
-                    ys.append(g + (i - (n - 1) / 2) * bar)
-                    xs.append(rates[label][workload])
-            bars = ax.barh(ys, xs, height=bar * 0.92, color=COLOURS[i % len(COLOURS)], label=label)
-            for rect, value in zip(bars, xs):
-                ax.text(value * 1.04, rect.get_y() + rect.get_height() / 2, _short(value),
-                        va="center", fontsize=6.5)
+        labels = list(rates)  # every contender keeps its colour across the workloads
+        colour = {label: COLOURS[i % len(COLOURS)] for i, label in enumerate(labels)}
+        y = 0.0
+        centres = []
+        drawn: set[str] = set()
+        for workload in titles:
+            present = [label for label in labels if workload in rates[label]]
+            first = y
+            for label in present:  # only the bars that exist: no holes in a group
+                value = rates[label][workload]
+                ax.barh([y], [value], height=0.85, color=colour[label],
+                        label=None if label in drawn else label)
+                ax.text(value * 1.04, y, _short(value), va="center", fontsize=6.5)
+                drawn.add(label)
+                y += 1
+            centres.append((first + y - 1) / 2)
+            y += 0.8  # the gap between workloads
         ax.set_xscale("log")
-        ax.set_yticks(range(len(titles)))
+        ax.set_yticks(centres)
         ax.set_yticklabels(titles, fontsize=8)
-        ax.invert_yaxis()
+        ax.set_ylim(y - 0.4, -0.8)  # top to bottom, in the order of the report
         ax.set_xlabel(f"{unit} (log scale)", fontsize=8)
         ax.set_title(title, fontsize=10, loc="left")
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", which="major", alpha=0.3)
         lo, hi = ax.get_xlim()
         ax.set_xlim(lo, hi * 3)  # room for the values
-        ax.legend(fontsize=7, loc="lower right", frameon=False)
+        handles, names = ax.get_legend_handles_labels()
+        order = sorted(range(len(names)), key=lambda i: labels.index(names[i]))
+        ax.legend([handles[i] for i in order], [names[i] for i in order], fontsize=7,
+                  loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     env = doc.get("environment", {})
     m, hw = env.get("machine", {}), env.get("hopwire", {})
     twin = "C" if hw.get("extensions_active") else "Python"
     fig.suptitle(f"hopwire {hw.get('version', '')} ({twin} parser) on {m.get('cpu', '?')}, "
                  f"{m.get('logical_cpus', '?')} CPUs, {env.get('python', '')}", fontsize=9, x=0.01,
                  ha="left")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (sum(heights) + 0.4)))  # room for the title
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

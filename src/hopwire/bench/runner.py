@@ -104,7 +104,7 @@ def hopwire_failures(doc: dict[str, Any]) -> list[str]:
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--quick", action="store_true",
-                    help="fewer, shorter rounds (about a minute instead of about five)")
+                    help="fewer, shorter rounds: about a minute (a full run takes about three)")
     ap.add_argument("--json", metavar="FILE", help="also write the raw results (every round) here")
     ap.add_argument("--plot", metavar="FILE.png",
                     help="draw a bar chart of the results (needs matplotlib: pip install 'hopwire[plot]')")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import selectors
-import signal
 import socket
 import subprocess
 import sys
@@ -151,7 +150,7 @@ class EmbeddedProcess:
 
     def stop(self) -> None:
         if self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGINT)  # `hopwire serve` ends on Ctrl-C
+            self._proc.terminate()  # `hopwire serve` stops on SIGTERM, closing its connections
             try:
                 self._proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
