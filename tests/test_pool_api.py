@@ -223,3 +223,35 @@ def test_request_all_survives_closes_mid_pipeline(fault_server: Any) -> None:
         assert answer.content.startswith(f"GET {path} #".encode())
         assert len(server.requests("GET", path, answered=True)) == 1
     assert isinstance(answers[-1], hopwire.LocalProtocolError)
+
+
+def test_async_request_all_pipelines_from_one_coroutine(nginx: Any) -> None:
+    async def main() -> list[Any]:
+        async with hopwire.AsyncPool(max_connections_per_host=1, pipeline_depth=16) as pool:
+            await pool.request("GET", nginx.url + "/")
+            return await pool.request_all([("GET", nginx.url + "/")] * 40
+                                          + [("POST", nginx.url + "/post", None, b"x")])
+
+    answers = asyncio.run(main())
+    assert [a.content for a in answers[:40]] == [HELLO] * 40
+    assert answers[40].content == b"posted"
+    assert max(a.info.pipelined for a in answers) == 15
+    assert len({a.info.connection for a in answers}) == 1
+
+
+def test_async_request_all_survives_closes_mid_pipeline(fault_server: Any) -> None:
+    server = fault_server(close_after=5)
+    paths = [f"/r{i}" for i in range(30)]
+
+    async def main() -> list[Any]:
+        async with hopwire.AsyncPool(max_connections_per_host=2, pipeline_depth=8) as pool:
+            await pool.request("GET", server.url + "/warm")
+            return await pool.request_all([("GET", server.url + p) for p in paths]
+                                          + [("GET", "ftp://nowhere/")])
+
+    answers = asyncio.run(main())
+    for path, answer in zip(paths, answers):
+        assert isinstance(answer, hopwire.HTTPResponse), (path, answer)
+        assert answer.content.startswith(f"GET {path} #".encode())
+        assert len(server.requests("GET", path, answered=True)) == 1
+    assert isinstance(answers[-1], hopwire.LocalProtocolError)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,7 +32,9 @@ from ._client import (
     Exchange,
     Link,
     PoolOptions,
+    Attempt,
     Replay,
+    RequestSpec,
     is_informational,
     protocol_error,
     record,
@@ -478,6 +481,53 @@ class AsyncPool:
         finally:
             await response.aclose()
 
+    async def request_all(self, requests: Iterable[RequestSpec], *,
+                          timeout: TimeoutInput | None = None) -> list[Response | HopwireError]:
+        """`Pool.request_all` for asyncio: one coroutine, no task per request.
+
+        Requests go in flight while the pool can take them (their heads
+        leave together), answers are read oldest first, each whole; a failed
+        request has its `HopwireError` in its place.
+        """
+        t = self._options.timeout if timeout is None else as_timeout(timeout)
+        results: list[Response | HopwireError | None] = []
+        todo: deque[tuple[int, Attempt]] = deque()
+        for spec in requests:
+            try:
+                todo.append((len(results), Attempt.from_spec(spec, self._options.proxy)))
+                results.append(None)
+            except HopwireError as exc:  # refused before anything was sent
+                results.append(exc)
+        in_flight: deque[tuple[int, Attempt, _AsyncLink, Exchange]] = deque()
+        while todo or in_flight:
+            while todo:
+                index, attempt = todo[0]
+                try:
+                    started = await self._start(attempt, t, block=not in_flight)
+                except HopwireError as exc:
+                    todo.popleft()
+                    results[index] = exc
+                    continue
+                if started is None:
+                    break  # the pool is full: read an answer first
+                todo.popleft()
+                in_flight.append((index, attempt, *started))
+            if not in_flight:
+                continue
+            index, attempt, link, ex = in_flight.popleft()
+            link.flush()
+            try:
+                response = await self._answer(attempt, link, ex, t, collect=True)
+                stream = response._stream
+                assert isinstance(stream, _AsyncBody)
+                response._content = await stream.read_all()
+                results[index] = response
+            except Replay:
+                todo.appendleft((index, attempt))
+            except HopwireError as exc:
+                results[index] = exc
+        return [r for r in results if r is not None]
+
     async def aclose(self) -> None:
         """Close every connection; requests in flight fail, new ones raise PoolClosed."""
         self._closed = True
@@ -508,54 +558,68 @@ class AsyncPool:
 
     async def _send(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
                     timeout: TimeoutInput | None, collect: bool = False) -> Response:
-        where = split_url(url)
-        options = self._options
-        prepared = prepare(method, where, headers, body, options.proxy)
-        t = options.timeout if timeout is None else as_timeout(timeout)
-        replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
-        replays = 0
-        retried_reused = False  # replayed after a reused connection failed: not again
-        fresh = False  # the replay goes on a new connection
-        min_serial = 0  # the replay goes on a connection opened since its failure
+        attempt = Attempt(method, url, headers, body, self._options.proxy)
+        t = self._options.timeout if timeout is None else as_timeout(timeout)
         while True:
-            link, reused = await self._acquire(where, prepared, t, fresh, min_serial)
-            info = ExchangeInfo(link.number, reused, 0, replays > 0)
-            can_replay = replayable_body and replays < MAX_REPLAYS
-            ex = Exchange(info, can_replay and reused and not retried_reused, can_replay)
-            started = time.monotonic()
+            started = await self._start(attempt, t, block=True)
+            assert started is not None
             try:
-                try:
-                    await link.send(ex, prepared, body, t)
-                except ConnectionStateError:
-                    # Lost a race with a reader that ended or filled the connection.
-                    self._release(link, sent=False)
-                    continue
-                if self._pipelining or self._state.has_waiters:
-                    self._wake(self._state.sent(link.entry, started))  # type: ignore[arg-type]
-                if collect:  # the whole answer is wanted: one wake-up, at its end
-                    await link.wait_end(ex, t.read)
-                event = await link.next_event(ex, t.read)
-                while is_informational(event):
-                    event = await link.next_event(ex, t.read)
-            except Replay:  # see _client: where a replay goes
-                self._release(link)
-                replays += 1
-                if info.pipelined:
-                    min_serial = self._state.next_serial
-                else:
-                    retried_reused = fresh = True
+                return await self._answer(attempt, *started, t, collect)
+            except Replay:
+                continue
+
+    async def _start(self, attempt: Attempt, t: Timeout, block: bool) -> tuple[_AsyncLink, Exchange] | None:
+        """Put the request in flight on a connection; None if that means waiting and not `block`."""
+        while True:
+            got = await self._acquire(attempt, t, block)
+            if got is None:
+                return None
+            link, reused = got
+            replays = attempt.replays
+            info = ExchangeInfo(link.number, reused, 0, replays > 0)
+            can_replay = attempt.replayable_body and replays < MAX_REPLAYS
+            ex = Exchange(info, can_replay and reused and not attempt.retried_reused, can_replay)
+            try:
+                await link.send(ex, attempt.prepared, attempt.body, t)
+            except ConnectionStateError:
+                # Lost a race with a reader that ended or filled the connection.
+                self._release(link, sent=False)
                 continue
             except BaseException:
                 self._release(link, sent=ex.rid >= 0)
                 raise
-            info.elapsed = time.monotonic() - started
-            return Response(event.status_code, event.reason.decode("latin-1"),
-                            HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
-                            prepared.method, url, info, _AsyncBody(self, link, ex, t.read))
+            if self._pipelining or self._state.has_waiters:
+                self._wake(self._state.sent(link.entry, time.monotonic()))  # type: ignore[arg-type]
+            return link, ex
 
-    async def _acquire(self, where: Target, prepared: PreparedRequest, t: Timeout,
-                       fresh: bool = False, min_serial: int = 0) -> tuple[_AsyncLink, bool]:
-        origin = where.origin
+    async def _answer(self, attempt: Attempt, link: _AsyncLink, ex: Exchange, t: Timeout,
+                      collect: bool) -> Response:
+        """The response head of a request in flight (`collect`: once its whole answer came);
+        raises Replay when it must be sent again."""
+        started = time.monotonic()
+        try:
+            if collect:  # the whole answer is wanted: one wake-up, at its end
+                await link.wait_end(ex, t.read)
+            event = await link.next_event(ex, t.read)
+            while is_informational(event):
+                event = await link.next_event(ex, t.read)
+        except Replay:  # see _client: where a replay goes
+            self._release(link)
+            attempt.replayed(ex.info.pipelined > 0, self._state.next_serial)
+            raise
+        except BaseException:
+            self._release(link)
+            raise
+        info = ex.info
+        info.elapsed = time.monotonic() - started
+        return Response(event.status_code, event.reason.decode("latin-1"),
+                        HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
+                        attempt.prepared.method, attempt.url, info, _AsyncBody(self, link, ex, t.read))
+
+    async def _acquire(self, attempt: Attempt, t: Timeout,
+                       block: bool = True) -> tuple[_AsyncLink, bool] | None:
+        origin = attempt.where.origin
+        prepared = attempt.prepared
         loop = asyncio.get_running_loop()
         deadline = None if t.pool is None else time.monotonic() + t.pool
         while True:
@@ -567,9 +631,12 @@ class AsyncPool:
             waiter = _Waiter()
             action = self._state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
                                          expect_continue=prepared.expect_continue,
-                                         upgrade=prepared.upgrade, fresh=fresh,
-                                         min_serial=min_serial)
+                                         upgrade=prepared.upgrade, fresh=attempt.fresh,
+                                         min_serial=attempt.min_serial)
             if isinstance(action, Wait):
+                if not block:
+                    self._state.cancel(waiter)
+                    return None
                 waiter.future = loop.create_future()
                 action = await self._wait(waiter, deadline)
                 link = waiter.link  # type: ignore[assignment]

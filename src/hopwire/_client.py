@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import ssl
 from collections import deque
-from typing import Any
+from typing import Any, Union
 
 from . import Data, EndOfMessage, InformationalResponse
 from ._connection import BROKEN, CLOSED, SWITCHED, Connection
 from ._errors import ConnectionLost, RemoteProtocolError, TransportError
-from ._models import ExchangeInfo, Proxy, Timeout, TimeoutInput, as_timeout
+from ._models import ExchangeInfo, HeaderInput, Proxy, Timeout, TimeoutInput, as_timeout, prepare, split_url
+from ._writer import Body
 from ._pool_state import Entry, PoolState
 
 ENDED = frozenset([CLOSED, BROKEN, SWITCHED])
@@ -213,6 +214,47 @@ class Link:
         self.exchanges.clear()
         self.pipeline_failed = self.pipeline_failed or cut_in_pipeline
         return cut_in_pipeline
+
+
+RequestSpec = Union[tuple[Union[str, bytes], str], tuple[Union[str, bytes], str, HeaderInput, Body]]
+
+
+class Attempt:
+    """One request of a caller, across the sends that replays make of it."""
+
+    __slots__ = ("url", "where", "prepared", "body", "replayable_body", "replays", "retried_reused",
+                 "fresh", "min_serial")
+
+    def __init__(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
+                 proxy: Any) -> None:
+        self.url = url
+        self.where = split_url(url)
+        self.prepared = prepare(method, self.where, headers, body, proxy)
+        self.body = body
+        self.replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
+        self.replays = 0
+        self.retried_reused = False  # replayed after a reused connection failed: not again
+        self.fresh = False  # the replay goes on a new connection
+        self.min_serial = 0  # the replay goes on a connection opened since its failure
+
+    @classmethod
+    def from_spec(cls, spec: RequestSpec, proxy: Any) -> Attempt:
+        """An attempt from `(method, url)` or `(method, url, headers, body)`."""
+        headers: HeaderInput = None
+        body: Body = None
+        if len(spec) == 4:
+            method, url, headers, body = spec
+        else:
+            method, url = spec
+        return cls(method, url, headers, body, proxy)
+
+    def replayed(self, pipelined: bool, next_serial: int) -> None:
+        """The request was not answered and will be sent again (see `_client`)."""
+        self.replays += 1
+        if pipelined:
+            self.min_serial = next_serial
+        else:
+            self.retried_reused = self.fresh = True
 
 
 def protocol_error(exc: RemoteProtocolError) -> RemoteProtocolError:

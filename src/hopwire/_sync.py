@@ -47,7 +47,9 @@ from ._client import (
     Exchange,
     Link,
     PoolOptions,
+    Attempt,
     Replay,
+    RequestSpec,
     protocol_error,
     record,
 )
@@ -468,36 +470,6 @@ class _Body(BodyStream):
             self.pool._release(self.link)
 
 
-RequestSpec = Union[tuple[Union[str, bytes], str], tuple[Union[str, bytes], str, HeaderInput, Body]]
-
-
-class _Attempt:
-    """One request of a caller, across the sends that replays make of it."""
-
-    __slots__ = ("url", "where", "prepared", "body", "replayable_body", "replays", "retried_reused",
-                 "fresh", "min_serial")
-
-    def __init__(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
-                 proxy: Any) -> None:
-        self.url = url
-        self.where = split_url(url)
-        self.prepared = prepare(method, self.where, headers, body, proxy)
-        self.body = body
-        self.replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
-        self.replays = 0
-        self.retried_reused = False  # replayed after a reused connection failed: not again
-        self.fresh = False  # the replay goes on a new connection
-        self.min_serial = 0  # the replay goes on a connection opened since its failure
-
-    def replayed(self, pipelined: bool, next_serial: int) -> None:
-        """The request was not answered and will be sent again (see `_client`)."""
-        self.replays += 1
-        if pipelined:
-            self.min_serial = next_serial
-        else:
-            self.retried_reused = self.fresh = True
-
-
 class Pool:
     """A thread-safe pool of HTTP/1.1 connections; see the README's "Connection pool".
 
@@ -563,20 +535,14 @@ class Pool:
         """
         t = self._options.timeout if timeout is None else as_timeout(timeout)
         results: list[Response | HopwireError | None] = []
-        todo: deque[tuple[int, _Attempt]] = deque()
+        todo: deque[tuple[int, Attempt]] = deque()
         for spec in requests:
-            headers: HeaderInput = None
-            body: Body = None
-            if len(spec) == 4:
-                method, url, headers, body = spec
-            else:
-                method, url = spec
             try:
-                todo.append((len(results), _Attempt(method, url, headers, body, self._options.proxy)))
+                todo.append((len(results), Attempt.from_spec(spec, self._options.proxy)))
                 results.append(None)
             except HopwireError as exc:  # refused before anything was sent
                 results.append(exc)
-        in_flight: deque[tuple[int, _Attempt, _SyncLink, Exchange]] = deque()
+        in_flight: deque[tuple[int, Attempt, _SyncLink, Exchange]] = deque()
         while todo or in_flight:
             while todo:
                 index, attempt = todo[0]
@@ -638,7 +604,7 @@ class Pool:
 
     def _send(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
               timeout: TimeoutInput | None) -> Response:
-        attempt = _Attempt(method, url, headers, body, self._options.proxy)
+        attempt = Attempt(method, url, headers, body, self._options.proxy)
         t = self._options.timeout if timeout is None else as_timeout(timeout)
         while True:
             started = self._start(attempt, t, block=True)
@@ -648,7 +614,7 @@ class Pool:
             except Replay:
                 continue
 
-    def _start(self, attempt: _Attempt, t: Timeout, block: bool,
+    def _start(self, attempt: Attempt, t: Timeout, block: bool,
                defer: bool = False) -> tuple[_SyncLink, Exchange] | None:
         """Put the request in flight on a connection; None if that means waiting and not `block`."""
         while True:
@@ -674,7 +640,7 @@ class Pool:
                     self._wake(self._state.sent(link.entry, time.monotonic()))  # type: ignore[arg-type]
             return link, ex
 
-    def _answer(self, attempt: _Attempt, link: _SyncLink, ex: Exchange, t: Timeout) -> Response:
+    def _answer(self, attempt: Attempt, link: _SyncLink, ex: Exchange, t: Timeout) -> Response:
         """The response head of a request in flight; raises Replay when it must be sent again."""
         started = time.monotonic()
         try:
@@ -694,7 +660,7 @@ class Pool:
                         HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
                         attempt.prepared.method, attempt.url, info, _Body(self, link, ex, t.read))
 
-    def _acquire(self, attempt: _Attempt, t: Timeout,
+    def _acquire(self, attempt: Attempt, t: Timeout,
                  block: bool = True) -> tuple[_SyncLink, bool] | None:
         """A connection to send on (and whether it answered before): reused, pipelined or
         new; None when none is free now and not `block`."""
