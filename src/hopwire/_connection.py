@@ -355,9 +355,13 @@ class Connection:
         a request once and sends it again on another connection when it is
         replayed (or reuses it for the same request made again).
         """
-        why = self._refusal(prepared.method, prepared.barrier)
-        if why is not None:
-            raise ConnectionStateError(f"cannot send {prepared.method!r} now: {why}")
+        # An idle, open connection takes any request: the common case skips the rules.
+        limit = self._request_limit
+        if (self._in_flight or self._body is not None or self._ended is not None or self._peer_closing
+                or (limit is not None and self._next_id >= limit)):
+            why = self._refusal(prepared.method, prepared.barrier)
+            if why is not None:
+                raise ConnectionStateError(f"cannot send {prepared.method!r} now: {why}")
         return self._record(prepared.method, prepared.barrier, prepared.upgrade,
                             None if prepared.chunked else prepared.body_length)
 
@@ -407,7 +411,8 @@ class Connection:
 
     def receive_data(self, data: Buffer) -> list[Tagged]:
         """Feed bytes read from the transport; return the events, each with its request."""
-        self._check_receiving()
+        if self._error is not None or self._ended is SWITCHED or self._transport_closed:
+            self._check_receiving()
         if not data:
             return []
         if not self._in_flight:
