@@ -15,7 +15,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -211,30 +211,26 @@ class _AsyncLink(Link):
 
     # -- writing -----------------------------------------------------------------------
 
-    async def send(self, ex: Exchange, prepared: PreparedRequest, body: Body, timeout: Timeout) -> None:
+    def send(self, ex: Exchange, prepared: PreparedRequest, body: Body,
+             timeout: Timeout) -> Coroutine[Any, Any, None] | None:
+        """Record the request and write what can be written now.
+
+        Returns the coroutine that writes the rest (an iterable body, or a
+        wait for the transport to drain), or None when all is written: the
+        common request costs no coroutine.
+        """
         conn = self.conn
         if self.closed or conn.state in ENDED:
             raise ConnectionStateError("the connection ended before the request was sent")
         record(self, ex, prepared)
         rid = ex.rid
-        try:
-            await self._write(ex, rid, prepared, body, timeout.write)
-        except WriteTimeout as exc:
-            ex.write_error = exc
-            self.abort(exc)
-        except (OSError, RuntimeError) as exc:
-            ex.write_error = WriteError(f"writing the request failed: {exc}")
-
-    async def _write(self, ex: Exchange, rid: int, prepared: PreparedRequest, body: Body,
-                     timeout: float | None) -> None:
-        conn = self.conn
         if body is None and ex.info.pipelined:
             # Requests pipelined in one turn of the loop leave in one write
             # (one system call), as a client writing them together would.
             self.out.append(prepared.head)
             if len(self.out) == 1:
                 self.loop.call_soon(self.flush)
-            return
+            return None
         self.flush()
         transport = self.transport
         if body is None:
@@ -252,18 +248,34 @@ class _AsyncLink(Link):
         else:
             ex.may_replay = False  # an iterator cannot be sent twice
             transport.write(prepared.head)
-            async for piece in _pieces(body):
-                if self.closed:
-                    raise OSError("the connection was closed")
-                data = conn.send_body(rid, piece)
-                if data:
-                    transport.write(data)
-                await self._drain(timeout)
-            tail = conn.end_body(rid)
-            if tail:
-                transport.write(tail)
+            return self._guarded(ex, self._write_pieces(rid, body, timeout.write), timeout)
         if self.write_paused:
+            return self._guarded(ex, self._drain(timeout.write), timeout)
+        return None
+
+    async def _guarded(self, ex: Exchange, writing: Coroutine[Any, Any, None], timeout: Timeout) -> None:
+        """Run the rest of a write; its failure is kept for after the answer is read."""
+        try:
+            await writing
+        except WriteTimeout as exc:
+            ex.write_error = exc
+            self.abort(exc)
+        except (OSError, RuntimeError) as exc:
+            ex.write_error = WriteError(f"writing the request failed: {exc}")
+
+    async def _write_pieces(self, rid: int, body: Body, timeout: float | None) -> None:
+        conn, transport = self.conn, self.transport
+        async for piece in _pieces(body):
+            if self.closed:
+                raise OSError("the connection was closed")
+            data = conn.send_body(rid, piece)
+            if data:
+                transport.write(data)
             await self._drain(timeout)
+        tail = conn.end_body(rid)
+        if tail:
+            transport.write(tail)
+        await self._drain(timeout)
 
     def flush(self) -> None:
         """Write the heads queued by pipelined requests of this turn of the loop."""
@@ -580,7 +592,9 @@ class AsyncPool:
             can_replay = attempt.replayable_body and replays < MAX_REPLAYS
             ex = Exchange(info, can_replay and reused and not attempt.retried_reused, can_replay)
             try:
-                await link.send(ex, attempt.prepared, attempt.body, t)
+                rest = link.send(ex, attempt.prepared, attempt.body, t)
+                if rest is not None:
+                    await rest
             except ConnectionStateError:
                 # Lost a race with a reader that ended or filled the connection.
                 self._release(link, sent=False)
@@ -763,7 +777,9 @@ class AsyncPool:
         real_conn, link.conn = link.conn, tunnel_conn
         link.tunneling = True
         ex = Exchange(ExchangeInfo(link.number, False, 0, False))
-        await link.send(ex, prepare_request(b"CONNECT", authority, headers, host=authority), None, t)
+        rest = link.send(ex, prepare_request(b"CONNECT", authority, headers, host=authority), None, t)
+        if rest is not None:
+            await rest
         try:
             event = await link.next_event(ex, t.connect)
             while is_informational(event):
