@@ -93,7 +93,7 @@ def test_sync_streamed_response_is_read_once(fault_server: Any) -> None:
     with hopwire.Pool() as pool:
         with pool.stream("GET", server.url + "/bytes/5000") as response:
             with pytest.raises(hopwire.LocalProtocolError):
-                response.content
+                _ = response.content
             assert response.read() == pattern(5000)
             assert response.read() == pattern(5000) and response.content == pattern(5000)
             assert response.is_closed

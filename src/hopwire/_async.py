@@ -59,14 +59,11 @@ from ._models import (
     ExchangeInfo,
     HeaderInput,
     Response,
-    Target,
     Timeout,
     TimeoutInput,
     as_timeout,
-    prepare,
-    split_url,
 )
-from ._pool_state import Dial, Entry, EvictThenDial, Origin, Use, Wait, Wakeups
+from ._pool_state import Entry, EvictThenDial, Origin, Use, Wait, Wakeups
 from ._writer import Body
 
 _TIMED_OUT = object()

@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Union
+from typing import Any
 
 from . import Data, InformationalResponse
 from . import Response as ResponseEvent
@@ -73,14 +73,11 @@ from ._models import (
     ExchangeInfo,
     HeaderInput,
     Response,
-    Target,
     Timeout,
     TimeoutInput,
     as_timeout,
-    prepare,
-    split_url,
 )
-from ._pool_state import Dial, Entry, EvictThenDial, Origin, Use, Wait, Wakeups
+from ._pool_state import Entry, EvictThenDial, Origin, Use, Wait, Wakeups
 from ._writer import Body
 
 _POLLIN = getattr(select, "POLLIN", 1)
@@ -184,7 +181,7 @@ class _SyncLink(Link):
             # does not mean closed. Read what is there, without blocking.
             try:
                 self._settimeout(0.0)
-                data = self.sock.recv(READ_SIZE)
+                self.sock.recv(READ_SIZE)
             except ssl.SSLWantReadError:
                 return False
             except OSError:
