@@ -255,3 +255,24 @@ def test_async_request_all_survives_closes_mid_pipeline(fault_server: Any) -> No
         assert answer.content.startswith(f"GET {path} #".encode())
         assert len(server.requests("GET", path, answered=True)) == 1
     assert isinstance(answers[-1], hopwire.LocalProtocolError)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_closing_the_pool_fails_requests_in_flight_and_waiting(kind: str, fault_server: Any) -> None:
+    server = fault_server()
+
+    async def scenario(client: Client) -> list[Any]:
+        calls = [client.request("GET", server.url + "/delay/1500") for _ in range(3)]
+        closing = asyncio.ensure_future(_close_soon(client))
+        results = await client.gather(*calls)
+        await closing
+        return results
+
+    async def _close_soon(client: Client) -> None:
+        await asyncio.sleep(0.3)
+        await client.close()
+
+    results = run(kind, scenario, max_connections=2)  # two in flight, one waiting
+    assert all(isinstance(r, hopwire.TransportError) or isinstance(r, hopwire.PoolClosed)
+               for r in results), results
+    assert wait_for(lambda: server.connections_open == 0)

@@ -193,6 +193,12 @@ class _SyncLink(Link):
         if not self.closed:
             self.closed = True
             try:
+                # shutdown() first: a close() alone does not wake a thread
+                # blocked in recv() on this socket (Pool.close() from another thread).
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
                 self.sock.close()
             except OSError:
                 pass
@@ -355,7 +361,9 @@ class _SyncLink(Link):
             peer_closed = True
         with self.lock:
             self.reading = False
-            if error is not None:
+            if self.closed:  # closed under the read (Pool.close): its exchanges are failed already
+                self._abort_locked(ReadError("the connection was closed"))
+            elif error is not None:
                 self._abort_locked(error, peer_closed)
             else:
                 self._receive_locked(data)
