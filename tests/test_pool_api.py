@@ -276,3 +276,30 @@ def test_closing_the_pool_fails_requests_in_flight_and_waiting(kind: str, fault_
     assert all(isinstance(r, hopwire.TransportError) or isinstance(r, hopwire.PoolClosed)
                for r in results), results
     assert wait_for(lambda: server.connections_open == 0)
+
+
+class _Broken(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_body_that_fails_midway_closes_the_connection(kind: str, fault_server: Any) -> None:
+    server = fault_server()
+
+    def pieces() -> Any:
+        yield b"first part"
+        raise _Broken("the caller's body failed")
+
+    async def scenario(client: Client) -> list[Any]:
+        await client.request("GET", server.url + "/warm")
+        try:
+            await client.request("POST", server.url + "/up", body=pieces())
+        except _Broken as exc:
+            failed: Any = exc
+        after = await client.request("GET", server.url + "/after")
+        return [failed, after]
+
+    failed, after = run(kind, scenario)
+    assert isinstance(failed, _Broken)  # the caller's own error, untouched
+    assert after.content.startswith(b"GET /after #2.1")  # a new connection, not the half-written one
+    assert server.requests("POST", "/up", answered=True) == []

@@ -443,7 +443,7 @@ class _AsyncBody(BodyStream):
     def _finish(self) -> None:
         if not self.closed:
             self.closed = True
-            self.pool._release(self.link)
+            self.pool._release(self.link, ex=self.ex)
 
 
 class AsyncPool:
@@ -597,7 +597,7 @@ class AsyncPool:
                 self._release(link, sent=False)
                 continue
             except BaseException:
-                self._release(link, sent=ex.rid >= 0)
+                self._release(link, sent=ex.rid >= 0, ex=ex)
                 raise
             if self._pipelining or self._state.has_waiters:
                 self._wake(self._state.sent(link.entry, time.monotonic()))  # type: ignore[arg-type]
@@ -619,7 +619,7 @@ class AsyncPool:
             attempt.replayed(ex.info.pipelined > 0, self._state.next_serial)
             raise
         except BaseException:
-            self._release(link)
+            self._release(link, ex=ex)
             raise
         info = ex.info
         info.elapsed = time.monotonic() - started
@@ -804,7 +804,10 @@ class AsyncPool:
         link.answered = 0
         link.tunneling = False
 
-    def _release(self, link: _AsyncLink, sent: bool = True) -> None:
+    def _release(self, link: _AsyncLink, sent: bool = True, ex: Exchange | None = None) -> None:
+        """A caller is done with its lease on the link; see `Pool._release`."""
+        if ex is not None and ex.rid >= 0 and not ex.ended and ex.error is None and not link.closed:
+            link.abort(ReadError("the answer was abandoned before its end"))
         entry = link.entry
         assert entry is not None
         now = time.monotonic()

@@ -472,7 +472,7 @@ class _Body(BodyStream):
     def _finish(self) -> None:
         if not self.closed:
             self.closed = True
-            self.pool._release(self.link)
+            self.pool._release(self.link, ex=self.ex)
 
 
 class Pool:
@@ -638,7 +638,7 @@ class Pool:
                 self._release(link, sent=False)
                 continue
             except BaseException:
-                self._release(link, sent=ex.rid >= 0)
+                self._release(link, sent=ex.rid >= 0, ex=ex)
                 raise
             if self._pipelining or self._state.has_waiters:
                 with self._lock:
@@ -657,7 +657,7 @@ class Pool:
             attempt.replayed(ex.info.pipelined > 0, self._state.next_serial)
             raise
         except BaseException:
-            self._release(link)
+            self._release(link, ex=ex)
             raise
         info = ex.info
         info.elapsed = time.monotonic() - started
@@ -792,8 +792,15 @@ class Pool:
             raise
         return sock
 
-    def _release(self, link: _SyncLink, sent: bool = True) -> None:
-        """A caller is done with its lease on the link (`sent`: its request was recorded)."""
+    def _release(self, link: _SyncLink, sent: bool = True, ex: Exchange | None = None) -> None:
+        """A caller is done with its lease on the link (`sent`: its request was recorded).
+
+        A caller that gives up on an answer under way (`ex` recorded, not
+        ended, no error: an interrupt, an exception of its own) leaves the
+        connection in an unknown state: it is closed, never handed out again.
+        """
+        if ex is not None and ex.rid >= 0 and not ex.ended and ex.error is None and not link.closed:
+            link.abort(ReadError("the answer was abandoned before its end"))
         entry = link.entry
         assert entry is not None
         with self._lock:

@@ -230,10 +230,34 @@ def _declared_length(request: httpx.Request) -> int | None:
         raise httpx.LocalProtocolError(f"invalid Content-Length {value!r}", request=request) from None
 
 
-def _check_length(content: bytes, declared: int, request: httpx.Request) -> bytes:
-    if len(content) != declared:
-        raise httpx.LocalProtocolError(f"the body has {len(content)} bytes, its Content-Length "
-                                       f"says {declared}", request=request)
+_ANY_LENGTH = -1
+
+
+def _bytes_to_read(request: httpx.Request) -> int | None:
+    """How to send a body httpx does not hold as `request.content`.
+
+    None: stream it (chunked). A number: read it into memory first, and it
+    must have that many bytes (`_ANY_LENGTH`: any). httpx's framing fields
+    say what the body is, as they would to httpcore: Content-Length up to
+    `BUFFER_LIMIT` is read, a larger one streamed; Transfer-Encoding is
+    streamed; neither means no body (a redirect's GET carries the original's
+    empty stream). httpx's in-memory `ByteStream` is always read.
+    """
+    if isinstance(request.stream, httpx.ByteStream):
+        return _ANY_LENGTH
+    declared = _declared_length(request)
+    if declared is None:
+        return None if "transfer-encoding" in request.headers else 0
+    return declared if declared <= BUFFER_LIMIT else None
+
+
+def _checked(content: bytes, expected: int, request: httpx.Request) -> bytes:
+    if expected != _ANY_LENGTH and len(content) != expected:
+        raise httpx.LocalProtocolError(
+            f"the body has {len(content)} bytes, its Content-Length says {expected}"
+            if "content-length" in request.headers else
+            f"a body of {len(content)} bytes without Content-Length or Transfer-Encoding",
+            request=request)
     return content
 
 
@@ -251,10 +275,10 @@ def _sync_body(request: httpx.Request) -> Body:
         stream = request.stream
         if not isinstance(stream, httpx.SyncByteStream):
             raise TypeError("an async request body needs httpx.AsyncClient and AsyncHTTPTransport")
-        declared = _declared_length(request)
-        if declared is None or declared > BUFFER_LIMIT:
+        expected = _bytes_to_read(request)
+        if expected is None:
             return stream  # sent chunked as it is read
-        content = _check_length(b"".join(stream), declared, request)
+        content = _checked(b"".join(stream), expected, request)
     return content or None
 
 
@@ -264,10 +288,10 @@ async def _async_body(request: httpx.Request) -> Body:
         stream = request.stream
         if not isinstance(stream, httpx.AsyncByteStream):
             raise TypeError("a sync request body needs httpx.Client and HTTPTransport")
-        declared = _declared_length(request)
-        if declared is None or declared > BUFFER_LIMIT:
+        expected = _bytes_to_read(request)
+        if expected is None:
             return stream
-        content = _check_length(b"".join([piece async for piece in stream]), declared, request)
+        content = _checked(b"".join([piece async for piece in stream]), expected, request)
     return content or None
 
 
