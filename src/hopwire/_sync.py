@@ -671,39 +671,46 @@ class Pool:
         new; None when none is free now and not `block`."""
         origin = attempt.where.origin
         prepared = attempt.prepared
-        deadline = None if t.pool is None else time.monotonic() + t.pool
+        state = self._state
+        now = time.monotonic()
+        deadline = None if t.pool is None else now + t.pool
         while True:
-            now = time.monotonic()
             waiter = _Waiter()
+            expired: list[_SyncLink] = []
             with self._lock:
                 if self._closed:
                     raise PoolClosed("the pool is closed")
-                expired = self._expire(now)
-                action = self._state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
-                                             expect_continue=prepared.expect_continue,
-                                             upgrade=prepared.upgrade, fresh=attempt.fresh,
-                                             min_serial=attempt.min_serial)
-                if isinstance(action, Wait):
+                if now >= self._next_expiry:
+                    expired = self._expire(now)
+                action = state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
+                                       expect_continue=prepared.expect_continue,
+                                       upgrade=prepared.upgrade, fresh=attempt.fresh,
+                                       min_serial=attempt.min_serial)
+                kind = type(action)
+                if kind is Use:
+                    link = self._links[action.entry]  # type: ignore[union-attr]
+                elif kind is Wait:
                     if not block:
-                        self._state.cancel(waiter)
+                        state.cancel(waiter)
                         return None
                     waiter.event = threading.Event()
-                elif isinstance(action, Use):
-                    link = self._links[action.entry]
             for expired_link in expired:
                 expired_link.close()
-            if isinstance(action, Wait):
+            if kind is Wait:
                 action = self._wait(waiter, deadline)
-                if isinstance(action, Use):
+                kind = type(action)
+                if kind is Use:
                     assert waiter.link is not None
                     link = waiter.link
-            if isinstance(action, Use):
-                if link.conn.in_flight == 0 and link.peer_gone():
+            if kind is Use:
+                in_flight = link.conn.in_flight
+                if in_flight == 0 and link.peer_gone():
                     self._lose(link)
+                    now = time.monotonic()
                     continue
-                return link, link.answered > 0 or link.conn.in_flight > 0
-            if isinstance(action, EvictThenDial):
-                self._links.pop(action.entry).close()
+                return link, in_flight > 0 or link.answered > 0
+            if kind is EvictThenDial:
+                self._links.pop(action.entry).close()  # type: ignore[union-attr]
             return self._dial(origin, t), False
 
     def _wait(self, waiter: _Waiter, deadline: float | None) -> Any:
@@ -727,8 +734,6 @@ class Pool:
             waiter.event.set()
 
     def _expire(self, now: float) -> list[_SyncLink]:
-        if now < self._next_expiry:
-            return []
         self._next_expiry = now + 0.5
         return [self._links.pop(entry) for entry in self._state.expire(now) if entry in self._links]
 
