@@ -357,14 +357,15 @@ class HTTPTransport(httpx.BaseTransport):
     `retries` mean what they mean to `httpx.HTTPTransport` (see
     `_pool_options` for how `limits` maps); `pipeline_depth` and
     `max_connections_per_host` are the pool's (default: no pipelining, no
-    per-host cap below `limits.max_connections`). `pool` is the pool.
+    per-host cap below `limits.max_connections`, as in httpx). A request is
+    pipelined only once its host has all the connections it may have, so
+    pipelining wants a per-host cap. All keyword-only. `pool` is the pool.
     """
 
-    def __init__(self, verify: ssl.SSLContext | str | bool = True, cert: CertTypes | None = None,
+    def __init__(self, *, verify: ssl.SSLContext | str | bool = True, cert: CertTypes | None = None,
                  trust_env: bool = True, http1: bool = True, http2: bool = False,
-                 limits: httpx.Limits = DEFAULT_LIMITS,
-                 proxy: ProxyInput = None, retries: int = 0, *, pipeline_depth: int = 1,
-                 max_connections_per_host: int | None = None) -> None:
+                 limits: httpx.Limits = DEFAULT_LIMITS, proxy: ProxyInput = None, retries: int = 0,
+                 pipeline_depth: int = 1, max_connections_per_host: int | None = None) -> None:
         self.pool = Pool(**_pool_options(
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2, limits=limits,
             proxy=proxy, retries=retries, pipeline_depth=pipeline_depth,
@@ -392,11 +393,10 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
     and the connection caps are reached.
     """
 
-    def __init__(self, verify: ssl.SSLContext | str | bool = True, cert: CertTypes | None = None,
+    def __init__(self, *, verify: ssl.SSLContext | str | bool = True, cert: CertTypes | None = None,
                  trust_env: bool = True, http1: bool = True, http2: bool = False,
-                 limits: httpx.Limits = DEFAULT_LIMITS,
-                 proxy: ProxyInput = None, retries: int = 0, *, pipeline_depth: int = 1,
-                 max_connections_per_host: int | None = None) -> None:
+                 limits: httpx.Limits = DEFAULT_LIMITS, proxy: ProxyInput = None, retries: int = 0,
+                 pipeline_depth: int = 1, max_connections_per_host: int | None = None) -> None:
         self.pool = AsyncPool(**_pool_options(
             verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2, limits=limits,
             proxy=proxy, retries=retries, pipeline_depth=pipeline_depth,

@@ -22,7 +22,8 @@ Workloads (`WORKLOADS`):
   have no pool);
 - pipelined16: one connection, 16 requests in flight. Only hopwire (one
   thread or coroutine calling `request_all` with 16 requests, on a pool of 1
-  connection with pipeline_depth=16) and
+  connection with pipeline_depth=16; through httpx with the hopwire transport,
+  16 threads or tasks sharing the client) and
   the pipelined floor can do it; for the others it is not applicable.
 
 The floor is the least work any Python client must do: write the request
@@ -444,6 +445,38 @@ class HttpxAsync(AsyncContender):
         await self.client.aclose()
 
 
+def _httpx_hopwire_transport(name: str, workload: Workload) -> Any:
+    """hopwire.httpx's `name` transport with the pool hopwire gets for `workload`."""
+    options = _hopwire_options(workload)
+    k = options["max_connections"]
+    limits = _module("httpx").Limits(max_connections=k, max_keepalive_connections=k, keepalive_expiry=KEEPALIVE)
+    return getattr(_module("hopwire.httpx"), name)(
+        limits=limits, max_connections_per_host=options["max_connections_per_host"],
+        pipeline_depth=options["pipeline_depth"])
+
+
+class HttpxHopwireSync(HttpxSync):
+    key = "httpx-hopwire"
+    label = "httpx Client + hopwire transport"
+    workloads = ALL
+    note = "hopwire.httpx.HTTPTransport; in pipelined16, 16 threads share 1 connection (pipeline_depth=16)"
+
+    def open(self, url: str) -> None:
+        transport = _httpx_hopwire_transport("HTTPTransport", self.workload)
+        self.client = _module("httpx").Client(transport=transport, timeout=TIMEOUT)
+
+
+class HttpxHopwireAsync(HttpxAsync):
+    key = "httpx-hopwire-async"
+    label = "httpx AsyncClient + hopwire transport"
+    workloads = ALL
+    note = "hopwire.httpx.AsyncHTTPTransport; in pipelined16, 16 tasks share 1 connection (pipeline_depth=16)"
+
+    async def aopen(self, url: str) -> None:
+        transport = _httpx_hopwire_transport("AsyncHTTPTransport", self.workload)
+        self.client = _module("httpx").AsyncClient(transport=transport, timeout=TIMEOUT)
+
+
 class Aiohttp(AsyncContender):
     key = "aiohttp"
     label = "aiohttp ClientSession"
@@ -677,7 +710,8 @@ class FloorAsync(AsyncContender):
 
 # In table order: hopwire first, then the others, the floors last.
 CONTENDERS: dict[str, type[Contender]] = {c.key: c for c in (
-    HopwireSync, HopwireAsync, Urllib3, Requests, HttpxSync, HttpxAsync, Aiohttp, HttpClient,
+    HopwireSync, HopwireAsync, Urllib3, Requests, HttpxSync, HttpxAsync, HttpxHopwireSync,
+    HttpxHopwireAsync, Aiohttp, HttpClient,
     Floor, FloorAsync, FloorPipelined,
 )}
 FLOOR_FOR = {"pipelined16": "floor-pipelined16"}  # the floor each workload is compared with
