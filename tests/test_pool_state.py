@@ -58,9 +58,10 @@ def dial(pool: PoolState, waiter: Hashable, origin: Origin, now: float = 0.0,
          method: bytes = b"GET") -> Entry:
     """acquire() must dial; connect and send the request; return the entry (busy)."""
     assert pool.acquire(waiter, origin, method, now) == Dial(origin)
-    entry = pool.connected(origin, Connection(pipeline_depth=pool.pipeline_depth), now)
+    entry = pool.connected(origin, Connection(pipeline_depth=pool.pipeline_depth), now,
+                           pipelinable=method == b"GET")
     send(entry, method)
-    assert pool.sent(entry, now) == []
+    assert pool.sent(entry, now, pipelinable=method == b"GET") == []
     return entry
 
 
@@ -83,7 +84,7 @@ def use(pool: PoolState, waiter: Hashable, origin: Origin, now: float = 0.0,
     action = pool.acquire(waiter, origin, method, now)
     assert isinstance(action, Use), action
     send(action.entry, method)
-    assert pool.sent(action.entry, now) == []
+    assert pool.sent(action.entry, now, pipelinable=method == b"GET") == []
     return action.entry
 
 
@@ -186,13 +187,20 @@ def test_no_pipelining_behind_a_lease_not_yet_sent() -> None:
     assert pool.acquire("w", A, "GET", 0.0) == Wait()  # can_send would not see the POST
 
 
-def test_a_waiter_pipelines_once_the_request_ahead_is_sent() -> None:
+def test_waiters_woken_together_pipeline_together() -> None:
     pool = PoolState(max_connections_per_host=1, pipeline_depth=4)
     entry = dial(pool, "first", A)
     assert [pool.acquire(w, A, "GET", 0.0) for w in ("w1", "w2")] == [Wait(), Wait()]
-    assert answer(pool, entry, 1.0) == [("w1", Use(entry))]  # w2 cannot pipeline yet
-    send(entry)
-    assert pool.sent(entry, 1.0) == [("w2", Use(entry))]
+    # The answer proves the connection: both GETs may go, in whatever order they are sent.
+    assert answer(pool, entry, 1.0) == [("w1", Use(entry)), ("w2", Use(entry))]
+    assert entry.unsent == 2
+
+
+def test_unsent_leases_count_towards_the_depth() -> None:
+    pool = PoolState(max_connections_per_host=1, pipeline_depth=2)
+    entry = proven_busy(pool, "x")  # one GET in flight
+    assert pool.acquire("y", A, "GET", 0.0) == Use(entry)  # 1 in flight + 0 unsent < 2
+    assert pool.acquire("z", A, "GET", 0.0) == Wait()  # 1 in flight + 1 unsent: full
 
 
 def test_pipelining_picks_the_least_loaded_connection() -> None:
@@ -423,7 +431,8 @@ class PoolMachine(RuleBasedStateMachine):
             if self.dial_fails and self.dial_fails.pop():
                 self.wake(self.pool.dial_failed(action.origin, self.now))
                 return
-            entry = self.pool.connected(action.origin, Connection(pipeline_depth=3), self.now)
+            entry = self.pool.connected(action.origin, Connection(pipeline_depth=3), self.now,
+                                        pipelinable=method == b"GET")
         else:
             entry = action.entry
             assert entry in self.pool.entries
@@ -431,7 +440,7 @@ class PoolMachine(RuleBasedStateMachine):
             assert entry.origin == action.entry.origin
         send(entry, method)
         self.holders.setdefault(entry, []).append(waiter)
-        self.wake(self.pool.sent(entry, self.now))
+        self.wake(self.pool.sent(entry, self.now, pipelinable=method == b"GET"))
 
     def wake(self, woken: list[tuple[Hashable, Any]]) -> None:
         for waiter, action in woken:
@@ -534,30 +543,7 @@ def test_an_answered_lease_not_yet_released_does_not_block_pipelining() -> None:
 
 def test_a_lease_given_up_before_sending_frees_the_pipeline() -> None:
     pool = PoolState(max_connections_per_host=1, pipeline_depth=4)
-    entry = proven_busy(pool, "x")
-    assert pool.acquire("y", A, "GET", 0.0) == Use(entry)
-    assert pool.acquire("w", A, "GET", 0.0) == Wait()  # y's request is not recorded yet
-    assert pool.released(entry, 0.0, sent=False) == [("w", Use(entry))]
-
-
-def test_a_fresh_request_dials_even_with_an_idle_connection() -> None:
-    pool = PoolState(max_connections_per_host=2)
     entry = idle(pool, A)
-    assert pool.acquire("r", A, "GET", 0.0, fresh=True) == Dial(A)
-    pool.connected(A, Connection(), 0.0)
-    # At the cap, the idle connection is evicted for it rather than used.
-    assert pool.acquire("s", A, "GET", 0.0, fresh=True) == EvictThenDial(entry, A)
-
-
-def test_min_serial_skips_connections_opened_before() -> None:
-    pool = PoolState(max_connections_per_host=1, pipeline_depth=4)
-    old = idle(pool, A)
-    since = pool.next_serial
-    assert pool.acquire("r", A, "GET", 0.0, min_serial=since) == EvictThenDial(old, A)
-    new = pool.connected(A, Connection(pipeline_depth=4), 0.0)
-    assert new.serial == since
-    send(new)
-    pool.sent(new, 0.0)
-    new.connection.receive_data(OK)
-    pool.released(new, 0.0)
-    assert pool.acquire("s", A, "GET", 0.0, min_serial=since) == Use(new)
+    assert pool.acquire("y", A, "POST", 0.0) == Use(entry)
+    assert pool.acquire("w", A, "GET", 0.0) == Wait()  # not behind an unsent POST
+    assert pool.released(entry, 0.0, sent=False, pipelinable=False) == [("w", Use(entry))]

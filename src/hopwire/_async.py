@@ -185,10 +185,10 @@ class _AsyncLink(Link):
         if self.sleepers:
             self._wake_sleepers()
 
-    def abort(self, error: TransportError) -> None:
+    def abort(self, error: TransportError, peer_closed: bool = False) -> None:
         """The connection is in an unknown state: close it; the answer under way gets `error`."""
         if self.exchanges:
-            self._fail_and_wake(error)
+            self._fail_and_wake(error, peer_closed)
         self.conn.close()
         self.close()
 
@@ -594,13 +594,14 @@ class AsyncPool:
                     await rest
             except ConnectionStateError:
                 # Lost a race with a reader that ended or filled the connection.
-                self._release(link, sent=False)
+                self._release(link, sent=False, pipelinable=attempt.pipelinable)
                 continue
             except BaseException:
-                self._release(link, sent=ex.rid >= 0, ex=ex)
+                self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
                 raise
             if self._pipelining or self._state.has_waiters:
-                self._wake(self._state.sent(link.entry, time.monotonic()))  # type: ignore[arg-type]
+                self._wake(self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
+                                               pipelinable=attempt.pipelinable))
             return link, ex
 
     async def _answer(self, attempt: Attempt, link: _AsyncLink, ex: Exchange, t: Timeout,
@@ -649,7 +650,7 @@ class AsyncPool:
                     self._state.cancel(waiter)
                     return None
                 waiter.future = loop.create_future()
-                action = await self._wait(waiter, deadline)
+                action = await self._wait(waiter, deadline, attempt.pipelinable)
                 link = waiter.link  # type: ignore[assignment]
             elif isinstance(action, Use):
                 link = self._links[action.entry]
@@ -660,9 +661,9 @@ class AsyncPool:
                 return link, link.answered > 0 or link.conn.in_flight > 0
             if isinstance(action, EvictThenDial):
                 self._links.pop(action.entry).close()
-            return await self._dial(origin, t), False
+            return await self._dial(origin, t, attempt.pipelinable), False
 
-    async def _wait(self, waiter: _Waiter, deadline: float | None) -> Any:
+    async def _wait(self, waiter: _Waiter, deadline: float | None, pipelinable: bool) -> Any:
         assert waiter.future is not None
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
@@ -672,17 +673,17 @@ class AsyncPool:
                 raise PoolTimeout(f"no connection available within {self._options.timeout.pool} s") from None
         except BaseException:
             if not self._state.cancel(waiter) and waiter.action is not None:
-                self._give_back(waiter.action)
+                self._give_back(waiter.action, pipelinable)
             raise
         if waiter.action is None:
             raise PoolClosed("the pool is closed")
         return waiter.action
 
-    def _give_back(self, action: Any) -> None:
+    def _give_back(self, action: Any, pipelinable: bool) -> None:
         """A woken waiter was cancelled: undo the action it was given."""
         now = time.monotonic()
         if isinstance(action, Use):
-            self._wake(self._state.released(action.entry, now, sent=False))
+            self._wake(self._state.released(action.entry, now, sent=False, pipelinable=pipelinable))
         else:
             if isinstance(action, EvictThenDial):
                 link = self._links.pop(action.entry, None)
@@ -705,7 +706,7 @@ class AsyncPool:
         self._next_expiry = now + 0.5
         return [self._links.pop(entry) for entry in self._state.expire(now) if entry in self._links]
 
-    async def _dial(self, origin: Origin, t: Timeout) -> _AsyncLink:
+    async def _dial(self, origin: Origin, t: Timeout, pipelinable: bool = True) -> _AsyncLink:
         options = self._options
         attempt = 0
         while True:
@@ -721,7 +722,7 @@ class AsyncPool:
                 raise
             await asyncio.sleep(CONNECT_BACKOFF * (2 ** attempt))
             attempt += 1
-        entry = self._state.connected(origin, link.conn, time.monotonic())
+        entry = self._state.connected(origin, link.conn, time.monotonic(), pipelinable=pipelinable)
         link.entry = entry
         self._links[entry] = link
         if self._closed:
@@ -804,7 +805,8 @@ class AsyncPool:
         link.answered = 0
         link.tunneling = False
 
-    def _release(self, link: _AsyncLink, sent: bool = True, ex: Exchange | None = None) -> None:
+    def _release(self, link: _AsyncLink, sent: bool = True, ex: Exchange | None = None,
+                 pipelinable: bool = True) -> None:
         """A caller is done with its lease on the link; see `Pool._release`."""
         if ex is not None and ex.rid >= 0 and not ex.ended and ex.error is None and not link.closed:
             link.abort(ReadError("the answer was abandoned before its end"))
@@ -814,7 +816,7 @@ class AsyncPool:
         if link.pipeline_failed:
             link.pipeline_failed = False
             self._state.note_pipeline_failure(entry.origin)
-        wakeups = self._state.released(entry, now, sent=sent)
+        wakeups = self._state.released(entry, now, sent=sent, pipelinable=pipelinable)
         state = link.conn.state
         ended = link.closed or state in ENDED
         if ended:
@@ -826,8 +828,8 @@ class AsyncPool:
         self._wake(wakeups)
 
     def _lose(self, link: _AsyncLink) -> None:
-        link.close()
-        link.conn.close()
+        """The link died while idle: drop it from the pool (see `Pool._lose`)."""
+        link.abort(ReadError("the server closed the connection"), peer_closed=True)
         entry = link.entry
         assert entry is not None
         self._links.pop(entry, None)

@@ -36,6 +36,7 @@ from collections import deque
 from typing import Any, Union
 
 from . import Data, EndOfMessage, InformationalResponse
+from . import _rules as R
 from ._connection import BROKEN, CLOSED, SWITCHED, Connection
 from ._errors import ConnectionLost, RemoteProtocolError, TransportError
 from ._models import ExchangeInfo, HeaderInput, Proxy, Timeout, TimeoutInput, as_timeout, prepare, split_url
@@ -222,14 +223,16 @@ RequestSpec = Union[tuple[Union[str, bytes], str], tuple[Union[str, bytes], str,
 class Attempt:
     """One request of a caller, across the sends that replays make of it."""
 
-    __slots__ = ("url", "where", "prepared", "body", "replayable_body", "replays", "retried_reused",
-                 "fresh", "min_serial")
+    __slots__ = ("url", "where", "prepared", "body", "pipelinable", "replayable_body", "replays",
+                 "retried_reused", "fresh", "min_serial")
 
     def __init__(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
                  proxy: Any) -> None:
         self.url = url
         self.where = split_url(url)
         self.prepared = prepare(method, self.where, headers, body, proxy)
+        # May it go into a pipeline (RFC 9112 §9.3.2)? PoolState counts it so.
+        self.pipelinable = self.prepared.method in R.SAFE_METHODS and not self.prepared.barrier
         self.body = body
         self.replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
         self.replays = 0

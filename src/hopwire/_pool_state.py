@@ -25,9 +25,12 @@ Policy of `acquire()`, the first that applies:
 
 A connection is leased to a caller by `Use` and by `Dial` (the entry from
 `connected()`); the caller gives it back with `released()` once its response
-ended or it gave up. A connection is pipelined onto only when every lease on
-it has been recorded on the connection (`sent()` was called for each: no
-`unsent` lease), so that `can_send()` sees every request handed out.
+ended or it gave up. Until its request is recorded on the connection
+(`sent()`), a lease is `unsent`: `can_send()` cannot see it. A request joins
+a pipeline behind unsent leases only when it and all of them may be
+pipelined (safe method, no barrier) on a connection proven persistent, and
+the requests in flight plus the unsent ones stay below `pipeline_depth`;
+callers woken together can then pipeline together, whatever order they send in.
 
 Expiry: an idle connection expires at idle_since + min(keepalive_expiry,
 server timeout - margin), the server timeout being its `Keep-Alive: timeout=`;
@@ -51,6 +54,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import NamedTuple, Union
 
+from . import _rules as R
 from ._connection import BROKEN, CLOSED, IDLE, OPEN, SWITCHED, Connection
 from ._errors import HopwireError
 
@@ -74,7 +78,8 @@ class Origin(NamedTuple):
 class Entry:
     """One live connection of the pool; compared by identity."""
 
-    __slots__ = ("connection", "origin", "serial", "idle_since", "expires_at", "leases", "unsent")
+    __slots__ = ("connection", "origin", "serial", "idle_since", "expires_at", "leases", "unsent",
+                 "unsent_blockers")
 
     def __init__(self, connection: Connection, origin: Origin, serial: int = 0) -> None:
         self.connection = connection
@@ -84,6 +89,7 @@ class Entry:
         self.expires_at: float | None = None
         self.leases = 0  # callers that hold it: requests handed out and not released
         self.unsent = 0  # leases whose request is not recorded on the connection yet (`sent()`)
+        self.unsent_blockers = 0  # of those, the ones that may not be pipelined
 
     @property
     def is_available(self) -> bool:
@@ -137,6 +143,11 @@ class _Request(NamedTuple):
     upgrade: bool
     fresh: bool = False  # only a new connection will do
     min_serial: int = 0  # only connections opened since this serial will do
+
+
+def _pipelinable(method: bytes, expect_continue: bool, upgrade: bool) -> bool:
+    """May a request go into a pipeline (RFC 9112 §9.3.2; see `Connection._refusal`)?"""
+    return method in R.SAFE_METHODS and not expect_continue and not upgrade
 
 
 def idle_lifetime(keepalive_expiry: float, server_timeout: int | None) -> float:
@@ -212,27 +223,31 @@ class PoolState:
             raise PoolStateError("the pool is closed")
         if waiter in self._waiters:
             raise PoolStateError(f"waiter {waiter!r} is already waiting")
+        method_b = method.encode("ascii", "replace") if isinstance(method, str) else bytes(method)
         best = None if fresh else self._idle(origin, now, min_serial)
         if best is not None:  # policy step 1, the common case, without building a request
             action: Action = Use(best)
-            self._apply(action)
+            self._apply(action, _pipelinable(method_b, expect_continue, upgrade))
             return action
-        method_b = method.encode("ascii", "replace") if isinstance(method, str) else bytes(method)
         request = _Request(origin, method_b, deadline, expect_continue, upgrade, fresh, min_serial)
         action = self._plan(request, now)
         if isinstance(action, Wait):
             self._waiters[waiter] = request
         else:
-            self._apply(action)
+            self._apply(action, _pipelinable(method_b, expect_continue, upgrade))
         return action
 
-    def connected(self, origin: Origin, connection: Connection, now: float) -> Entry:
-        """A dial succeeded: the new entry is leased to the caller that dialled."""
+    def connected(self, origin: Origin, connection: Connection, now: float, *,
+                  pipelinable: bool = True) -> Entry:
+        """A dial succeeded: the new entry is leased to the caller that dialled
+        (`pipelinable`: whether its request may be pipelined)."""
         self._undial(origin)
         entry = Entry(connection, origin, self._serial)
         self._serial += 1
         entry.leases = 1
-        entry.unsent = 1 if self.pipeline_depth > 1 else 0
+        if self.pipeline_depth > 1:
+            entry.unsent = 1
+            entry.unsent_blockers = 0 if pipelinable else 1
         self._entries.append(entry)
         return entry
 
@@ -241,24 +256,25 @@ class PoolState:
         self._undial(origin)
         return self._wake(now)
 
-    def sent(self, entry: Entry, now: float) -> Wakeups:
+    def sent(self, entry: Entry, now: float, *, pipelinable: bool = True) -> Wakeups:
         """A caller holding the entry recorded its request on the connection
         (`send_prepared()`): a waiter may now pipeline behind it."""
-        if entry.unsent > 0:
-            entry.unsent -= 1
+        self._unlease(entry, pipelinable)
         return self._wake(now) if self._waiters and entry in self._entries else []
 
-    def released(self, entry: Entry, now: float, *, sent: bool = True) -> Wakeups:
+    def released(self, entry: Entry, now: float, *, sent: bool = True,
+                 pipelinable: bool = True) -> Wakeups:
         """A caller is done with the entry (its response ended, or it gave up).
 
         `sent=False`: the caller gave up before its request was recorded on
-        the connection (`sent()` was not called for this lease). An ended
+        the connection (`sent()` was not called for this lease; `pipelinable`
+        as for `sent()`). An ended
         connection (closed, broken, switched) leaves the pool, as does one
         that may carry no more requests once nobody holds it; the driver
         closes the transport of a connection that is not `is_reusable`.
         """
-        if not sent and entry.unsent > 0:
-            entry.unsent -= 1
+        if not sent:
+            self._unlease(entry, pipelinable)
         if entry not in self._entries:
             return []  # dropped already (discarded, or closed while pipelined)
         entry.leases = max(0, entry.leases - 1)
@@ -328,8 +344,8 @@ class PoolState:
         if not host_full and not pool_full:
             return Dial(origin)
         if not fresh and self.pipelining_enabled(origin):
-            busy = [e for e in mine if e.leases > 0 and e.unsent == 0 and e.serial >= min_serial
-                    and self._fits(e, request)]
+            busy = [e for e in mine if e.leases > 0 and e.serial >= min_serial
+                    and self._can_join(e, request)]
             if busy:
                 return Use(min(busy, key=lambda e: e.connection.in_flight))
         # An idle connection of the origin that cannot serve the request is a
@@ -356,16 +372,36 @@ class PoolState:
                 best, best_since = e, since
         return best
 
+    def _can_join(self, entry: Entry, request: _Request) -> bool:
+        """May the request be pipelined on this busy connection (see "unsent" above)?"""
+        if entry.unsent == 0:
+            return self._fits(entry, request)
+        connection = entry.connection
+        return (entry.unsent_blockers == 0 and _pipelinable(request.method, request.expect_continue,
+                                                             request.upgrade)
+                and connection.proven_persistent
+                and connection.in_flight + entry.unsent < self.pipeline_depth
+                and self._fits(entry, request))
+
+    @staticmethod
+    def _unlease(entry: Entry, pipelinable: bool) -> None:
+        if entry.unsent > 0:
+            entry.unsent -= 1
+            if not pipelinable and entry.unsent_blockers > 0:
+                entry.unsent_blockers -= 1
+
     @staticmethod
     def _fits(entry: Entry, request: _Request) -> bool:
         return entry.connection.can_send(request.method, expect_continue=request.expect_continue,
                                          upgrade=request.upgrade)
 
-    def _apply(self, action: Action) -> None:
+    def _apply(self, action: Action, pipelinable: bool = True) -> None:
         if isinstance(action, Use):
             action.entry.leases += 1
             if self.pipeline_depth > 1:  # unsent leases matter only to pipelining
                 action.entry.unsent += 1
+                if not pipelinable:
+                    action.entry.unsent_blockers += 1
             action.entry.idle_since = action.entry.expires_at = None
         elif isinstance(action, EvictThenDial):
             self._entries.remove(action.entry)
@@ -394,7 +430,8 @@ class PoolState:
                 blocked.add(key)
             else:
                 del self._waiters[waiter]
-                self._apply(action)
+                self._apply(action, _pipelinable(request.method, request.expect_continue,
+                                                 request.upgrade))
                 woken.append((waiter, action))
         return woken
 

@@ -161,6 +161,13 @@ class _SyncLink(Link):
                 self._settimeout(timeout)
             self.write_timeout = timeout if self.os_timeouts else _UNSET
 
+    def check_peer(self) -> bool:
+        """`peer_gone()` while nothing is in flight, under the link's lock: callers woken
+        together may check at once, and bytes that answer a request just sent by another
+        caller are not taken for a closed connection."""
+        with self.lock:
+            return not self.exchanges and self.peer_gone()
+
     def peer_gone(self) -> bool:
         """Did the idle connection become readable (closed by the server, or garbage)?"""
         try:
@@ -385,9 +392,9 @@ class _SyncLink(Link):
             self.fail(None)
             self.close()
 
-    def abort(self, error: TransportError) -> None:
+    def abort(self, error: TransportError, peer_closed: bool = False) -> None:
         with self.lock:
-            self._abort_locked(error)
+            self._abort_locked(error, peer_closed)
 
     def _abort_locked(self, error: TransportError, peer_closed: bool = False) -> None:
         """The connection is in an unknown state: close it; the answer under way gets `error`."""
@@ -635,14 +642,15 @@ class Pool:
                 link.send(ex, attempt.prepared, attempt.body, t, defer)
             except ConnectionStateError:
                 # Lost a race with a reader that ended or filled the connection.
-                self._release(link, sent=False)
+                self._release(link, sent=False, pipelinable=attempt.pipelinable)
                 continue
             except BaseException:
-                self._release(link, sent=ex.rid >= 0, ex=ex)
+                self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
                 raise
             if self._pipelining or self._state.has_waiters:
                 with self._lock:
-                    self._wake(self._state.sent(link.entry, time.monotonic()))  # type: ignore[arg-type]
+                    self._wake(self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
+                                               pipelinable=attempt.pipelinable))
             return link, ex
 
     def _answer(self, attempt: Attempt, link: _SyncLink, ex: Exchange, t: Timeout) -> Response:
@@ -704,14 +712,14 @@ class Pool:
                     link = waiter.link
             if kind is Use:
                 in_flight = link.conn.in_flight
-                if in_flight == 0 and link.peer_gone():
+                if in_flight == 0 and link.check_peer():
                     self._lose(link)
                     now = time.monotonic()
                     continue
                 return link, in_flight > 0 or link.answered > 0
             if kind is EvictThenDial:
                 self._links.pop(action.entry).close()  # type: ignore[union-attr]
-            return self._dial(origin, t), False
+            return self._dial(origin, t, attempt.pipelinable), False
 
     def _wait(self, waiter: _Waiter, deadline: float | None) -> Any:
         assert waiter.event is not None
@@ -737,7 +745,7 @@ class Pool:
         self._next_expiry = now + 0.5
         return [self._links.pop(entry) for entry in self._state.expire(now) if entry in self._links]
 
-    def _dial(self, origin: Origin, t: Timeout) -> _SyncLink:
+    def _dial(self, origin: Origin, t: Timeout, pipelinable: bool = True) -> _SyncLink:
         options = self._options
         attempt = 0
         while True:
@@ -759,7 +767,7 @@ class Pool:
         conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied)
         link = _SyncLink(sock, conn, next(self._numbers), options.replay_unsafe)
         with self._lock:
-            entry = self._state.connected(origin, conn, time.monotonic())
+            entry = self._state.connected(origin, conn, time.monotonic(), pipelinable=pipelinable)
             link.entry = entry
             self._links[entry] = link
             if self._closed:
@@ -797,7 +805,8 @@ class Pool:
             raise
         return sock
 
-    def _release(self, link: _SyncLink, sent: bool = True, ex: Exchange | None = None) -> None:
+    def _release(self, link: _SyncLink, sent: bool = True, ex: Exchange | None = None,
+                 pipelinable: bool = True) -> None:
         """A caller is done with its lease on the link (`sent`: its request was recorded).
 
         A caller that gives up on an answer under way (`ex` recorded, not
@@ -813,7 +822,7 @@ class Pool:
             if link.pipeline_failed:
                 link.pipeline_failed = False
                 self._state.note_pipeline_failure(entry.origin)
-            wakeups = self._state.released(entry, now, sent=sent)
+            wakeups = self._state.released(entry, now, sent=sent, pipelinable=pipelinable)
             state = link.conn.state
             ended = link.closed or state in ENDED
             if ended:
@@ -826,9 +835,12 @@ class Pool:
             link.abort(ReadError("the connection was closed"))
 
     def _lose(self, link: _SyncLink) -> None:
-        """The link died while idle: drop it from the pool."""
-        link.close()
-        link.conn.close()
+        """The link died while idle: drop it from the pool.
+
+        Another caller may have put a request in flight on it since: that one
+        is failed as after a close by the server (so it may be replayed).
+        """
+        link.abort(ReadError("the server closed the connection"), peer_closed=True)
         entry = link.entry
         assert entry is not None
         with self._lock:
