@@ -22,7 +22,9 @@ from typing import Any
 from . import pool_peers as pp
 
 COLOURS = ["#1f5fa8", "#6fa3e0", "#d9822b", "#c23b3b", "#7a9a3a", "#8e6bb8", "#4aa5a0", "#b5b5b5",
-           "#5b5b5b", "#9c755f", "#e0b040"]
+           "#5b5b5b", "#9c755f", "#e0b040", "#e377c2", "#17becf", "#bcbd22", "#393b79"]
+# Enough colours for every contender of a panel: a repeated colour would make two
+# contenders (a floor and hopwire) look like one.
 
 
 def _series(doc: dict[str, Any]) -> list[tuple[str, str, list[str], dict[str, dict[str, float]]]]:
