@@ -34,12 +34,14 @@ from ._client import (
     PoolOptions,
     Attempt,
     Replay,
+    abandoned,
+    give_back,
     RequestSpec,
     is_informational,
     protocol_error,
     record,
 )
-from ._connection import OPEN, SWITCHED, Connection, ConnectionStateError, PreparedRequest, prepare_request
+from ._connection import SWITCHED, Connection, ConnectionStateError, PreparedRequest, prepare_request
 from ._errors import (
     ConnectError,
     ConnectTimeout,
@@ -808,22 +810,11 @@ class AsyncPool:
     def _release(self, link: _AsyncLink, sent: bool = True, ex: Exchange | None = None,
                  pipelinable: bool = True) -> None:
         """A caller is done with its lease on the link; see `Pool._release`."""
-        if ex is not None and ex.rid >= 0 and not ex.ended and ex.error is None and not link.closed:
+        if abandoned(link, ex):
             link.abort(ReadError("the answer was abandoned before its end"))
-        entry = link.entry
-        assert entry is not None
-        now = time.monotonic()
-        if link.pipeline_failed:
-            link.pipeline_failed = False
-            self._state.note_pipeline_failure(entry.origin)
-        wakeups = self._state.released(entry, now, sent=sent, pipelinable=pipelinable)
-        state = link.conn.state
-        ended = link.closed or state in ENDED
-        if ended:
-            wakeups += self._state.discard(entry, now)
-        done = ended or (entry.leases == 0 and state not in OPEN)
+        wakeups, done = give_back(self._state, link, time.monotonic(), sent, pipelinable)
         if done:
-            self._links.pop(entry, None)
+            self._links.pop(link.entry, None)  # type: ignore[arg-type]
             link.abort(ReadError("the connection was closed"))
         self._wake(wakeups)
 

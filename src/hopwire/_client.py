@@ -37,7 +37,7 @@ from typing import Any, Union
 
 from . import Data, EndOfMessage, InformationalResponse
 from . import _rules as R
-from ._connection import BROKEN, CLOSED, SWITCHED, Connection
+from ._connection import BROKEN, CLOSED, OPEN, SWITCHED, Connection
 from ._errors import ConnectionLost, RemoteProtocolError, TransportError
 from ._models import ExchangeInfo, HeaderInput, Proxy, Timeout, TimeoutInput, as_timeout, prepare, split_url
 from ._writer import Body
@@ -258,6 +258,35 @@ class Attempt:
             self.min_serial = next_serial
         else:
             self.retried_reused = self.fresh = True
+
+
+def abandoned(link: Link, ex: Exchange | None) -> bool:
+    """Does a caller give up on an answer under way (recorded, not ended, no error)?
+
+    Its own exception or an interrupt leaves the connection in an unknown
+    state: the driver closes it, never hands it out again.
+    """
+    return ex is not None and ex.rid >= 0 and not ex.ended and ex.error is None and not link.closed
+
+
+def give_back(state: PoolState, link: Link, now: float, sent: bool,
+              pipelinable: bool) -> tuple[list[Any], bool]:
+    """The pool's side of a release: (wake-ups, whether the connection leaves the pool).
+
+    A connection leaves once it ended, or once nobody holds it and it may
+    carry no more requests; the driver then closes it.
+    """
+    entry = link.entry
+    assert entry is not None
+    if link.pipeline_failed:
+        link.pipeline_failed = False
+        state.note_pipeline_failure(entry.origin)
+    wakeups = state.released(entry, now, sent=sent, pipelinable=pipelinable)
+    conn_state = link.conn.state
+    ended = link.closed or conn_state in ENDED
+    if ended:
+        wakeups += state.discard(entry, now)
+    return wakeups, ended or (entry.leases == 0 and conn_state not in OPEN)
 
 
 def protocol_error(exc: RemoteProtocolError) -> RemoteProtocolError:

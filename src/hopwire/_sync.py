@@ -49,11 +49,13 @@ from ._client import (
     PoolOptions,
     Attempt,
     Replay,
+    abandoned,
+    give_back,
     RequestSpec,
     protocol_error,
     record,
 )
-from ._connection import OPEN, Connection, ConnectionStateError, PreparedRequest
+from ._connection import Connection, ConnectionStateError, PreparedRequest
 from ._errors import (
     ConnectError,
     ConnectTimeout,
@@ -813,23 +815,12 @@ class Pool:
         ended, no error: an interrupt, an exception of its own) leaves the
         connection in an unknown state: it is closed, never handed out again.
         """
-        if ex is not None and ex.rid >= 0 and not ex.ended and ex.error is None and not link.closed:
+        if abandoned(link, ex):
             link.abort(ReadError("the answer was abandoned before its end"))
-        entry = link.entry
-        assert entry is not None
         with self._lock:
-            now = time.monotonic()
-            if link.pipeline_failed:
-                link.pipeline_failed = False
-                self._state.note_pipeline_failure(entry.origin)
-            wakeups = self._state.released(entry, now, sent=sent, pipelinable=pipelinable)
-            state = link.conn.state
-            ended = link.closed or state in ENDED
-            if ended:
-                wakeups += self._state.discard(entry, now)
-            done = ended or (entry.leases == 0 and state not in OPEN)
+            wakeups, done = give_back(self._state, link, time.monotonic(), sent, pipelinable)
             if done:
-                self._links.pop(entry, None)
+                self._links.pop(link.entry, None)  # type: ignore[arg-type]
             self._wake(wakeups)
         if done:
             link.abort(ReadError("the connection was closed"))
