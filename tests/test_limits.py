@@ -114,13 +114,6 @@ def test_head_trickled_one_byte_at_a_time_is_linear(twin):
     assert_linear(twin, cost, 10_000)
 
 
-def trickle_long_line(twin: ModuleType, n: int) -> Callable[[], Any]:
-    head = b"GET / HTTP/1.1\r\nX-Long: " + b"v" * n + b"\r\n\r\n"
-    pieces = [head[i:i + 1] for i in range(len(head))]
-    return lambda: feed_all(twin.RequestParser(max_line_size=1 << 20, max_header_size=1 << 20),
-                            pieces)
-
-
 def test_worst_head_trickled_at_default_limits_is_bounded(twin):
     """Seven field lines of the longest allowed size, one byte a feed: the most a
     slow-loris head can cost under the default limits (docs/SECURITY.md has the numbers)."""
@@ -129,8 +122,6 @@ def test_worst_head_trickled_at_default_limits_is_bounded(twin):
     pieces = [head[i:i + 1] for i in range(len(head))]
     elapsed = best_time(lambda: feed_all(twin.RequestParser(), pieces), rounds=1)
     assert elapsed < SECONDS[twin_name(twin)] / 2, f"{elapsed:.3f}s"
-
-
 
 
 def test_trickle_past_the_limits_fails_at_the_limit(twin):
