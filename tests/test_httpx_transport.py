@@ -460,27 +460,7 @@ def test_threads_sharing_a_client_pipeline_correctly(nginx: Any) -> None:
 
 # -- TLS and proxies ------------------------------------------------------------------
 
-trustme = pytest.importorskip("trustme", reason="trustme is a test dependency: pip install '.[test]'")
-
-
-@pytest.fixture(scope="module")
-def ca() -> Any:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def origin(ca: Any) -> Iterator[TLSOrigin]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    with TLSOrigin(context) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def trusting(ca: Any) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
+from tls_fixtures import ca, origin, trusting  # noqa: E402,F401 - fixtures
 
 
 @kinds

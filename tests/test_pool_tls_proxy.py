@@ -12,34 +12,13 @@ import pytest
 import hopwire
 from pool_drivers import KINDS, Client, run
 from proxy_double import ForwardProxy, TLSOrigin
+from tls_fixtures import ca, origin, trusting  # noqa: F401 - fixtures
 from servers import HELLO, pattern
-
-trustme = pytest.importorskip("trustme", reason="trustme is a test dependency: pip install '.[test]'")
 
 pytestmark = pytest.mark.parametrize("kind", KINDS)
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
               "transfer-encoding", "upgrade"}
-
-
-@pytest.fixture(scope="module")
-def ca() -> Any:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def origin(ca: Any) -> Iterator[TLSOrigin]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    with TLSOrigin(context) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client_context(ca: Any) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 @pytest.fixture
@@ -50,12 +29,12 @@ def proxy() -> Iterator[ForwardProxy]:
 
 # -- TLS ------------------------------------------------------------------------------
 
-def test_https_with_a_trusted_ca(kind: str, origin: TLSOrigin, client_context: ssl.SSLContext) -> None:
+def test_https_with_a_trusted_ca(kind: str, origin: TLSOrigin, trusting: ssl.SSLContext) -> None:
     async def scenario(client: Client) -> list[Any]:
         return [await client.request("GET", origin.url + "/"),
                 await client.request("GET", origin.url + "/bytes/200000")]
 
-    first, second = run(kind, scenario, ssl_context=client_context)
+    first, second = run(kind, scenario, ssl_context=trusting)
     assert first.content == b"secure" and second.content == pattern(200000)
     assert second.info.reused
 
@@ -119,19 +98,19 @@ def test_proxy_credentials_come_from_the_proxy_url(kind: str, stdlib_http11: Any
 
 
 def test_https_through_a_connect_tunnel(kind: str, proxy: ForwardProxy, origin: TLSOrigin,
-                                        client_context: ssl.SSLContext) -> None:
+                                        trusting: ssl.SSLContext) -> None:
     async def scenario(client: Client) -> list[Any]:
         return [await client.request("GET", origin.url + "/"),
                 await client.request("GET", origin.url + "/bytes/70000")]
 
-    first, second = run(kind, scenario, proxy=proxy.url, ssl_context=client_context)
+    first, second = run(kind, scenario, proxy=proxy.url, ssl_context=trusting)
     assert first.content == b"secure" and second.content == pattern(70000)
     assert second.info.reused
     assert [(m, p) for m, p, _ in proxy.seen] == [("CONNECT", f"127.0.0.1:{origin.port}")]
 
 
 def test_refused_tunnel_is_a_proxy_error(kind: str, origin: TLSOrigin,
-                                         client_context: ssl.SSLContext) -> None:
+                                         trusting: ssl.SSLContext) -> None:
     async def scenario(client: Client) -> Any:
         try:
             return await client.request("GET", origin.url + "/")
@@ -139,7 +118,7 @@ def test_refused_tunnel_is_a_proxy_error(kind: str, origin: TLSOrigin,
             return exc
 
     with ForwardProxy(refuse_connect=True) as proxy:
-        error = run(kind, scenario, proxy=proxy.url, ssl_context=client_context)
+        error = run(kind, scenario, proxy=proxy.url, ssl_context=trusting)
     assert isinstance(error, hopwire.ProxyError) and error.status == 403
 
 

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from . import Data
+from . import Data, InformationalResponse
 from . import Response as ResponseEvent
 from ._client import (
     CONNECT_BACKOFF,
@@ -36,8 +36,8 @@ from ._client import (
     Replay,
     abandoned,
     give_back,
+    plan_batch,
     RequestSpec,
-    is_informational,
     protocol_error,
     record,
 )
@@ -501,14 +501,7 @@ class AsyncPool:
         request has its `HopwireError` in its place.
         """
         t = self._options.timeout if timeout is None else as_timeout(timeout)
-        results: list[Response | HopwireError | None] = []
-        todo: deque[tuple[int, Attempt]] = deque()
-        for spec in requests:
-            try:
-                todo.append((len(results), Attempt.from_spec(spec, self._options.proxy)))
-                results.append(None)
-            except HopwireError as exc:  # refused before anything was sent
-                results.append(exc)
+        results, todo = plan_batch(requests, self._options.proxy)
         in_flight: deque[tuple[int, Attempt, _AsyncLink, Exchange]] = deque()
         while todo or in_flight:
             while todo:
@@ -537,7 +530,7 @@ class AsyncPool:
                 todo.appendleft((index, attempt))
             except HopwireError as exc:
                 results[index] = exc
-        return [r for r in results if r is not None]
+        return results  # every slot is filled by now
 
     async def aclose(self) -> None:
         """Close every connection; requests in flight fail, new ones raise PoolClosed."""
@@ -615,7 +608,7 @@ class AsyncPool:
             if collect:  # the whole answer is wanted: one wake-up, at its end
                 await link.wait_end(ex, t.read)
             event = await link.next_event(ex, t.read)
-            while is_informational(event):
+            while type(event) is InformationalResponse:
                 event = await link.next_event(ex, t.read)
         except Replay:  # see _client: where a replay goes
             self._release(link)
@@ -782,7 +775,7 @@ class AsyncPool:
             await rest
         try:
             event = await link.next_event(ex, t.connect)
-            while is_informational(event):
+            while type(event) is InformationalResponse:
                 event = await link.next_event(ex, t.connect)
         except RemoteProtocolError as exc:
             raise ProxyError(f"the proxy answered CONNECT with bad HTTP: {exc.reason}") from exc

@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import ssl
 from collections import deque
+from collections.abc import Iterable
 from typing import Any, Union
 
-from . import Data, EndOfMessage, InformationalResponse
+from . import Data, EndOfMessage
 from . import _rules as R
 from ._connection import BROKEN, CLOSED, OPEN, SWITCHED, Connection
-from ._errors import ConnectionLost, RemoteProtocolError, TransportError
+from ._errors import ConnectionLost, HopwireError, RemoteProtocolError, TransportError
 from ._models import ExchangeInfo, HeaderInput, Proxy, Timeout, TimeoutInput, as_timeout, prepare, split_url
 from ._writer import Body
 from ._pool_state import Entry, PoolState
@@ -260,6 +261,20 @@ class Attempt:
             self.retried_reused = self.fresh = True
 
 
+def plan_batch(requests: Iterable[RequestSpec], proxy: Any) -> tuple[list[Any], deque[tuple[int, Attempt]]]:
+    """For `request_all`: a slot per request (its error when refused before anything was
+    sent, else None until answered) and the attempts to send, with their slots, in order."""
+    results: list[Any] = []
+    todo: deque[tuple[int, Attempt]] = deque()
+    for spec in requests:
+        try:
+            todo.append((len(results), Attempt.from_spec(spec, proxy)))
+            results.append(None)
+        except HopwireError as exc:
+            results.append(exc)
+    return results, todo
+
+
 def abandoned(link: Link, ex: Exchange | None) -> bool:
     """Does a caller give up on an answer under way (recorded, not ended, no error)?
 
@@ -292,7 +307,3 @@ def give_back(state: PoolState, link: Link, now: float, sent: bool,
 def protocol_error(exc: RemoteProtocolError) -> RemoteProtocolError:
     """A fresh error for the caller (the connection keeps its own for later calls)."""
     return RemoteProtocolError(exc.reason, exc.parse_error)
-
-
-def is_informational(event: Any) -> bool:
-    return type(event) is InformationalResponse

@@ -51,6 +51,7 @@ from ._client import (
     Replay,
     abandoned,
     give_back,
+    plan_batch,
     RequestSpec,
     protocol_error,
     record,
@@ -548,14 +549,7 @@ class Pool:
         room for the next ones.
         """
         t = self._options.timeout if timeout is None else as_timeout(timeout)
-        results: list[Response | HopwireError | None] = []
-        todo: deque[tuple[int, Attempt]] = deque()
-        for spec in requests:
-            try:
-                todo.append((len(results), Attempt.from_spec(spec, self._options.proxy)))
-                results.append(None)
-            except HopwireError as exc:  # refused before anything was sent
-                results.append(exc)
+        results, todo = plan_batch(requests, self._options.proxy)
         in_flight: deque[tuple[int, Attempt, _SyncLink, Exchange]] = deque()
         while todo or in_flight:
             while todo:
@@ -586,7 +580,7 @@ class Pool:
                 todo.appendleft((index, attempt))
             except HopwireError as exc:
                 results[index] = exc
-        return [r for r in results if r is not None]
+        return results  # every slot is filled by now
 
     def close(self) -> None:
         """Close every connection; requests in flight fail, new ones raise PoolClosed."""
