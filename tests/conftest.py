@@ -25,11 +25,20 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 import hopwire
 from hopwire import _events, _parser_py
 
 pytest_plugins = ["servers.fixtures"]
+
+# The same hypothesis examples on every run, so that a red CI run is a
+# regression and not a new draw; HOPWIRE_HYPOTHESIS_EXPLORE=1 draws afresh
+# (run it locally, turn what it finds into an explicit test).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("explore" if os.environ.get("HOPWIRE_HYPOTHESIS_EXPLORE", "") not in ("", "0")
+                      else "repeatable")
 
 
 def env_flag(name: str) -> bool:

@@ -196,6 +196,17 @@ def test_waiters_woken_together_pipeline_together() -> None:
     assert entry.unsent == 2
 
 
+def test_unsent_leases_count_towards_the_servers_request_limit() -> None:
+    # Keep-Alive: max=2 leaves one request after the first: of two waiters woken
+    # together only one may have the connection; the other waits for a new one.
+    pool = PoolState(max_connections_per_host=1, pipeline_depth=4)
+    entry = dial(pool, "first", A)
+    assert [pool.acquire(w, A, "GET", 0.0) for w in ("w1", "w2")] == [Wait(), Wait()]
+    limited = b"HTTP/1.1 200 OK\r\nKeep-Alive: max=2\r\nContent-Length: 2\r\n\r\nok"
+    assert answer(pool, entry, 1.0, limited) == [("w1", Use(entry))]
+    assert entry.connection.requests_left == 1 and entry.unsent == 1
+
+
 def test_unsent_leases_count_towards_the_depth() -> None:
     pool = PoolState(max_connections_per_host=1, pipeline_depth=2)
     entry = proven_busy(pool, "x")  # one GET in flight

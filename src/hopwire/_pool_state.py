@@ -150,6 +150,11 @@ def _pipelinable(method: bytes, expect_continue: bool, upgrade: bool) -> bool:
     return method in R.SAFE_METHODS and not expect_continue and not upgrade
 
 
+def _within(requests_left: int | None, unsent: int) -> bool:
+    """Does `Keep-Alive: max=` leave room for one more request behind the unsent leases?"""
+    return requests_left is None or unsent < requests_left
+
+
 def idle_lifetime(keepalive_expiry: float, server_timeout: int | None) -> float:
     """Seconds an idle connection may be reused: see the module's "Expiry"."""
     if server_timeout is None:
@@ -381,6 +386,7 @@ class PoolState:
                                                              request.upgrade)
                 and connection.proven_persistent
                 and connection.in_flight + entry.unsent < self.pipeline_depth
+                and _within(connection.requests_left, entry.unsent)
                 and self._fits(entry, request))
 
     @staticmethod
