@@ -278,6 +278,47 @@ def test_closing_the_pool_fails_requests_in_flight_and_waiting(kind: str, fault_
     assert wait_for(lambda: server.connections_open == 0)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_sized_body_is_sent_with_content_length(kind: str, fault_server: Any) -> None:
+    server = fault_server()
+
+    async def scenario(client: Client) -> Any:
+        return await client.request("POST", server.url + "/up",
+                                    body=hopwire.SizedBody(7, iter([b"abc", b"defg"])))
+
+    assert run(kind, scenario).status == 200
+    [record] = server.log
+    assert ("Content-Length", "7") in record.headers and record.body == b"abcdefg"
+    assert all(name.lower() != "transfer-encoding" for name, _ in record.headers)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("pieces", [[b"abc"], [b"abc", b"defgh"]], ids=["short", "long"])
+def test_a_sized_body_of_the_wrong_length_is_refused(kind: str, pieces: list[bytes],
+                                                    fault_server: Any) -> None:
+    server = fault_server()
+
+    async def scenario(client: Client) -> list[Any]:
+        try:
+            await client.request("POST", server.url + "/up", body=hopwire.SizedBody(7, iter(pieces)))
+        except hopwire.HopwireError as exc:
+            failed: Any = exc
+        after = await client.request("GET", server.url + "/after")
+        return [failed, after]
+
+    failed, after = run(kind, scenario)
+    assert isinstance(failed, (hopwire.LocalProtocolError, hopwire.WriteError)), failed
+    assert after.content.startswith(b"GET /after #2.1")  # not on the half-written connection
+    assert server.requests("POST", "/up", answered=True) == []
+
+
+def test_a_sized_body_checks_its_length() -> None:
+    with pytest.raises(hopwire.LocalProtocolError):
+        hopwire.SizedBody(-1, [])
+    with pytest.raises(TypeError):
+        hopwire.SizedBody(3, b"abc")  # type: ignore[arg-type]
+
+
 class _Broken(Exception):
     pass
 

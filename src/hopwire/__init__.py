@@ -57,6 +57,7 @@ from ._errors import (  # noqa: E402
 )
 from ._models import ExchangeInfo, Response as HTTPResponse, Timeout  # noqa: E402
 from ._sync import Pool  # noqa: E402
+from ._writer import SizedBody  # noqa: E402
 from ._async import AsyncPool  # noqa: E402
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",
+    "SizedBody",
     "Timeout",
     "TransportError",
     "TransportTimeout",

@@ -18,7 +18,7 @@ that contradicts the real one is how requests get smuggled (RFC 9112 §6.3,
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Union
 
 from . import _rules as R
@@ -26,7 +26,7 @@ from ._errors import LocalProtocolError
 
 Text = Union[bytes, str]
 Field = tuple[Text, Text]
-Body = Union[bytes, bytearray, memoryview, Iterable[bytes], AsyncIterable[bytes], None]
+Body = Union[bytes, bytearray, memoryview, "SizedBody", Iterable[bytes], AsyncIterable[bytes], None]
 
 # -- facts of the writer (candidates for _rules) -------------------------------
 
@@ -257,6 +257,47 @@ def last_chunk(trailers: Iterable[Field] = ()) -> bytes:
 
 # -- body objects ----------------------------------------------------------------
 
+class SizedBody:
+    """A streamed body whose length is known before it is sent.
+
+    It goes with `Content-Length: length` instead of chunked coding: what a
+    proxy forwarding a request with Content-Length needs, and what HTTP/1.0
+    servers and many applications require. The pool checks the count: more
+    bytes, or fewer at the end, is a LocalProtocolError and the connection is
+    not reused. `chunks` is an iterable of bytes (Pool or AsyncPool) or an
+    async iterable (AsyncPool); it is read once, so the request is not replayed.
+    """
+
+    __slots__ = ("length", "chunks")
+
+    def __init__(self, length: int, chunks: Iterable[bytes] | AsyncIterable[bytes]) -> None:
+        _check_length(length)
+        if not isinstance(chunks, (Iterable, AsyncIterable)) or isinstance(chunks, (bytes, str)):
+            raise TypeError(f"chunks must be an (async) iterable of bytes, not {type(chunks).__name__}")
+        self.length = length
+        self.chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        if not isinstance(self.chunks, Iterable):
+            raise TypeError("a SizedBody over an async iterable needs an AsyncPool")
+        return iter(self.chunks)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._pieces()
+
+    async def _pieces(self) -> AsyncIterator[bytes]:
+        chunks = self.chunks
+        if isinstance(chunks, AsyncIterable):
+            async for piece in chunks:
+                yield piece
+        else:
+            for piece in chunks:
+                yield piece
+
+    def __repr__(self) -> str:
+        return f"SizedBody({self.length}, {self.chunks!r})"
+
+
 def body_framing(body: Body) -> tuple[int | None, bool]:
     """(body_length, chunked) for `request_head()`, from the body the pool will send.
 
@@ -267,11 +308,15 @@ def body_framing(body: Body) -> tuple[int | None, bool]:
     (5, False)
     >>> body_framing(iter([b"he", b"llo"]))
     (None, True)
+    >>> body_framing(SizedBody(5, [b"he", b"llo"]))
+    (5, False)
     """
     if body is None:
         return 0, False
     if isinstance(body, (bytes, bytearray, memoryview)):
         return memoryview(body).nbytes, False
+    if isinstance(body, SizedBody):
+        return body.length, False
     if isinstance(body, str):
         raise TypeError("a str body has no byte length: encode it first")
     if isinstance(body, (Iterable, AsyncIterable)):
