@@ -116,7 +116,8 @@ def proven(make: Callable[..., Connection], **options: Any) -> Connection:
     """A connection that one HTTP/1.1 keep-alive answer proved persistent (request 0)."""
     conn = make(**options)
     send(conn)
-    assert summary(conn.receive_data(ok())) == [("resp", 0, 200), ("data", 0, b"ok"), ("end", 0)]
+    answer = ok(headers=[(b"Via", b"1.1 proxy")]) if options.get("proxied") else ok()
+    assert summary(conn.receive_data(answer)) == [("resp", 0, 200), ("data", 0, b"ok"), ("end", 0)]
     assert conn.proven_persistent and conn.is_idle
     return conn
 
@@ -140,22 +141,31 @@ PERSISTENCE = [
     # uvicorn/httptools answers HTTP/1.0 with chunked: RFC 9112 §6.1 says close after it.
     ("1.0 chunked (uvicorn)", ok(version=b"1.0", framing="chunked",
                                  headers=[(b"Connection", b"keep-alive")]), False, CLOSED, False),
-    ("proxied 1.1 default", ok(), True, IDLE, True),
+    # Through a forward proxy, HTTP/1.1 persistence needs the proxy's Via (RFC 9110
+    # §7.6.3): without it, the answer may be an origin's relayed by a dumb proxy.
+    ("proxied 1.1 with Via", ok(headers=[(b"Via", b"1.1 squid")]), True, IDLE, True),
+    ("proxied 1.1 without Via", ok(), True, CLOSED, False),
+    ("proxied 1.1 without Via, proxy trusted", ok(), "trusted", IDLE, True),
+    ("proxied 1.1 with Via, Connection: close",
+     ok(headers=[(b"Via", b"1.1 squid"), (b"Connection", b"close")]), True, CLOSED, False),
     ("proxied 1.1 echoing Proxy-Connection: keep-alive",
-     ok(headers=[(b"Proxy-Connection", b"keep-alive")]), True, IDLE, True),
+     ok(headers=[(b"Via", b"1.1 squid"), (b"Proxy-Connection", b"keep-alive")]), True, IDLE, True),
     # The dumb-proxy trap: through a proxy, HTTP/1.0 keep-alive is never trusted.
     ("proxied 1.0 Connection: keep-alive",
      ok(version=b"1.0", headers=[(b"Connection", b"keep-alive")]), True, CLOSED, False),
     ("proxied 1.0 Proxy-Connection: keep-alive",
      ok(version=b"1.0", headers=[(b"Proxy-Connection", b"keep-alive")]), True, CLOSED, False),
+    ("proxied 1.0 keep-alive, proxy trusted",
+     ok(version=b"1.0", headers=[(b"Via", b"1.0 p"), (b"Connection", b"keep-alive")]), "trusted",
+     CLOSED, False),
 ]
 
 
 @pytest.mark.parametrize("name, data, proxied, state, is_proven", PERSISTENCE,
                          ids=[c[0] for c in PERSISTENCE])
-def test_persistence(make: Any, feed: Any, name: str, data: bytes, proxied: bool,
+def test_persistence(make: Any, feed: Any, name: str, data: bytes, proxied: bool | str,
                      state: ConnectionState, is_proven: bool) -> None:
-    conn = make(proxied=proxied)
+    conn = make(proxied=bool(proxied), trust_proxy=proxied == "trusted")
     send(conn)
     assert feed(conn, data) == [("resp", 0, 200), ("data", 0, b"ok"), ("end", 0)]
     assert conn.state is state

@@ -459,11 +459,13 @@ class AsyncPool:
     def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
                  pipeline_depth: int = 1, keepalive_expiry: float = 5.0,
                  timeout: TimeoutInput = 5.0, retries: int = 0, proxy: str | None = None,
-                 ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False) -> None:
+                 ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False,
+                 trust_proxy_keep_alive: bool = False) -> None:
         self._options = PoolOptions(
             max_connections=max_connections, max_connections_per_host=max_connections_per_host,
             pipeline_depth=pipeline_depth, keepalive_expiry=keepalive_expiry, timeout=timeout,
-            retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe)
+            retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe,
+            trust_proxy_keep_alive=trust_proxy_keep_alive)
         self._state = self._options.new_state()
         self._pipelining = pipeline_depth > 1
         self._links: dict[Entry, _AsyncLink] = {}
@@ -743,7 +745,8 @@ class AsyncPool:
             raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
         assert isinstance(transport, asyncio.Transport) and isinstance(protocol, _Protocol)
         proxied = proxy is not None and not tls
-        conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied)
+        conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied,
+                          trust_proxy=options.trust_proxy_keep_alive)
         link = _AsyncLink(transport, conn, next(self._numbers), options.replay_unsafe, loop)
         protocol.link = link
         if proxy is not None and tls:

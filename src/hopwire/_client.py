@@ -69,12 +69,13 @@ class PoolOptions:
 
     __slots__ = ("max_connections", "max_connections_per_host", "pipeline_depth",
                  "keepalive_expiry", "timeout", "retries", "proxy", "ssl_context",
-                 "replay_unsafe")
+                 "replay_unsafe", "trust_proxy_keep_alive")
 
     def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
                  pipeline_depth: int = 1, keepalive_expiry: float = 5.0,
                  timeout: TimeoutInput = 5.0, retries: int = 0, proxy: str | None = None,
-                 ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False) -> None:
+                 ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False,
+                 trust_proxy_keep_alive: bool = False) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
         if keepalive_expiry < 0:
@@ -88,6 +89,7 @@ class PoolOptions:
         self.proxy = None if proxy is None else Proxy.parse(proxy)
         self.ssl_context = ssl_context
         self.replay_unsafe = replay_unsafe
+        self.trust_proxy_keep_alive = trust_proxy_keep_alive
 
     def new_state(self) -> PoolState:
         return PoolState(max_connections=self.max_connections,

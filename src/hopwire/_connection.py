@@ -152,6 +152,10 @@ def _prepare_fields(headers: Iterable[Field], expect_continue: bool) -> tuple[li
     return fields, expect_continue or has_expect, upgrade
 
 
+def _has_via(event: Response) -> bool:
+    return any(name == b"via" for name, _ in event.headers)
+
+
 def _all_fields(event: Response) -> Headers:
     # With strip_hop_by_hop=True the parser moves Connection and Keep-Alive to hop_headers.
     return event.headers + event.hop_headers if event.hop_headers else event.headers
@@ -218,17 +222,20 @@ class Connection:
     """One HTTP/1.1 client connection's protocol state; the driver does the I/O.
 
     `pipeline_depth` caps the requests in flight (1: no pipelining). `proxied`
-    says that the peer is a forward proxy, whose HTTP/1.0 keep-alive is not
-    trusted. `parser` is a fresh `ResponseParser` of either twin (for other
-    limits); by default the one `import hopwire` selected.
+    says that the peer is a forward proxy: its HTTP/1.0 keep-alive is never
+    trusted, and an HTTP/1.1 answer keeps the connection only when it carries
+    `Via`, unless `trust_proxy` (see `_persists`). `parser` is a fresh
+    `ResponseParser` of either twin (for other limits); by default the one
+    `import hopwire` selected.
     """
 
-    def __init__(self, *, pipeline_depth: int = 1, proxied: bool = False,
+    def __init__(self, *, pipeline_depth: int = 1, proxied: bool = False, trust_proxy: bool = False,
                  parser: ResponseParser | None = None) -> None:
         if pipeline_depth < 1:
             raise ValueError("pipeline_depth must be at least 1")
         self.pipeline_depth = pipeline_depth
         self.proxied = proxied
+        self.trust_proxy = trust_proxy
         self._parser = ResponseParser() if parser is None else parser
         self._kinds = _event_kinds(type(self._parser))
         self._in_flight: deque[_InFlight] = deque()
@@ -535,7 +542,12 @@ class Connection:
         if not event.keep_alive:
             return False
         if event.http_version == b"1.1":
-            return True
+            # RFC 9110 §7.6.3: a proxy MUST add Via to what it forwards. An
+            # answer through a forward proxy without one came through a relay
+            # that does not speak HTTP/1.1 (a "dumb" proxy passing the origin's
+            # bytes on, closing its end only when the origin does): a second
+            # request on this connection would never be answered.
+            return not self.proxied or self.trust_proxy or _has_via(event)
         # HTTP/1.0 keeps the connection only with the "keep-alive" option.
         # The parser also counts `Proxy-Connection: keep-alive`, but that field
         # is what a dumb HTTP/1.0 proxy echoes from the origin while it closes

@@ -496,16 +496,22 @@ class Pool:
     the first), `proxy` (`http://[user:pass@]host:port`), `ssl_context` (for
     https; default: verification with the system's CAs) and `replay_unsafe`
     (also send again non-idempotent requests of which no answer byte came).
+    Through a plain-http `proxy`, a connection is kept only when the proxy's
+    answers carry `Via` (what HTTP/1.1 proxies add, and relays that cannot
+    keep a connection do not); `trust_proxy_keep_alive=True` keeps it for any
+    HTTP/1.1 answer, for a known proxy that leaves Via out.
     """
 
     def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
                  pipeline_depth: int = 1, keepalive_expiry: float = 5.0,
                  timeout: TimeoutInput = 5.0, retries: int = 0, proxy: str | None = None,
-                 ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False) -> None:
+                 ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False,
+                 trust_proxy_keep_alive: bool = False) -> None:
         self._options = PoolOptions(
             max_connections=max_connections, max_connections_per_host=max_connections_per_host,
             pipeline_depth=pipeline_depth, keepalive_expiry=keepalive_expiry, timeout=timeout,
-            retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe)
+            retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe,
+            trust_proxy_keep_alive=trust_proxy_keep_alive)
         self._state = self._options.new_state()
         self._pipelining = pipeline_depth > 1
         self._lock = threading.Lock()
@@ -760,7 +766,8 @@ class Pool:
             time.sleep(CONNECT_BACKOFF * (2 ** attempt))
             attempt += 1
         proxied = options.proxy is not None and origin.scheme == "http"
-        conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied)
+        conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied,
+                          trust_proxy=options.trust_proxy_keep_alive)
         link = _SyncLink(sock, conn, next(self._numbers), options.replay_unsafe)
         with self._lock:
             entry = self._state.connected(origin, conn, time.monotonic(), pipelinable=pipelinable)
