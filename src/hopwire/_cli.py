@@ -2,6 +2,7 @@
 
     hopwire bench [--quick] [--json FILE] [--plot FILE.png] [--server auto|nginx|embedded] ...
     hopwire serve [--host 127.0.0.1] [--port 8080]
+    hopwire proxy [--listen 127.0.0.1:8888] [--upstream URL] [--next-proxy URL] ...
     hopwire get URL [URL ...] [--pipeline N] [--connections N] [-v]
 
 `get` is the pool's story told on the command line: with -v, each request's
@@ -61,6 +62,24 @@ def _parser() -> argparse.ArgumentParser:
                      help="seconds for each step of a request (default 10)")
     get.add_argument("-v", "--verbose", action="store_true",
                      help="print each request's connection story on stderr")
+    proxy = sub.add_parser("proxy", help="run the forwarding proxy",
+                           description="A forward proxy (absolute URLs, CONNECT tunnels), or with "
+                           "--upstream a reverse proxy, that strips hop-by-hop fields both ways, adds "
+                           "Via and keeps client and upstream connections alive independently. "
+                           "Ctrl-C stops it.")
+    proxy.add_argument("--listen", default="127.0.0.1:8888", metavar="HOST:PORT",
+                       help="address to listen on (default 127.0.0.1:8888; port 0 picks a free one)")
+    proxy.add_argument("--upstream", metavar="URL", help="reverse mode: send every request to this origin")
+    proxy.add_argument("--next-proxy", metavar="URL", help="forward mode: send through this proxy")
+    proxy.add_argument("--pipeline", type=int, default=1, metavar="N",
+                       help="requests in flight per upstream connection (default 1)")
+    proxy.add_argument("--connections", type=int, default=32, metavar="N",
+                       help="upstream connections per host (default 32)")
+    proxy.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
+                       help="close client connections and tunnels idle this long (default 60 s)")
+    proxy.add_argument("--http10-keep-alive", action="store_true",
+                       help="keep HTTP/1.0 clients that ask for it (off: RFC 9112 §9.3)")
+    proxy.add_argument("--no-connect", action="store_true", help="refuse CONNECT tunnels")
     return ap
 
 
@@ -72,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(args, args_list[1:])
     if args.command == "serve":
         return _serve(args)
+    if args.command == "proxy":
+        return _proxy(args)
     return _get(args)
 
 
@@ -90,6 +111,36 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"hopwire serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     print(f"hopwire serve: stopped after {stats.requests} requests on {stats.connections} connections",
+          file=sys.stderr)
+    return 0
+
+
+# -- proxy ------------------------------------------------------------------------------
+
+def _proxy(args: argparse.Namespace) -> int:
+    from .proxy import run
+
+    host, sep, port = args.listen.rpartition(":")
+    if not sep or not port.isdigit():
+        print(f"hopwire proxy: --listen takes HOST:PORT, not {args.listen!r}", file=sys.stderr)
+        return 2
+    host = host.strip("[]") or "127.0.0.1"
+
+    def announce(line: str) -> None:
+        print(line, flush=True)  # `hopwire bench --proxy` reads the URL from this line
+
+    try:
+        stats = run(host, int(port), announce=announce, upstream=args.upstream,
+                    next_proxy=args.next_proxy, upstream_pipeline=args.pipeline,
+                    upstream_per_host=args.connections, idle_timeout=args.idle_timeout,
+                    http10_keep_alive=args.http10_keep_alive, allow_connect=not args.no_connect)
+    except ValueError as exc:
+        print(f"hopwire proxy: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"hopwire proxy: cannot listen on {args.listen}: {exc}", file=sys.stderr)
+        return 1
+    print(f"hopwire proxy: stopped after {stats.requests} requests on {stats.connections} connections",
           file=sys.stderr)
     return 0
 

@@ -32,18 +32,16 @@ running loop; `run()` blocks until Ctrl-C (`hopwire serve`).
 from __future__ import annotations
 
 import asyncio
-import signal
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any, Union
 
 from . import Data, EndOfMessage, ParseError, Request, RequestParser, __version__
+from ._serving import LoopThread, run_until_stopped
 
 HELLO = b"Hello, world!"
 PATTERN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"  # 64 bytes
@@ -459,58 +457,16 @@ async def serve(host: str = "127.0.0.1", port: int = 0, **options: Any) -> Embed
     return server
 
 
-class ServerThread:
+class ServerThread(LoopThread[EmbeddedServer]):
     """The server on a thread of its own, with its own event loop (see `start_server`)."""
 
     def __init__(self, host: str, port: int, options: ServerOptions) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._started = threading.Event()
-        self._error: BaseException | None = None
-        self.server = EmbeddedServer(self._loop, options)
-        self._thread = threading.Thread(target=self._run, args=(host, port), daemon=True,
-                                        name="hopwire-embedded-server")
-        self._thread.start()
-        self._started.wait()
-        if self._error is not None:
-            self._thread.join()
-            raise self._error
-
-    @property
-    def url(self) -> str:
-        return self.server.url
+        super().__init__(lambda loop: EmbeddedServer(loop, options), host, port,
+                         "hopwire-embedded-server")
 
     @property
     def stats(self) -> Stats:
         return self.server.stats
-
-    def _run(self, host: str, port: int) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self.server.start(host, port))
-        except BaseException as exc:
-            self._error = exc
-            self._started.set()
-            self._loop.close()
-            return
-        self._started.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.run_until_complete(self.server.aclose())
-            self._loop.close()
-
-    def stop(self) -> None:
-        """Stop listening, drop the connections, end the thread."""
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    def __enter__(self) -> ServerThread:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
 
 def start_server(host: str = "127.0.0.1", port: int = 0, **options: Any) -> ServerThread:
@@ -527,30 +483,14 @@ def run(host: str = "127.0.0.1", port: int = 8080, *, announce: Callable[[str], 
         **options: Any) -> Stats:
     """Serve until Ctrl-C (SIGINT) or SIGTERM; `announce` gets the line saying where.
     Returns the counters."""
-
     stats = Stats()
 
-    async def main() -> None:
+    async def start() -> EmbeddedServer:
         nonlocal stats
         server = await serve(host, port, **options)
         stats = server.stats
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        # Handlers of the loop's own, for both: a process started in the background
-        # by a shell inherits SIGINT ignored, and must still stop when told to.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(signum, stop.set)
-            except (NotImplementedError, RuntimeError):  # not on this platform / thread
-                pass
-        announce(f"hopwire {__version__} serving on {server.url} (Ctrl-C stops)")
-        try:
-            await stop.wait()
-        finally:
-            await server.aclose()
+        return server
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    run_until_stopped(start, lambda server: announce(
+        f"hopwire {__version__} serving on {server.url} (Ctrl-C stops)"))
     return stats

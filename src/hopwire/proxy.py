@@ -1,0 +1,190 @@
+"""hopwire's forwarding proxy: hop-by-hop correct, both hops kept alive independently.
+
+    hopwire proxy --listen 127.0.0.1:8888                          # forward proxy
+    hopwire proxy --listen 127.0.0.1:8888 --upstream http://127.0.0.1:8080   # reverse proxy
+
+HTTP's connection fields describe one hop, and an intermediary that passes
+them on lies to both ends about a connection it never agreed to (the "dumb
+proxy" problem, RFC 9112 Appendix C.2.2). This proxy reads each request with
+`RequestParser(strip_hop_by_hop=True)`, so what it forwards never carries
+`Connection` or a field it names, `Keep-Alive`, `Proxy-Connection`, `TE`,
+`Trailer`, `Transfer-Encoding`, `Upgrade`, `Proxy-Authenticate` or
+`Proxy-Authorization`; answers lose the same fields (`filter_hop_by_hop`).
+It adds `Via` both ways (RFC 9110 §7.6.3), decides the client's keep-alive
+itself (see `hopwire._proxy_conn`), and sends upstream through an `AsyncPool`:
+pooled keep-alive connections, pipelined if `upstream_pipeline` > 1, with the
+pool's replay rules and its own dumb-proxy guard when `next_proxy` is set.
+
+Forward mode (no `upstream`): requests carry an absolute URL (RFC 9112 §3.2.2)
+and CONNECT opens tunnels. Reverse mode: every request goes to `upstream`,
+the client's Host kept. Failures upstream become 502 (unreachable or broken),
+503 (no upstream connection free in time) or 504 (no answer in time).
+
+APIs: `serve_proxy()` starts it on the running loop; `start_proxy()` runs it
+on a thread with its own loop (tests, tools); `run()` serves until Ctrl-C
+(`hopwire proxy`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import AsyncPool, Timeout, __version__
+from ._models import TimeoutInput
+from ._proxy_conn import ClientConnection, _Refusal
+from ._serving import LoopThread, run_until_stopped
+
+__all__ = ["ProxyOptions", "ProxyServer", "ProxyStats", "ProxyThread", "run", "serve_proxy", "start_proxy"]
+
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    """What a `ProxyServer` does; every limit is explicit."""
+
+    upstream: str | None = None  # reverse mode: "http://host:port"; None: forward proxy
+    next_proxy: str | None = None  # forward mode: send through this proxy ("http://host:port")
+    via: bytes = b"hopwire"  # the pseudonym this proxy writes in Via
+    http10_keep_alive: bool = False  # keep HTTP/1.0 clients that ask (RFC 9112 §9.3 says do not)
+    allow_connect: bool = True  # forward mode: CONNECT tunnels
+    idle_timeout: float = 60.0  # an idle client connection or tunnel is closed after this
+    header_timeout: float = 10.0  # a request head must arrive within this once begun (408)
+    max_line_size: int = 8190  # request line and field lines (414 / 431 past them)
+    max_header_size: int = 32 * 1024  # the whole head (431)
+    max_headers: int = 100  # field lines (431)
+    pipeline_window: int = 8  # a pipelining client's requests fetched at once
+    upstream_connections: int = 100  # the pool's max_connections
+    upstream_per_host: int = 32  # the pool's max_connections_per_host
+    upstream_pipeline: int = 1  # the pool's pipeline_depth
+    upstream_keepalive: float = 5.0  # the pool's keepalive_expiry
+    upstream_timeout: TimeoutInput = field(
+        default_factory=lambda: Timeout(30.0, connect=5.0, pool=10.0))
+
+    def __post_init__(self) -> None:
+        if self.upstream is not None and self.next_proxy is not None:
+            raise ValueError("next_proxy is for forward mode, not with upstream")
+        if self.pipeline_window < 1:
+            raise ValueError("pipeline_window must be at least 1")
+        if self.upstream is not None:
+            parts = urlsplit(self.upstream)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"upstream must be an http:// or https:// URL, not {self.upstream!r}")
+
+
+class ProxyStats:
+    """Counters: client connections accepted, requests read, tunnels opened."""
+
+    __slots__ = ("connections", "requests", "tunnels", "errors")
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.requests = 0
+        self.tunnels = 0
+        self.errors: list[BaseException] = []  # faults of the proxy's own, kept for tests
+
+
+class ProxyServer:
+    """The listening socket, its client connections and the upstream pool, on one loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, options: ProxyOptions) -> None:
+        self.loop = loop
+        self.options = options
+        self.stats = ProxyStats()
+        self.connections: set[ClientConnection] = set()
+        timeout = options.upstream_timeout
+        self.connect_timeout = (timeout.connect if isinstance(timeout, Timeout) else timeout) or 30.0
+        self.pool = AsyncPool(max_connections=options.upstream_connections,
+                              max_connections_per_host=options.upstream_per_host,
+                              pipeline_depth=options.upstream_pipeline,
+                              keepalive_expiry=options.upstream_keepalive,
+                              timeout=timeout, proxy=options.next_proxy)
+        base = options.upstream.rstrip("/") if options.upstream is not None else None
+        self._base = base
+        self._server: asyncio.Server | None = None
+        self.host = ""
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await self.loop.create_server(lambda: ClientConnection(self), host, port,
+                                                     backlog=1024, reuse_address=True)
+        self.host, self.port = self._server.sockets[0].getsockname()[:2]
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+        await asyncio.sleep(0)  # let the transports run connection_lost
+        await self.pool.aclose()
+
+    def upstream_url(self, request: Any) -> str | _Refusal:
+        """Where the request goes: its absolute URL (forward) or upstream + target (reverse)."""
+        target: bytes = request.target
+        if self._base is not None:
+            if target.startswith(b"/"):
+                return self._base + target.decode("ascii")
+            if target.startswith((b"http://", b"https://")):  # absolute form to a gateway
+                path = urlsplit(target.decode("ascii"))
+                rest = path.path or "/"
+                return self._base + rest + ("?" + path.query if path.query else "")
+            return _Refusal(400, f"cannot forward the request-target {target[:100]!r}")
+        if target.startswith((b"http://", b"https://")):
+            return target.decode("ascii")
+        return _Refusal(400, "a forward proxy needs an absolute URL (RFC 9112 §3.2.2)")
+
+    def report(self, exc: BaseException) -> None:
+        """A fault of the proxy's own while serving a client: kept, and told on stderr."""
+        self.stats.errors.append(exc)
+        print(f"hopwire proxy: internal error: {exc!r}", file=sys.stderr)
+
+
+async def serve_proxy(host: str = "127.0.0.1", port: int = 0, **options: Any) -> ProxyServer:
+    """Start a proxy on the running loop; `await proxy.aclose()` stops it."""
+    proxy = ProxyServer(asyncio.get_running_loop(), ProxyOptions(**options))
+    await proxy.start(host, port)
+    return proxy
+
+
+class ProxyThread(LoopThread[ProxyServer]):
+    """A proxy on a thread of its own, with its own event loop (see `start_proxy`)."""
+
+    def __init__(self, host: str, port: int, options: ProxyOptions) -> None:
+        super().__init__(lambda loop: ProxyServer(loop, options), host, port, "hopwire-proxy")
+
+    @property
+    def stats(self) -> ProxyStats:
+        return self.server.stats
+
+
+def start_proxy(host: str = "127.0.0.1", port: int = 0, **options: Any) -> ProxyThread:
+    """Run a proxy on a background thread; returns once it listens (`.url`, `.stop()`)."""
+    return ProxyThread(host, port, ProxyOptions(**options))
+
+
+def run(host: str = "127.0.0.1", port: int = 8888, *, announce: Any = print, **options: Any) -> ProxyStats:
+    """Proxy until Ctrl-C (SIGINT) or SIGTERM; `announce` gets the line saying where."""
+    stats = ProxyStats()
+    proxy_options = ProxyOptions(**options)
+    mode = f"to {proxy_options.upstream}" if proxy_options.upstream else "forward"
+
+    async def start() -> ProxyServer:
+        nonlocal stats
+        proxy = ProxyServer(asyncio.get_running_loop(), proxy_options)
+        await proxy.start(host, port)
+        stats = proxy.stats
+        return proxy
+
+    run_until_stopped(start, lambda proxy: announce(
+        f"hopwire {__version__} proxying on {proxy.url} ({mode}; Ctrl-C stops)"))
+    return stats
