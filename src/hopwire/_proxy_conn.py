@@ -309,6 +309,7 @@ class ClientConnection(asyncio.Protocol):
             self.head_since = None
         elif self.head_since is None:
             self.head_since = self.loop.time()
+            self._arm_timer(self.options.header_timeout)
         if started:
             if len(self.jobs) > self.options.pipeline_window:
                 self.hold_reading("jobs")
@@ -333,6 +334,8 @@ class ClientConnection(asyncio.Protocol):
                 job = self.jobs[0]
                 keep = await self._answer(job)
                 self.jobs.popleft()
+                if self.tunnel is not None:
+                    return  # the connection is a tunnel now: nothing more of HTTP on it
                 if len(self.jobs) <= self.options.pipeline_window:
                     self.release_reading("jobs")
                 if not keep:
@@ -359,7 +362,7 @@ class ClientConnection(asyncio.Protocol):
             # Behind a request that may change something, a GET must see the change.
             if index >= window or not job.safe_ahead or self.closing:
                 break
-            if index > 0 and job.fetch is None:
+            if job.fetch is None:
                 job.fetch = self.loop.create_task(self._fetch(job))
 
     def _discard_jobs(self) -> None:
@@ -403,7 +406,7 @@ class ClientConnection(asyncio.Protocol):
     def _keeps(self, job: _Job) -> bool:
         """May the client's connection carry another request after this one?"""
         request = job.request
-        if self.closing or not request.keep_alive or request.upgrade:
+        if not request.keep_alive or request.upgrade:
             return False
         if request.http_version != b"1.1" and not self.options.http10_keep_alive:
             return False
@@ -470,8 +473,8 @@ class ClientConnection(asyncio.Protocol):
         keep = self._keeps(job) and job.received
         head_only = job.request.method == b"HEAD"
         out = [_status_line(refusal.status, _REASONS.get(refusal.status, "Error")),
-               _field_lines(refusal.headers),
-               b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n" % len(refusal.body),
+               _field_lines(refusal.headers or ((b"Content-Type", b"text/plain; charset=utf-8"),)),
+               b"Content-Length: %d\r\n" % len(refusal.body),
                b"Via: 1.1 %s\r\n" % self.options.via,
                self._connection_fields(job, keep), b"\r\n"]
         if not head_only:

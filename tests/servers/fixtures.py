@@ -1,8 +1,8 @@
 """pytest fixtures for the test servers, loaded as a plugin from tests/conftest.py.
 
 The long-lived servers (nginx, the stdlib servers, aiohttp) are session-scoped: they
-start once and serve every test. The fault server is per test (a factory fixture), since
-tests change its behaviour and read its log.
+start once and serve every test. The fault server and the dumb proxy are per test (factory
+fixtures), since tests change their behaviour and read their logs.
 
 A server that cannot run here (nginx not installed, aiohttp not importable) skips the
 tests that need it, unless HOPWIRE_REQUIRE_SERVERS=1 (as in CI): then they fail, so that
@@ -19,12 +19,14 @@ from typing import Any, NoReturn
 import pytest
 
 from .aiohttp_server import AiohttpServer, AiohttpUnavailable, start_aiohttp_server
+from .dumb_proxy import DumbProxy, start_dumb_proxy
 from .fault import FaultServer, start_fault_server
 from .nginx import NginxServer, nginx_binary, start_nginx
 from .stdlib import StdlibServer, open_fds, start_stdlib_server
 
 __all__ = ["REQUIRE_SERVERS", "open_fds", "server_unavailable", "nginx", "stdlib_http10",
-           "stdlib_http10_keepalive", "stdlib_http11", "aiohttp_server", "fault_server"]
+           "stdlib_http10_keepalive", "stdlib_http11", "aiohttp_server", "fault_server",
+           "dumb_proxy"]
 
 # Read like hopwire._select reads the HOPWIRE_* switches: unset, "" and "0" are off.
 REQUIRE_SERVERS = os.environ.get("HOPWIRE_REQUIRE_SERVERS", "") not in ("", "0")
@@ -94,6 +96,33 @@ def fault_server() -> Iterator[Callable[..., FaultServer]]:
     for server in started:
         try:
             server.stop()
+        except RuntimeError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture
+def dumb_proxy() -> Iterator[Callable[..., DumbProxy]]:
+    """A factory: ``dumb_proxy(upstream=None, *, rewrite_version=None, relay_timeout=30.0)``
+    starts a DumbProxy (an HTTP/1.0 proxy that forwards ``Connection`` unchanged and
+    frames responses by the upstream's close), stopped after the test.
+
+    ``dumb_proxy(upstream=server.url)`` is a reverse proxy to `server`; ``dumb_proxy()``
+    forwards absolute-form requests only. See tests/servers/dumb_proxy.py.
+    """
+    started: list[DumbProxy] = []
+
+    def start(upstream: tuple[str, int] | str | None = None, **options: Any) -> DumbProxy:
+        proxy = start_dumb_proxy(upstream, **options)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    errors = []
+    for proxy in started:
+        try:
+            proxy.stop()
         except RuntimeError as exc:
             errors.append(exc)
     if errors:
