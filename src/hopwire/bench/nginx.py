@@ -10,16 +10,22 @@ in its own session and waits until the port accepts connections.
 
     with start_nginx() as server:
         ... server.url ...   # http://127.0.0.1:PORT/ -> 200 "Hello, world!"
+
+The proxy benchmark (`proxies.py`) starts a second one from another template,
+nginx as a reverse proxy in front of the first:
+``start_nginx(template_name=PROXY_TEMPLATE, values={"UPSTREAM_PORT": ...})``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +37,8 @@ STOP_TIMEOUT = 5.0  # seconds for a fast shutdown before the process group is ki
 START_ATTEMPTS = 3  # a free port can be taken by another process before nginx binds it
 
 _TEMP_MODULES = ("proxy", "fastcgi", "uwsgi", "scgi")
+TEMPLATE = "nginx.conf.template"  # the origin: 200 "Hello, world!"
+PROXY_TEMPLATE = "nginx_proxy.conf.template"  # a reverse proxy (UPSTREAM_PORT, KEEPALIVE)
 
 
 class NginxUnavailable(ServerUnavailable):
@@ -45,8 +53,8 @@ def nginx_binary() -> str | None:
     return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
 
 
-def template() -> str:
-    return resources.files(__package__ or "hopwire.bench").joinpath("nginx.conf.template").read_text()
+def template(name: str = TEMPLATE) -> str:
+    return resources.files(__package__ or "hopwire.bench").joinpath(name).read_text()
 
 
 def _modules_without(binary: str) -> set[str]:
@@ -57,28 +65,38 @@ def _modules_without(binary: str) -> set[str]:
     return {w[len(prefix):-len(suffix)] for w in words if w.startswith(prefix) and w.endswith(suffix)}
 
 
-def render_config(binary: str, port: int) -> str:
+def render_config(binary: str, port: int, name: str = TEMPLATE,
+                  values: Mapping[str, str] | None = None) -> str:
+    """The template `name` filled in; `values` fills the template's own placeholders
+    (@KEY@ for each key), and a placeholder left unfilled is a ValueError."""
     # As root, nginx would switch its worker to "nobody", which cannot read a 0700 temp dir.
     as_root = getattr(os, "geteuid", lambda: -1)() == 0
     without = _modules_without(binary)
     temp_paths = "\n".join(f"    {m}_temp_path tmp/{m};" for m in _TEMP_MODULES if m not in without)
-    return (template()
+    text = (template(name)
             .replace("@USER@", "user root;" if as_root else "")
             .replace("@PORT@", str(port))
             .replace("@TEMP_PATHS@", temp_paths))
+    for key, value in (values or {}).items():
+        text = text.replace(f"@{key}@", value)
+    left = re.findall(r"^[^#\n]*(@[A-Z_]+@)", text, re.MULTILINE)
+    if left:
+        raise ValueError(f"{name}: no value for {', '.join(sorted(set(left)))}")
+    return text
 
 
 class BenchNginx:
     """A running nginx (master + one worker); `stop()` or the with-block ends it."""
 
-    def __init__(self, binary: str, workdir: Path, port: int, owns_workdir: bool) -> None:
+    def __init__(self, binary: str, workdir: Path, port: int, owns_workdir: bool,
+                 template_name: str = TEMPLATE, values: Mapping[str, str] | None = None) -> None:
         self.binary = binary
         self.workdir = workdir
         self.port = port
         self.url = f"http://127.0.0.1:{port}/"
         self._owns_workdir = owns_workdir
         conf = workdir / "nginx.conf"
-        conf.write_text(render_config(binary, port))
+        conf.write_text(render_config(binary, port, template_name, values))
         for log in ("error.log", "stderr.log"):
             (workdir / log).unlink(missing_ok=True)
         with open(workdir / "stderr.log", "wb") as stderr:
@@ -160,8 +178,10 @@ class BenchNginx:
         return f"<BenchNginx {self.url} pid={self._proc.pid}>"
 
 
-def start_nginx(workdir: Path | None = None, binary: str | None = None) -> BenchNginx:
-    """Start the benchmark nginx in `workdir` (default: a temp dir removed at stop)."""
+def start_nginx(workdir: Path | None = None, binary: str | None = None, *,
+                template_name: str = TEMPLATE, values: Mapping[str, str] | None = None) -> BenchNginx:
+    """Start the benchmark nginx in `workdir` (default: a temp dir removed at stop), from the
+    template `template_name` with `values` for its own placeholders (see `render_config`)."""
     binary = binary or nginx_binary()
     if binary is None:
         raise NginxUnavailable("nginx is not installed (e.g. apt-get install nginx-light)")
@@ -172,7 +192,8 @@ def start_nginx(workdir: Path | None = None, binary: str | None = None) -> Bench
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
     workdir.chmod(0o755)
     for attempt in range(START_ATTEMPTS):
-        server = BenchNginx(binary, workdir, free_port(), owns_workdir=False)
+        server = BenchNginx(binary, workdir, free_port(), owns_workdir=False,
+                            template_name=template_name, values=values)
         try:
             server.wait_ready()
         except NginxUnavailable:

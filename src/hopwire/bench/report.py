@@ -99,6 +99,11 @@ def _peer_versions(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
                     missing.append(name)
             elif version:
                 found.setdefault(name, version)
+    proxy = doc.get("proxy")
+    if proxy:
+        text = str(proxy.get("servers", {}).get("nginx-proxy", ""))
+        if text.startswith("nginx "):  # "nginx 1.22.1 reverse proxy, ..."
+            found.setdefault("nginx", text.split()[1].rstrip(","))
     return [f"{name} {version}" for name, version in found.items()], missing
 
 
@@ -269,6 +274,110 @@ def pool_summary(doc: dict[str, Any], s: Symbols) -> list[str]:
     return markdown(head, table, "<" + ">" * len(names))
 
 
+# -- proxy -------------------------------------------------------------------------
+
+def _us(row: dict[str, Any], name: str, signed: bool = False) -> str:
+    if name not in row:
+        return ""
+    return f"{row[name]:+,.0f}" if signed else f"{row[name]:,.0f}"
+
+
+def proxy_report(doc: dict[str, Any], s: Symbols) -> list[str]:
+    """The proxy part: what ran where, a table per workload, a summary."""
+    st = doc["settings"]
+    lines = [
+        "## Proxy: GET / (200, 13-byte body, checked) through a reverse proxy to one local origin",
+        "",
+        f"  origin    {doc.get('origin', '')}",
+    ]
+    if doc.get("origin_note"):
+        lines.append(f"            ({doc['origin_note']})")
+    for i, (key, text) in enumerate(doc.get("servers", {}).items()):
+        lines.append(("  proxies   " if i == 0 else "            ") + f"{key}: {text}")
+    lines += [
+        "  client    one thread, the pool floor's client: raw sockets, httptools, every answer checked",
+        f"  CPUs      {doc.get('placement', '')}",
+    ]
+    if "others_cpu" in doc:
+        lines.append(f"  load      other processes used {doc['others_cpu']:.0%} of one CPU during "
+                     "this part (approx.)")
+    lines.append(f"  method    {st['rounds']} interleaved rounds of one ~{st['batch_s']:g} s batch per "
+                 "route, after a checked first run, calibration and warm-up; median over rounds; gc on")
+    for name, result in doc.get("workloads", {}).items():
+        lines += [""] + proxy_table(name, result, s)
+    if len(doc.get("workloads", {})) > 1:
+        lines += ["", f"### summary: median req/s; in brackets, the proxy's CPU {s.mu}s per request", ""]
+        lines += proxy_summary(doc, s)
+    return lines
+
+
+def proxy_table(name: str, result: dict[str, Any], s: Symbols) -> list[str]:
+    rows = result["routes"]
+    latency = any("p50_us" in row for row in rows.values())
+    out = [f"### {name}: {result['title']}", ""]
+    head = ["route", "req/s (median)", f"spread (min{s.en_dash}max)"]
+    if latency:
+        head += [f"p50 {s.mu}s", f"p99 {s.mu}s", f"added p50 {s.mu}s", f"added p99 {s.mu}s"]
+    head += [f"client {s.mu}s/req", f"proxy {s.mu}s/req", f"origin {s.mu}s/req", "of nginx-proxy"]
+    table: list[list[str]] = []
+    notes: list[str] = []
+    for key, row in rows.items():
+        if row["status"] != "ok":
+            table.append([key, row["status"]] + [""] * (len(head) - 2))
+            if row["status"] == "failed" and row.get("detail"):
+                notes.append(f"{key}: {row['detail']}")
+            continue
+        cells = [key, f"{row['req_s']:,.0f}", f"{row['req_s_min']:,.0f}{s.en_dash}{row['req_s_max']:,.0f}"]
+        if latency:
+            cells += [_us(row, "p50_us"), _us(row, "p99_us"), _us(row, "added_p50_us", True),
+                      _us(row, "added_p99_us", True)]
+        cells += [f"{row['cpu_us']:.1f}", f"{row['proxy_cpu_us']:.1f}" if "proxy_cpu_us" in row else "",
+                  f"{row['origin_cpu_us']:.1f}" if "origin_cpu_us" in row else "",
+                  f"{row['vs_ceiling']:.2f}{s.times}" if "vs_ceiling" in row else ""]
+        table.append(cells)
+    out += markdown(head, table, "<" + ">" * (len(head) - 1))
+    batches = ", ".join(f"{k} {r['batch']:,}" for k, r in rows.items() if r["status"] == "ok")
+    rounds = max((r["rounds"] for r in rows.values() if r["status"] == "ok"), default=0)
+    out += ["", f"{rounds} rounds; requests per batch: {batches or s.em_dash}"]
+    out += [f"FAILED {note}" for note in notes]
+    return out
+
+
+def proxy_summary(doc: dict[str, Any], s: Symbols) -> list[str]:
+    """Routes x workloads: median req/s (the proxy's CPU µs per request)."""
+    names = list(doc["workloads"])
+    keys: list[str] = []
+    for result in doc["workloads"].values():
+        keys += [k for k in result["routes"] if k not in keys]
+    head = ["route"] + [f"{n} req/s" for n in names] + ["of nginx-proxy (req/s)"]
+    table = []
+    for key in keys:
+        cells = [key]
+        ratios = []
+        for name in names:
+            row = doc["workloads"][name]["routes"].get(key)
+            if row is None:
+                cells.append(s.em_dash)
+            elif row["status"] != "ok":
+                cells.append(row["status"])
+            else:
+                cpu = f" ({row['proxy_cpu_us']:.0f})" if "proxy_cpu_us" in row else ""
+                cells.append(f"{row['req_s']:,.0f}{cpu}")
+                if "vs_ceiling" in row:
+                    ratios.append(f"{row['vs_ceiling']:.2f}")
+        cells.append(" / ".join(ratios) + (s.times if ratios else ""))
+        table.append(cells)
+    return markdown(head, table, "<" + ">" * (len(names) + 1))
+
+
+PROXY_FOOTNOTES = [
+    "proxy: req/s through each route, one client; added {mu}s: the route's latency minus the direct",
+    "route's in the same round (median over rounds); client/proxy/origin {mu}s/req: CPU time per",
+    "request of this process (time.process_time), of the proxy's process (all its threads) and of",
+    "the origin (Linux schedstat); of nginx-proxy: req/s as a multiple of nginx's as reverse proxy.",
+]
+
+
 # -- the whole report ----------------------------------------------------------------
 
 FOOTNOTES = [
@@ -288,6 +397,12 @@ def report(doc: dict[str, Any], s: Symbols | None = None) -> str:
         lines += [""] + parsers_report(doc["parsers"], s)
     if doc.get("pools"):
         lines += [""] + pools_report(doc["pools"], s)
-    lines += [""] + [line.format(mu=s.mu) for line in FOOTNOTES]
+    if doc.get("proxy"):
+        lines += [""] + proxy_report(doc["proxy"], s)
+    lines.append("")
+    if doc.get("parsers") or doc.get("pools"):
+        lines += [line.format(mu=s.mu) for line in FOOTNOTES]
+    if doc.get("proxy"):
+        lines += [line.format(mu=s.mu) for line in PROXY_FOOTNOTES]
     lines.append(f"({doc.get('elapsed_s', 0):.0f} s)")
     return "\n".join(lines)

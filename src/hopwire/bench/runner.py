@@ -7,6 +7,13 @@ prints, `--json` writes and `plot.plot()` draws. The parser part comes first
 stopped after it). Each part has a time budget; a workload whose share is
 spent stops adding rounds, so a run ends in bounded time however slow a
 contender or a loaded machine is.
+
+`hopwire bench --proxy` runs the proxy benchmark instead (`proxies.py`:
+`hopwire proxy` against nginx as a reverse proxy, in front of one origin),
+and only it: it starts three servers of its own and measures another thing
+(what a hop adds), so it is a part asked for by name, like --pool-only, not
+a third of every run. Its results go in the same document (key "proxy"),
+report and --json.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import parsers, pools
+from . import parsers, pools, proxies
 from . import pool_peers as pp
 from .environment import environment
 from .progress import Progress
@@ -29,6 +36,7 @@ from .target import PLACEMENTS, SERVERS, ServerUnavailable
 from .workloads import WORKLOADS, Workload
 
 ALL_WORKLOADS = [w.name for w in WORKLOADS] + [w.name for w in pp.WORKLOADS]
+PROXY_WORKLOADS = [w.name for w in proxies.WORKLOADS]  # with --proxy (names shared with pools)
 
 
 @dataclass
@@ -41,20 +49,40 @@ class Plan:
     placement: str = "same"
     pool_contenders: list[str] | None = None  # keys of pool_peers.CONTENDERS; None: all
     command: str = ""  # shown in the report: how to run this again
+    proxy_workloads: list[proxies.Workload] = field(default_factory=list)  # --proxy
+    proxy_settings: proxies.Settings = proxies.FULL
 
     def steps(self) -> int:
         return (parsers.steps(self.parser_workloads, self.parser_settings)
-                + pools.steps(self.pool_workloads, self.pool_settings))
+                + pools.steps(self.pool_workloads, self.pool_settings)
+                + proxies.steps(self.proxy_workloads, self.proxy_settings))
 
 
 def make_plan(*, quick: bool = False, parsers_only: bool = False, pool_only: bool = False,
               workloads: list[str] | None = None, rounds: int | None = None, server: str = "auto",
               placement: str = "same", pool_contenders: list[str] | None = None,
-              command: str = "") -> Plan:
-    """The plan for these options; ValueError for a name that is not a workload."""
+              command: str = "", proxy: bool = False) -> Plan:
+    """The plan for these options; ValueError for a name that is not a workload.
+
+    `proxy`: the proxy benchmark only (its workloads: PROXY_WORKLOADS)."""
+    if proxy:
+        if parsers_only or pool_only:
+            raise ValueError("--proxy, --parsers-only and --pool-only exclude each other")
+        unknown = [name for name in workloads or () if name not in PROXY_WORKLOADS]
+        if unknown:
+            raise ValueError(f"unknown proxy workload {', '.join(unknown)}: one of {', '.join(PROXY_WORKLOADS)}")
+        xs = proxies.QUICK if quick else proxies.FULL
+        if rounds is not None:
+            if rounds < 1:
+                raise ValueError("rounds must be at least 1")
+            xs = proxies.Settings(rounds, xs.batch_s, xs.warmup_s, xs.budget_s)
+        chosen_proxy = [w for w in proxies.WORKLOADS if w.name in set(workloads or PROXY_WORKLOADS)]
+        return Plan([], [], server=server, placement=placement, command=command,
+                    proxy_workloads=chosen_proxy, proxy_settings=xs)
     unknown = [name for name in workloads or () if name not in ALL_WORKLOADS]
     if unknown:
-        raise ValueError(f"unknown workload {', '.join(unknown)}: one of {', '.join(ALL_WORKLOADS)}")
+        hint = " (--proxy workloads need --proxy)" if set(unknown) <= set(PROXY_WORKLOADS) else ""
+        raise ValueError(f"unknown workload {', '.join(unknown)}: one of {', '.join(ALL_WORKLOADS)}{hint}")
     if parsers_only and pool_only:
         raise ValueError("--parsers-only and --pool-only exclude each other")
     chosen = set(workloads or ALL_WORKLOADS)
@@ -73,7 +101,7 @@ def make_plan(*, quick: bool = False, parsers_only: bool = False, pool_only: boo
 
 
 def run(plan: Plan, progress: Progress | None = None) -> dict[str, Any]:
-    """Run the plan; the results document (environment, parsers, pools, elapsed_s)."""
+    """Run the plan; the results document (environment, parsers, pools, proxy, elapsed_s)."""
     bar = progress or Progress(plan.steps(), enabled=False)
     started = time.monotonic()
     doc: dict[str, Any] = {"environment": environment(), "command": plan.command}
@@ -84,6 +112,10 @@ def run(plan: Plan, progress: Progress | None = None) -> dict[str, Any]:
             doc["pools"] = pools.run(plan.pool_workloads, plan.pool_contenders,
                                      settings=plan.pool_settings, server=plan.server,
                                      placement=plan.placement, step=bar.step, log=bar.note)
+        if plan.proxy_workloads:
+            doc["proxy"] = proxies.run(plan.proxy_workloads, settings=plan.proxy_settings,
+                                       server=plan.server, placement=plan.placement, step=bar.step,
+                                       log=bar.note)
     finally:
         bar.close()
     doc["elapsed_s"] = time.monotonic() - started
@@ -97,6 +129,8 @@ def hopwire_failures(doc: dict[str, Any]) -> list[str]:
         for key, row in result["contenders"].items():
             if key.startswith("hopwire") and row["status"] == "failed":
                 out.append(f"{key} on {name}: {row.get('detail', '')}")
+    if doc.get("proxy"):
+        out += proxies.hopwire_failed(doc["proxy"])
     return out
 
 
@@ -109,17 +143,23 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--plot", metavar="FILE.png",
                     help="draw a bar chart of the results (needs matplotlib: pip install 'hopwire[plot]')")
     ap.add_argument("--server", choices=SERVERS, default="auto",
-                    help="the pool benchmarks' server: nginx on 127.0.0.1, hopwire's embedded server, "
-                         "or auto (nginx when installed; default)")
+                    help="the pool benchmarks' server (with --proxy, the origin): nginx on 127.0.0.1, "
+                         "hopwire's embedded server, or auto (nginx when installed; default)")
     part = ap.add_mutually_exclusive_group()
     part.add_argument("--parsers-only", action="store_true", help="only the parser benchmarks")
     part.add_argument("--pool-only", action="store_true", help="only the connection pool benchmarks")
-    ap.add_argument("--workload", action="append", metavar="NAME", choices=ALL_WORKLOADS,
-                    help="only these workloads (repeatable): " + ", ".join(ALL_WORKLOADS))
-    ap.add_argument("--rounds", type=int, metavar="N", help="rounds per workload (default 21 for parsers "
-                    "and 7 for pools; --quick 7 and 3)")
+    part.add_argument("--proxy", action="store_true",
+                      help="only the proxy benchmark: hopwire proxy against nginx as a reverse proxy, "
+                           "both in front of one origin (about 90 s; --quick about 15 s)")
+    ap.add_argument("--workload", action="append", metavar="NAME",
+                    choices=list(dict.fromkeys(ALL_WORKLOADS + PROXY_WORKLOADS)),
+                    help="only these workloads (repeatable): " + ", ".join(ALL_WORKLOADS)
+                    + "; with --proxy: " + ", ".join(PROXY_WORKLOADS))
+    ap.add_argument("--rounds", type=int, metavar="N", help="rounds per workload (default 21 for parsers, "
+                    "7 for pools and 13 for the proxy; --quick 7, 3 and 5)")
     ap.add_argument("--placement", choices=PLACEMENTS, default="same",
-                    help="pool benchmarks: client and server on the same CPU (default), on two, or unpinned")
+                    help="pool and proxy benchmarks: client and servers on the same CPU (default), "
+                         "on two, or unpinned")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -129,13 +169,16 @@ def _command(argv: list[str] | None) -> str:
 
 def main(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     """`hopwire bench` with parsed `args`; `argv` is only echoed in the report."""
+    if args.plot and args.proxy:
+        print("hopwire bench: --plot draws the parser and pool parts, not --proxy", file=sys.stderr)
+        return 2
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         print("hopwire bench: --plot needs matplotlib (pip install 'hopwire[plot]')", file=sys.stderr)
         return 2
     try:
         plan = make_plan(quick=args.quick, parsers_only=args.parsers_only, pool_only=args.pool_only,
                          workloads=args.workload, rounds=args.rounds, server=args.server,
-                         placement=args.placement, command=_command(argv))
+                         placement=args.placement, command=_command(argv), proxy=args.proxy)
     except ValueError as exc:
         print(f"hopwire bench: {exc}", file=sys.stderr)
         return 2
@@ -143,7 +186,8 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     try:
         doc = run(plan, progress)
     except ServerUnavailable as exc:
-        print(f"hopwire bench: the pool benchmarks' server did not start: {exc}", file=sys.stderr)
+        part = "proxy benchmark's origin" if args.proxy else "pool benchmarks' server"
+        print(f"hopwire bench: the {part} did not start: {exc}", file=sys.stderr)
         return 2
     print(report(doc, Symbols()), flush=True)
     if args.json:
