@@ -192,6 +192,7 @@ class ClientConnection(asyncio.Protocol):
         self.jobs: deque[_Job] = deque()
         self.receiving: _Job | None = None  # the job whose body is being read
         self.worker: asyncio.Task[None] | None = None
+        self.idle: asyncio.Future[None] | None = None  # the worker waits on it for the next request
         self.closing = False  # no more requests are read
         self.eof = False  # the client sends nothing more
         self.write_paused = False
@@ -318,6 +319,8 @@ class ClientConnection(asyncio.Protocol):
     def _start(self) -> None:
         if self.worker is None:
             self.worker = self.loop.create_task(self._work())
+        elif self.idle is not None and not self.idle.done():
+            self.idle.set_result(None)
         self._fetch_ahead()
 
     def _refuse_input(self, exc: ParseError) -> None:
@@ -329,8 +332,16 @@ class ClientConnection(asyncio.Protocol):
     # -- answering, in order -----------------------------------------------------------
 
     async def _work(self) -> None:
+        """Answer the jobs in order; between requests, wait for the next (one task per connection)."""
         try:
-            while self.jobs:
+            while True:
+                if not self.jobs:
+                    if self.eof or self.closing:
+                        break
+                    self.idle = self.loop.create_future()
+                    await self.idle
+                    self.idle = None
+                    continue
                 job = self.jobs[0]
                 keep = await self._answer(job)
                 self.jobs.popleft()
@@ -362,7 +373,9 @@ class ClientConnection(asyncio.Protocol):
             # Behind a request that may change something, a GET must see the change.
             if index >= window or not job.safe_ahead or self.closing:
                 break
-            if job.fetch is None:
+            # The first is the worker's: it fetches it itself, before any fetched ahead
+            # of it is started (those tasks run after the worker's next step).
+            if index > 0 and job.fetch is None:
                 job.fetch = self.loop.create_task(self._fetch(job))
 
     def _discard_jobs(self) -> None:
@@ -391,8 +404,9 @@ class ClientConnection(asyncio.Protocol):
                 # RFC 9110 §10.1.1: the client waits for 100 before its body;
                 # the proxy invites it (its turn has come: no answer is due before it).
                 self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            job.fetch = self.loop.create_task(self._fetch(job))
-        outcome = await job.fetch
+            outcome = await self._fetch(job)  # no task of its own: one turn of the loop less
+        else:
+            outcome = await job.fetch
         if isinstance(outcome, _Refusal):
             return self._write_refusal(job, outcome)
         context, response = outcome
