@@ -102,10 +102,11 @@ def test_http11_client_connection_is_kept_and_upstream_pooled(proxies: Any, embe
     assert embedded.stats.connections - before == 1  # one pooled upstream connection
 
 
-def test_http11_connection_close_is_honoured(proxies: Any, embedded: ServerThread) -> None:
+@pytest.mark.parametrize("field", [b"Connection", b"Proxy-Connection"])
+def test_http11_connection_close_is_honoured(proxies: Any, embedded: ServerThread, field: bytes) -> None:
     proxy = proxies(upstream=base(embedded))
     client = Raw(proxy.url)
-    client.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    client.send(b"GET / HTTP/1.1\r\nHost: x\r\n%s: close\r\n\r\n" % field)
     [(answer, body)] = client.answers(1)
     assert body == HELLO and fields(answer)["connection"] == "close"
     assert client.closed()
