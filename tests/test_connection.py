@@ -396,6 +396,27 @@ def test_unfinished_body_blocks_until_it_is_written(make: Any) -> None:
     assert conn.can_send(b"GET")
 
 
+def test_a_barrier_blocks_the_pipeline_until_it_is_answered(make: Any) -> None:
+    # The connection counts the requests in flight that nothing may follow:
+    # the refusal names the one in flight, and once it is answered the
+    # connection pipelines again.
+    conn = proven(make, pipeline_depth=8)
+    upgrade = send(conn, b"GET", headers=[(b"Upgrade", b"websocket"), (b"Connection", b"Upgrade")])
+    assert not conn.can_send(b"GET")
+    with pytest.raises(ConnectionStateError, match=f"request {upgrade} .* must be answered first"):
+        send(conn, b"GET")
+    conn.receive_data(ok())  # a declined upgrade: the connection stays HTTP/1.1
+    assert conn.is_idle and conn.can_send(b"GET")
+    ids = [send(conn, b"GET") for _ in range(3)]
+    assert ids == [upgrade + 1, upgrade + 2, upgrade + 3] and conn.can_send(b"GET")
+    for rid in ids:
+        assert summary(conn.receive_data(ok()))[-1] == ("end", rid)
+    post = send(conn, b"POST")  # not safe: alone, and nothing behind it
+    assert not conn.can_send(b"GET")
+    conn.receive_data(ok())
+    assert conn.is_idle and conn.can_send(b"GET") and post == ids[-1] + 1
+
+
 def test_pipelined_answers_are_matched_in_order(make: Any, feed: Any) -> None:
     # HEAD, 204 and 304 carry no body whatever their Content-Length says.
     conn = proven(make, pipeline_depth=8)

@@ -28,6 +28,7 @@ from hopwire._pool_state import (
     PoolStateError,
     Use,
     Wait,
+    _Request,
     idle_lifetime,
 )
 
@@ -474,6 +475,31 @@ class PoolMachine(RuleBasedStateMachine):
             self.carry_out(waiter, action)
         self.dial_fails = []
 
+    @rule(origin=st.sampled_from([A, B, C]), method=st.sampled_from([b"GET", b"GET", b"POST"]))
+    def acquire_now_first(self, origin: Origin, method: bytes) -> None:
+        """What the drivers do: `acquire_now()`, which gives the `Use` that `acquire()`
+        would give (and changes nothing when it would do anything else), then `acquire()`."""
+        waiter, self.next_id = self.next_id, self.next_id + 1
+        self.methods[waiter] = method
+        planned = self.pool._plan(_Request(origin, method, None, False, False), self.now)
+        before = [(e, e.leases, e.unsent, e.unsent_blockers, e.idle_since, e.expires_at)
+                  for e in self.pool.entries]
+        entry = self.pool.acquire_now(origin, method, self.now)
+        if entry is not None:
+            assert planned == Use(entry)
+            event("acquire_now: Use")
+            self.carry_out(waiter, Use(entry))
+            return
+        assert not isinstance(planned, Use), planned
+        assert before == [(e, e.leases, e.unsent, e.unsent_blockers, e.idle_since, e.expires_at)
+                          for e in self.pool.entries]
+        action = self.pool.acquire(waiter, origin, method, self.now)
+        assert not isinstance(action, Use)
+        if isinstance(action, Wait):
+            self.waiting.append(waiter)
+        else:
+            self.carry_out(waiter, action)
+
     @precondition(lambda self: any(self.holders.values()))
     @rule(data=st.data(), response=st.sampled_from(RESPONSES))
     def answer(self, data: st.DataObject, response: bytes) -> None:
@@ -542,6 +568,27 @@ class PoolMachine(RuleBasedStateMachine):
 PoolMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None,
                                          suppress_health_check=[HealthCheck.too_slow])
 test_pool_state_machine = PoolMachine.TestCase
+
+
+def test_acquire_now_takes_an_idle_connection_or_joins_a_pipeline_only() -> None:
+    pool = PoolState(max_connections_per_host=1, pipeline_depth=4)
+    assert pool.acquire_now(A, b"GET", 0.0) is None  # it would dial: nothing changed
+    assert pool.count() == 0 and pool.dialing == 0
+    entry = idle(pool, A)
+    assert pool.acquire_now(A, b"GET", 1.0) is entry  # step 1
+    assert entry.leases == 1 and entry.unsent == 1 and entry.idle_since is None
+    send(entry)
+    assert pool.sent(entry, 1.0) == []
+    assert pool.acquire_now(A, b"GET", 1.0) is entry  # step 3: joins the pipeline
+    assert pool.acquire_now(A, b"POST", 1.0) is None  # not behind the unsent GET's pipeline
+    assert entry.leases == 2 and entry.unsent == 1 and entry.unsent_blockers == 0
+    assert pool.acquire_now(B, b"GET", 1.0) is None  # another origin: a dial
+    no_pipelining = PoolState(max_connections_per_host=1)
+    busy = dial(no_pipelining, "x", A)
+    assert no_pipelining.acquire_now(A, b"GET", 0.0) is None and busy.leases == 1
+    pool.close()
+    with pytest.raises(PoolStateError):
+        pool.acquire_now(A, b"GET", 0.0)
 
 
 def test_an_answered_lease_not_yet_released_does_not_block_pipelining() -> None:

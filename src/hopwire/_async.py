@@ -24,7 +24,6 @@ from . import Response as ResponseEvent
 from ._client import (
     CONNECT_BACKOFF,
     DRAIN_LIMIT,
-    ENDED,
     HIGH_WATER,
     HTTP_VERSIONS,
     MAX_REPLAYS,
@@ -39,7 +38,6 @@ from ._client import (
     plan_batch,
     RequestSpec,
     protocol_error,
-    record,
 )
 from ._connection import SWITCHED, Connection, ConnectionStateError, PreparedRequest, prepare_request
 from ._errors import (
@@ -124,7 +122,7 @@ class _AsyncLink(Link):
     """A pooled connection on an asyncio transport."""
 
     __slots__ = ("transport", "loop", "reading_paused", "write_paused", "drain_waiter", "tunneling",
-                 "out", "received_at", "sleepers")
+                 "out", "received_at", "sleepers", "timer", "timer_at")
 
     def __init__(self, transport: asyncio.Transport, conn: Connection, number: int,
                  replay_unsafe: bool, loop: asyncio.AbstractEventLoop) -> None:
@@ -138,6 +136,10 @@ class _AsyncLink(Link):
         self.out: list[bytes] = []  # heads of pipelined requests not yet written (see flush)
         self.received_at = 0.0  # loop time of the last bytes received (read timeouts)
         self.sleepers: list[Exchange] = []  # exchanges whose readers await their `waiter`
+        # One timer for the read timeouts of all the sleepers (see `_wait`), left
+        # armed between answers: a request does not pay for a timer of its own.
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0  # loop time at which `timer` fires
 
     # -- transport callbacks -----------------------------------------------------------
 
@@ -154,7 +156,8 @@ class _AsyncLink(Link):
             self.close()
         else:
             self.dispatch(tagged)
-            if conn.state in ENDED and not (self.tunneling and conn.state is SWITCHED):
+            ended = conn._ended  # not None exactly when the state is in ENDED
+            if ended is not None and not (self.tunneling and ended is SWITCHED):
                 self.fail(None)
                 self.close()
         if self.sleepers:
@@ -199,6 +202,9 @@ class _AsyncLink(Link):
             self.closed = True
             self.transport.close()
             self.wake_drain()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def wake_drain(self) -> None:
         waiter = self.drain_waiter
@@ -219,18 +225,23 @@ class _AsyncLink(Link):
         common request costs no coroutine.
         """
         conn = self.conn
-        if self.closed or conn.state in ENDED:
+        if self.closed or conn._ended is not None:  # (set exactly when the state is in ENDED)
             raise ConnectionStateError("the connection ended before the request was sent")
-        record(self, ex, prepared)
-        rid = ex.rid
-        if body is None and ex.info.pipelined:
+        ahead = len(conn._in_flight)
+        rid = conn.send_prepared(prepared)  # as `record()` does
+        ex.info.pipelined = ahead
+        ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
+        ex.rid = rid
+        self.exchanges[rid] = ex
+        if body is None and ahead:
             # Requests pipelined in one turn of the loop leave in one write
             # (one system call), as a client writing them together would.
             self.out.append(prepared.head)
             if len(self.out) == 1:
                 self.loop.call_soon(self.flush)
             return None
-        self.flush()
+        if self.out:
+            self.flush()
         transport = self.transport
         if body is None:
             transport.write(prepared.head)
@@ -324,10 +335,12 @@ class _AsyncLink(Link):
     async def _wait(self, ex: Exchange, timeout: float | None) -> None:
         loop = self.loop
         waiter = ex.waiter = loop.create_future()
-        handle = None
+        ex.read_timeout = timeout
         if timeout is not None:
             self.received_at = now = loop.time()
-            handle = loop.call_at(now + timeout, self._expire, waiter, timeout)
+            deadline = now + timeout
+            if self.timer is None or self.timer_at > deadline:
+                self._arm(deadline)
         sleepers = self.sleepers
         sleepers.append(ex)
         try:
@@ -338,21 +351,34 @@ class _AsyncLink(Link):
         finally:
             sleepers.remove(ex)
             ex.waiter = None
-            if handle is not None:
-                handle.cancel()
         if result is _TIMED_OUT:
             self.abort(ReadTimeout(f"no byte of the answer within {timeout} s"))
 
-    def _expire(self, waiter: asyncio.Future[Any], timeout: float) -> None:
+    def _arm(self, when: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.loop.call_at(when, self._on_timer)
+        self.timer_at = when
+
+    def _on_timer(self) -> None:
         """The read timeout counts from the last bytes received (a waiter woken only at
-        the end of its answer may wait longer than that for all of it)."""
-        if waiter.done():
-            return
-        deadline = self.received_at + timeout
-        if self.loop.time() < deadline:
-            self.loop.call_at(deadline, self._expire, waiter, timeout)
-        else:
-            waiter.set_result(_TIMED_OUT)
+        the end of its answer may wait longer than that for all of it): the sleepers
+        past theirs are woken with _TIMED_OUT, and the timer is armed again for the
+        earliest of the others, if any."""
+        self.timer = None
+        now = self.loop.time()
+        earliest: float | None = None
+        for ex in self.sleepers:
+            waiter, timeout = ex.waiter, ex.read_timeout
+            if waiter is None or waiter.done() or timeout is None:
+                continue
+            deadline = self.received_at + timeout
+            if now >= deadline:
+                waiter.set_result(_TIMED_OUT)
+            elif earliest is None or deadline < earliest:
+                earliest = deadline
+        if earliest is not None and not self.closed:
+            self._arm(earliest)
 
 
 async def _pieces(body: Any) -> AsyncIterator[bytes]:
@@ -478,7 +504,17 @@ class AsyncPool:
     async def request(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                       body: Body = None, timeout: TimeoutInput | None = None) -> Response:
         """Send a request and read its whole answer."""
-        response = await self._send(method, url, headers, body, timeout, collect=True)
+        # `_send(..., collect=True)`, inline: one coroutine less per request.
+        attempt = Attempt(method, url, headers, body, self._options.proxy)
+        t = self._options.timeout if timeout is None else as_timeout(timeout)
+        while True:
+            started = await self._start(attempt, t, block=True)
+            assert started is not None
+            try:
+                response = await self._answer(attempt, *started, t, True)
+                break
+            except Replay:
+                continue
         stream = response._stream
         if isinstance(stream, _AsyncBody):
             response._content = await stream.read_all()
@@ -525,8 +561,8 @@ class AsyncPool:
             try:
                 response = await self._answer(attempt, link, ex, t, collect=True)
                 stream = response._stream
-                assert isinstance(stream, _AsyncBody)
-                response._content = await stream.read_all()
+                if isinstance(stream, _AsyncBody):
+                    response._content = await stream.read_all()
                 results[index] = response
             except Replay:
                 todo.appendleft((index, attempt))
@@ -577,9 +613,11 @@ class AsyncPool:
     async def _start(self, attempt: Attempt, t: Timeout, block: bool) -> tuple[_AsyncLink, Exchange] | None:
         """Put the request in flight on a connection; None if that means waiting and not `block`."""
         while True:
-            got = await self._acquire(attempt, t, block)
+            got = self._acquire_idle(attempt)
             if got is None:
-                return None
+                got = await self._acquire(attempt, t, block)
+                if got is None:
+                    return None
             link, reused = got
             replays = attempt.replays
             info = ExchangeInfo(link.number, reused, 0, replays > 0)
@@ -597,8 +635,10 @@ class AsyncPool:
                 self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
                 raise
             if self._pipelining or self._state.has_waiters:
-                self._wake(self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
-                                               pipelinable=attempt.pipelinable))
+                wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
+                                           pipelinable=attempt.pipelinable)
+                if wakeups:
+                    self._wake(wakeups)
             return link, ex
 
     async def _answer(self, attempt: Attempt, link: _AsyncLink, ex: Exchange, t: Timeout,
@@ -606,12 +646,16 @@ class AsyncPool:
         """The response head of a request in flight (`collect`: once its whole answer came);
         raises Replay when it must be sent again."""
         started = time.monotonic()
+        events = ex.events
         try:
-            if collect:  # the whole answer is wanted: one wake-up, at its end
-                await link.wait_end(ex, t.read)
-            event = await link.next_event(ex, t.read)
+            if collect:  # the whole answer is wanted: one wake-up, at its end (`wait_end`)
+                ex.collect = True
+                while not ex.ended and ex.error is None:
+                    await link._wait(ex, t.read)
+            # The head is never Data: nothing to account for when it is taken here.
+            event = events.popleft() if events else await link.next_event(ex, t.read)
             while type(event) is InformationalResponse:
-                event = await link.next_event(ex, t.read)
+                event = events.popleft() if events else await link.next_event(ex, t.read)
         except Replay:  # see _client: where a replay goes
             self._release(link)
             attempt.replayed(ex.info.pipelined > 0, self._state.next_serial)
@@ -621,9 +665,48 @@ class AsyncPool:
             raise
         info = ex.info
         info.elapsed = time.monotonic() - started
+        if collect and ex.ended and not link.reading_paused:
+            # The whole answer is here, Data events then EndOfMessage: the
+            # content without a body stream, and the connection goes back now.
+            if len(events) == 2 and type(events[0]) is Data:
+                content = events[0].data
+                if type(content) is not bytes:
+                    content = bytes(content)
+            else:
+                content = b"".join([e.data for e in events if type(e) is Data])
+            events.clear()
+            ex.buffered = 0
+            self._release(link, ex=ex)
+            response = Response(event.status_code, event.reason.decode("latin-1"),
+                                HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
+                                attempt.prepared.method, attempt.url, info, None)
+            response._content = content
+            return response
         return Response(event.status_code, event.reason.decode("latin-1"),
                         HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
                         attempt.prepared.method, attempt.url, info, _AsyncBody(self, link, ex, t.read))
+
+    def _acquire_idle(self, attempt: Attempt) -> tuple[_AsyncLink, bool] | None:
+        """`_acquire`'s common cases without a coroutine: an idle connection or a
+        pipeline to join, when nothing is due to expire; else None (and `_acquire`
+        does it all)."""
+        if self._closed or attempt.fresh:
+            return None
+        now = time.monotonic()
+        if now >= self._next_expiry:
+            return None
+        prepared = attempt.prepared
+        entry = self._state.acquire_now(attempt.where.origin, prepared.method, now,
+                                        expect_continue=prepared.expect_continue,
+                                        upgrade=prepared.upgrade, min_serial=attempt.min_serial)
+        if entry is None:
+            return None
+        link = self._links[entry]
+        in_flight = len(link.conn._in_flight)
+        if in_flight == 0 and link.peer_gone():
+            self._lose(link)
+            return None
+        return link, in_flight > 0 or link.answered > 0
 
     async def _acquire(self, attempt: Attempt, t: Timeout,
                        block: bool = True) -> tuple[_AsyncLink, bool] | None:
@@ -806,13 +889,14 @@ class AsyncPool:
     def _release(self, link: _AsyncLink, sent: bool = True, ex: Exchange | None = None,
                  pipelinable: bool = True) -> None:
         """A caller is done with its lease on the link; see `Pool._release`."""
-        if abandoned(link, ex):
+        if ex is not None and not ex.ended and abandoned(link, ex):
             link.abort(ReadError("the answer was abandoned before its end"))
         wakeups, done = give_back(self._state, link, time.monotonic(), sent, pipelinable)
         if done:
             self._links.pop(link.entry, None)  # type: ignore[arg-type]
             link.abort(ReadError("the connection was closed"))
-        self._wake(wakeups)
+        if wakeups:
+            self._wake(wakeups)
 
     def _lose(self, link: _AsyncLink) -> None:
         """The link died while idle: drop it from the pool (see `Pool._lose`)."""

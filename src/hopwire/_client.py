@@ -38,7 +38,7 @@ from typing import Any, Union
 
 from . import Data, EndOfMessage
 from . import _rules as R
-from ._connection import BROKEN, CLOSED, OPEN, SWITCHED, Connection
+from ._connection import BROKEN, CLOSED, OPEN, SWITCHED, Connection, PreparedRequest
 from ._errors import ConnectionLost, HopwireError, RemoteProtocolError, TransportError
 from ._models import ExchangeInfo, HeaderInput, Proxy, Timeout, TimeoutInput, as_timeout, prepare, split_url
 from ._writer import Body
@@ -108,7 +108,8 @@ class Exchange:
     """One request in flight on a link and the events of its answer, in order."""
 
     __slots__ = ("rid", "events", "error", "ended", "may_replay", "replay_alone",
-                 "replay_pipelined", "info", "buffered", "waiter", "collect", "write_error")
+                 "replay_pipelined", "info", "buffered", "waiter", "collect", "write_error",
+                 "read_timeout")
 
     def __init__(self, info: ExchangeInfo, replay_alone: bool = False,
                  replay_pipelined: bool = False) -> None:
@@ -126,6 +127,7 @@ class Exchange:
         self.waiter: Any = None  # the asyncio future its reader awaits
         self.collect = False  # asyncio: wake the reader only at the end (request(), not stream())
         self.write_error: TransportError | None = None
+        self.read_timeout: float | None = None  # asyncio: of the wait in progress
 
 
 def record(link: Link, ex: Exchange, prepared: Any) -> None:
@@ -160,20 +162,17 @@ class Link:
         exchanges = self.exchanges
         for rid, event in tagged:
             ex = exchanges.get(rid)
-            if type(event) is Data:
-                if ex is not None:
-                    ex.events.append(event)
-                    ex.buffered += len(event.data)
-                continue
-            if type(event) is EndOfMessage:
+            kind = type(event)
+            if kind is EndOfMessage:
                 self.answered += 1
                 if ex is not None:
                     del exchanges[rid]
                     ex.ended = True
                     ex.events.append(event)
-                continue
-            if ex is not None:
+            elif ex is not None:
                 ex.events.append(event)
+                if kind is Data:
+                    ex.buffered += len(event.data)
 
     def fail(self, error: BaseException | None, peer_closed: bool = False) -> bool:
         """The connection ended: give every exchange left its outcome, and forget them.
@@ -223,6 +222,12 @@ class Link:
 RequestSpec = Union[tuple[Union[str, bytes], str], tuple[Union[str, bytes], str, HeaderInput, Body]]
 
 
+SIMPLE_CACHE_SIZE = 512
+# (method, url, proxy) of a request without headers or body: its (Target, PreparedRequest,
+# pipelinable), what `split_url()` and `prepare()` cache, in one look-up.
+_simple_attempts: dict[tuple[Any, ...], tuple[Any, PreparedRequest, bool]] = {}
+
+
 class Attempt:
     """One request of a caller, across the sends that replays make of it."""
 
@@ -232,10 +237,19 @@ class Attempt:
     def __init__(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
                  proxy: Any) -> None:
         self.url = url
-        self.where = split_url(url)
-        self.prepared = prepare(method, self.where, headers, body, proxy)
-        # May it go into a pipeline (RFC 9112 §9.3.2)? PoolState counts it so.
-        self.pipelinable = self.prepared.method in R.SAFE_METHODS and not self.prepared.barrier
+        simple = headers is None and body is None and type(url) is str
+        known = _simple_attempts.get((method, url, proxy)) if simple else None
+        if known is None:
+            self.where = split_url(url)
+            self.prepared = prepare(method, self.where, headers, body, proxy)
+            # May it go into a pipeline (RFC 9112 §9.3.2)? PoolState counts it so.
+            self.pipelinable = self.prepared.method in R.SAFE_METHODS and not self.prepared.barrier
+            if simple:  # the same request made again skips the URL and the head
+                if len(_simple_attempts) >= SIMPLE_CACHE_SIZE:
+                    _simple_attempts.clear()
+                _simple_attempts[(method, url, proxy)] = (self.where, self.prepared, self.pipelinable)
+        else:
+            self.where, self.prepared, self.pipelinable = known
         self.body = body
         self.replayable_body = body is None or isinstance(body, (bytes, bytearray, memoryview))
         self.replays = 0
@@ -299,11 +313,12 @@ def give_back(state: PoolState, link: Link, now: float, sent: bool,
         link.pipeline_failed = False
         state.note_pipeline_failure(entry.origin)
     wakeups = state.released(entry, now, sent=sent, pipelinable=pipelinable)
-    conn_state = link.conn.state
-    ended = link.closed or conn_state in ENDED
+    conn = link.conn
+    ended = link.closed or conn._ended is not None  # (`_ended`: the state is in ENDED)
     if ended:
         wakeups += state.discard(entry, now)
-    return wakeups, ended or (entry.leases == 0 and conn_state not in OPEN)
+        return wakeups, True
+    return wakeups, entry.leases == 0 and conn.state not in OPEN
 
 
 def protocol_error(exc: RemoteProtocolError) -> RemoteProtocolError:

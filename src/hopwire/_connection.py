@@ -239,6 +239,7 @@ class Connection:
         self._parser = ResponseParser() if parser is None else parser
         self._kinds = _event_kinds(type(self._parser))
         self._in_flight: deque[_InFlight] = deque()
+        self._blockers = 0  # requests in `_in_flight` that nothing may be pipelined behind
         self._body: _Body | None = None  # at most one: nothing is sent while it is unfinished
         self._next_id: RequestId = 0
         self._request_limit: int | None = None  # requests the connection may carry (max=)
@@ -312,9 +313,10 @@ class Connection:
 
     def _refusal(self, method: bytes, barrier: bool) -> str | None:
         """Why a request may not be sent now, or None when it may."""
-        state = self.state
-        if state not in OPEN:
-            return f"the connection is {state.value}"
+        limit = self._request_limit
+        if (self._ended is not None or self._peer_closing
+                or (limit is not None and self._next_id >= limit)):  # the state is not in OPEN
+            return f"the connection is {self.state.value}"
         if self._body is not None:
             return f"the body of request {self._body.id} is not completely written"
         if not self._in_flight:
@@ -329,9 +331,10 @@ class Connection:
             return f"{method!r} is not a safe method: it waits for an idle connection"
         if barrier:
             return "CONNECT, Upgrade and Expect: 100-continue requests wait for an idle connection"
-        for request in self._in_flight:
-            if not request.pipelinable:
-                return f"request {request.id} ({request.method!r}) must be answered first"
+        if self._blockers:
+            for request in self._in_flight:
+                if not request.pipelinable:
+                    return f"request {request.id} ({request.method!r}) must be answered first"
         return None
 
     def send_request(
@@ -369,13 +372,14 @@ class Connection:
             why = self._refusal(prepared.method, prepared.barrier)
             if why is not None:
                 raise ConnectionStateError(f"cannot send {prepared.method!r} now: {why}")
-        return self._record(prepared.method, prepared.barrier, prepared.upgrade,
-                            None if prepared.chunked else prepared.body_length)
-
-    def _record(self, method: bytes, barrier: bool, upgrade: bool, length: int | None) -> RequestId:
+        method = prepared.method
         request_id = self._next_id
-        self._next_id += 1
-        self._in_flight.append(_InFlight(request_id, method, barrier, upgrade))
+        self._next_id = request_id + 1
+        request = _InFlight(request_id, method, prepared.barrier, prepared.upgrade)
+        self._in_flight.append(request)
+        if not request.pipelinable:
+            self._blockers += 1
+        length = None if prepared.chunked else prepared.body_length
         if length != 0:
             self._body = _Body(request_id, length)
         self._parser.expect(method)
@@ -494,19 +498,46 @@ class Connection:
         kinds = self._kinds
         in_flight = self._in_flight
         tagged: list[Tagged] = []
+        request: _InFlight | None = None  # the oldest in flight, once an event came for it
+        rid = -1
         for event in events:
-            if not in_flight:
-                raise self._break("a response with no request in flight", None, tagged)
-            request = in_flight[0]  # RFC 9112 §9.3.2: answers come in order
-            request.started = True
+            if request is None:
+                if not in_flight:
+                    raise self._break("a response with no request in flight", None, tagged)
+                request = in_flight[0]  # RFC 9112 §9.3.2: answers come in order
+                request.started = True
+                rid = request.id
             kind = kinds[type(event)]
-            if kind is _RESPONSE:
-                self._on_response(request, event)
+            if kind is _DATA:
+                pass
+            elif kind is _RESPONSE:
+                # The common answer inline: HTTP/1.1, kept alive, no tunnel,
+                # no proxy to doubt (what `_on_response` decides for it).
+                if (event.keep_alive and event.http_version == b"1.1" and not event.upgrade
+                        and (not self.proxied or self.trust_proxy)):
+                    self._proven = True
+                    hop = event.hop_headers
+                    for name, _ in (event.headers + hop if hop else event.headers):
+                        if name == b"keep-alive":
+                            self._read_keep_alive(rid, event)
+                            break
+                else:
+                    self._on_response(request, event)
             elif kind is _END:
-                self._on_end(request)
+                in_flight.popleft()
+                if not request.pipelinable:
+                    self._blockers -= 1
+                if request.switching:
+                    self._ended = SWITCHED
+                elif self._peer_closing or (self._request_limit is not None and self._spent()
+                                            and not in_flight):
+                    # Whatever is still in flight will not be answered on this connection.
+                    self._ended = CLOSED
+                request = None  # the next event answers the next request
             elif kind is _INFORMATIONAL and event.upgrade:
                 self._on_switch(request, tagged)
-            tagged.append((request.id, event))
+                request = None
+            tagged.append((rid, event))
         return tagged
 
     def _on_switch(self, request: _InFlight, tagged: list[Tagged]) -> None:
@@ -515,6 +546,8 @@ class Connection:
         if not request.upgrade:
             raise self._break("101 Switching Protocols to a request without Upgrade", None, tagged)
         self._in_flight.popleft()
+        if not request.pipelinable:
+            self._blockers -= 1
         self._ended = SWITCHED
 
     def _on_response(self, request: _InFlight, event: Response) -> None:
@@ -528,14 +561,6 @@ class Connection:
         if event.http_version == b"1.1":
             self._proven = True
         self._read_keep_alive(request.id, event)
-
-    def _on_end(self, request: _InFlight) -> None:
-        self._in_flight.popleft()
-        if request.switching:
-            self._ended = SWITCHED
-        elif self._peer_closing or (self._spent() and not self._in_flight):
-            # Whatever is still in flight will not be answered on this connection.
-            self._ended = CLOSED
 
     def _persists(self, event: Response) -> bool:
         """Does the connection outlive this response (RFC 9112 §9.3)?"""

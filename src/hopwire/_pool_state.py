@@ -228,19 +228,67 @@ class PoolState:
             raise PoolStateError("the pool is closed")
         if waiter in self._waiters:
             raise PoolStateError(f"waiter {waiter!r} is already waiting")
-        method_b = method.encode("ascii", "replace") if isinstance(method, str) else bytes(method)
+        method_b = method if type(method) is bytes else (
+            method.encode("ascii", "replace") if isinstance(method, str) else bytes(method))
+        pipelinable = method_b in R.SAFE_METHODS and not expect_continue and not upgrade
         best = None if fresh else self._idle(origin, now, min_serial)
         if best is not None:  # policy step 1, the common case, without building a request
             action: Action = Use(best)
-            self._apply(action, _pipelinable(method_b, expect_continue, upgrade))
+            self._apply(action, pipelinable)
             return action
         request = _Request(origin, method_b, deadline, expect_continue, upgrade, fresh, min_serial)
-        action = self._plan(request, now)
-        if isinstance(action, Wait):
+        action = self._plan(request, now, idle_checked=True)
+        if type(action) is Wait:
             self._waiters[waiter] = request
         else:
-            self._apply(action, _pipelinable(method_b, expect_continue, upgrade))
+            self._apply(action, pipelinable)
         return action
+
+    def acquire_now(self, origin: Origin, method: bytes, now: float, *,
+                    expect_continue: bool = False, upgrade: bool = False,
+                    min_serial: int = 0) -> Entry | None:
+        """The drivers' common case of `acquire()`, with no waiter and no action:
+        the connection its policy step 1 (idle) or step 3 (join a pipeline) would
+        `Use`, leased now; None, having changed nothing, when it would do anything
+        else (the driver then calls `acquire()`). Not for `fresh` requests.
+        """
+        if self._closed:
+            raise PoolStateError("the pool is closed")
+        pipelinable = method in R.SAFE_METHODS and not expect_continue and not upgrade
+        best = self._idle(origin, now, min_serial)
+        if best is None:
+            if self.pipeline_depth == 1:
+                return None
+            # Steps 2 and 3 of `_plan`: at a cap, a busy connection that can take it.
+            mine = 0
+            candidates = []
+            for e in self._entries:
+                if e.origin == origin:
+                    mine += 1
+                    if e.leases > 0 and e.serial >= min_serial:
+                        candidates.append(e)
+            dialing = self._dialing
+            host_full = mine + (dialing[origin] if dialing else 0) >= self.max_connections_per_host
+            if not host_full and (len(self._entries) + (self.dialing if dialing else 0)
+                                  < self.max_connections):
+                return None  # step 2: a new connection
+            if not candidates or not self.pipelining_enabled(origin):
+                return None
+            fewest = 0
+            for e in candidates:  # as in `_plan`: the first with the fewest in flight
+                in_flight = len(e.connection._in_flight)
+                if (best is None or in_flight < fewest) and self._joinable(
+                        e, method, expect_continue, upgrade):
+                    best, fewest = e, in_flight
+            if best is None:
+                return None
+        best.leases += 1
+        if self.pipeline_depth > 1:  # as `_apply` does for a Use
+            best.unsent += 1
+            if not pipelinable:
+                best.unsent_blockers += 1
+        best.idle_since = best.expires_at = None
+        return best
 
     def connected(self, origin: Origin, connection: Connection, now: float, *,
                   pipelinable: bool = True) -> Entry:
@@ -282,16 +330,17 @@ class PoolState:
             self._unlease(entry, pipelinable)
         if entry not in self._entries:
             return []  # dropped already (discarded, or closed while pipelined)
-        entry.leases = max(0, entry.leases - 1)
+        leases = entry.leases = entry.leases - 1 if entry.leases > 0 else 0
         connection = entry.connection
         state = connection.state
-        if state in _ENDED or (entry.leases == 0 and state not in OPEN):
+        if state in _ENDED or (leases == 0 and state not in OPEN):
             self._entries.remove(entry)
-        elif entry.leases == 0 and state is IDLE:
+        elif leases == 0 and state is IDLE:
             entry.idle_since = now
-            lifetime = idle_lifetime(self.keepalive_expiry, connection.keep_alive_timeout)
-            entry.expires_at = now + lifetime
-        return self._wake(now)
+            server_timeout = connection.keep_alive_timeout
+            entry.expires_at = now + (self.keepalive_expiry if server_timeout is None
+                                      else idle_lifetime(self.keepalive_expiry, server_timeout))
+        return self._wake(now) if self._waiters else []
 
     def discard(self, entry: Entry, now: float) -> Wakeups:
         """The connection was lost or failed: free its slot (the driver closes it)."""
@@ -324,7 +373,8 @@ class PoolState:
         self._pipeline_failures[origin] += 1
 
     def pipelining_enabled(self, origin: Origin) -> bool:
-        return self.pipeline_depth > 1 and self._pipeline_failures[origin] < PIPELINE_FAILURES
+        failures = self._pipeline_failures
+        return self.pipeline_depth > 1 and (not failures or failures[origin] < PIPELINE_FAILURES)
 
     def close(self) -> list[Entry]:
         """Forget everything; return every connection for closing. Waiters are the driver's to fail."""
@@ -336,23 +386,29 @@ class PoolState:
 
     # -- decisions -------------------------------------------------------------------
 
-    def _plan(self, request: _Request, now: float) -> Action:
-        """The policy of the module docstring; changes nothing."""
+    def _plan(self, request: _Request, now: float, idle_checked: bool = False) -> Action:
+        """The policy of the module docstring; changes nothing (`idle_checked`: step 1
+        found nothing just now)."""
         origin = request.origin
         fresh, min_serial = request.fresh, request.min_serial
-        best = None if fresh else self._idle(origin, now, min_serial)
+        best: Entry | None = None if fresh or idle_checked else self._idle(origin, now, min_serial)
         if best is not None:
             return Use(best)
         mine = [e for e in self._entries if e.origin == origin]
-        host_full = len(mine) + self._dialing[origin] >= self.max_connections_per_host
-        pool_full = self.count() >= self.max_connections
+        dialing = self._dialing
+        host_full = len(mine) + (dialing[origin] if dialing else 0) >= self.max_connections_per_host
+        pool_full = len(self._entries) + (self.dialing if dialing else 0) >= self.max_connections
         if not host_full and not pool_full:
             return Dial(origin)
         if not fresh and self.pipelining_enabled(origin):
-            busy = [e for e in mine if e.leases > 0 and e.serial >= min_serial
-                    and self._can_join(e, request)]
-            if busy:
-                return Use(min(busy, key=lambda e: e.connection.in_flight))
+            fewest = 0
+            for e in mine:  # the busy one that can take it with the fewest in flight
+                if e.leases > 0 and e.serial >= min_serial:
+                    in_flight = len(e.connection._in_flight)
+                    if (best is None or in_flight < fewest) and self._can_join(e, request):
+                        best, fewest = e, in_flight
+            if best is not None:
+                return Use(best)
         # An idle connection of the origin that cannot serve the request is a
         # victim too: expired, or older than the request accepts.
         victims = [e for e in self._entries if e.is_available and (
@@ -372,22 +428,29 @@ class PoolState:
         for e in self._entries:
             since = e.idle_since
             if (since is not None and e.leases == 0 and (best is None or since > best_since)
-                    and e.origin == origin and e.serial >= min_serial and not e.is_expired(now)
-                    and e.connection.is_idle):
+                    and e.origin == origin and e.serial >= min_serial
+                    and (e.expires_at is None or now < e.expires_at)  # not `is_expired`
+                    and e.connection.state is IDLE):
                 best, best_since = e, since
         return best
 
     def _can_join(self, entry: Entry, request: _Request) -> bool:
         """May the request be pipelined on this busy connection (see "unsent" above)?"""
+        return self._joinable(entry, request.method, request.expect_continue, request.upgrade)
+
+    def _joinable(self, entry: Entry, method: bytes, expect_continue: bool, upgrade: bool) -> bool:
+        """`_can_join` of a request given by its method and flags (the connection's
+        `can_send()` is asked as `_refusal`, of a method in bytes already)."""
         if entry.unsent == 0:
-            return self._fits(entry, request)
+            return entry.connection._refusal(method, expect_continue or upgrade
+                                             or method == b"CONNECT") is None
         connection = entry.connection
-        return (entry.unsent_blockers == 0 and _pipelinable(request.method, request.expect_continue,
-                                                             request.upgrade)
+        return (entry.unsent_blockers == 0 and _pipelinable(method, expect_continue, upgrade)
                 and connection.proven_persistent
                 and connection.in_flight + entry.unsent < self.pipeline_depth
                 and _within(connection.requests_left, entry.unsent)
-                and self._fits(entry, request))
+                and connection._refusal(method, expect_continue or upgrade
+                                        or method == b"CONNECT") is None)
 
     @staticmethod
     def _unlease(entry: Entry, pipelinable: bool) -> None:
@@ -396,13 +459,8 @@ class PoolState:
             if not pipelinable and entry.unsent_blockers > 0:
                 entry.unsent_blockers -= 1
 
-    @staticmethod
-    def _fits(entry: Entry, request: _Request) -> bool:
-        return entry.connection.can_send(request.method, expect_continue=request.expect_continue,
-                                         upgrade=request.upgrade)
-
     def _apply(self, action: Action, pipelinable: bool = True) -> None:
-        if isinstance(action, Use):
+        if type(action) is Use:
             action.entry.leases += 1
             if self.pipeline_depth > 1:  # unsent leases matter only to pipelining
                 action.entry.unsent += 1

@@ -54,7 +54,6 @@ from ._client import (
     plan_batch,
     RequestSpec,
     protocol_error,
-    record,
 )
 from ._connection import Connection, ConnectionStateError, PreparedRequest
 from ._errors import (
@@ -169,7 +168,16 @@ class _SyncLink(Link):
         together may check at once, and bytes that answer a request just sent by another
         caller are not taken for a closed connection."""
         with self.lock:
-            return not self.exchanges and self.peer_gone()
+            if self.exchanges:
+                return False
+            poller = self.poller
+            if poller is not None:
+                try:
+                    if not poller.poll(0):
+                        return False  # the common case: nothing came while it was idle
+                except (OSError, ValueError):
+                    return True
+            return self.peer_gone()
 
     def peer_gone(self) -> bool:
         """Did the idle connection become readable (closed by the server, or garbage)?"""
@@ -226,19 +234,28 @@ class _SyncLink(Link):
         conn = self.conn
         with self.write_lock:
             with self.lock:
-                if self.closed or conn.state in ENDED:
+                # (`_ended` is set exactly when the state is in ENDED.)
+                if self.closed or conn._ended is not None:
                     raise ConnectionStateError("the connection ended before the request was sent")
-                record(self, ex, prepared)
-                rid = ex.rid
-            if defer and body is None and ex.info.pipelined:
+                ahead = len(conn._in_flight)
+                rid = conn.send_prepared(prepared)  # as `record()` does
+                ex.info.pipelined = ahead
+                ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
+                ex.rid = rid
+                self.exchanges[rid] = ex
+            if defer and body is None and ahead:
                 self.out.append(prepared.head)
                 self.out_timeout = timeout
                 return
             try:
-                self._set_write_timeout(timeout.write)
+                if timeout.write != self.write_timeout:
+                    self._set_write_timeout(timeout.write)
                 if self.out:
                     self._flush_locked()
-                self._write(ex, rid, prepared, body)
+                if body is None:
+                    self.sock.sendall(prepared.head)
+                else:
+                    self._write(ex, rid, prepared, body)
             except (socket.timeout, BlockingIOError):  # BlockingIOError: SO_SNDTIMEO ran out
                 ex.write_error = WriteTimeout(f"writing the request took longer than {timeout.write} s")
                 self.abort(ex.write_error)
@@ -362,7 +379,8 @@ class _SyncLink(Link):
         data = b""
         peer_closed = False
         try:
-            self._set_read_timeout(timeout)
+            if timeout != self.read_timeout:
+                self._set_read_timeout(timeout)
             data = self.sock.recv(READ_SIZE)
         except (socket.timeout, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO ran out
             error = ReadTimeout(f"no byte of the answer within {timeout} s")
@@ -375,6 +393,19 @@ class _SyncLink(Link):
                 self._abort_locked(ReadError("the connection was closed"))
             elif error is not None:
                 self._abort_locked(error, peer_closed)
+            elif data:  # `_receive_locked`, the common case inline
+                conn = self.conn
+                try:
+                    tagged = conn.receive_data(data)
+                except RemoteProtocolError as exc:
+                    self.dispatch(exc.events)
+                    self.fail(protocol_error(exc))
+                    self.close()
+                else:
+                    self.dispatch(tagged)
+                    if conn._ended is not None:
+                        self.fail(None)
+                        self.close()
             else:
                 self._receive_locked(data)
             if self.sleepers:
@@ -525,11 +556,20 @@ class Pool:
     def request(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                 body: Body = None, timeout: TimeoutInput | None = None) -> Response:
         """Send a request and read its whole answer."""
-        response = self._send(method, url, headers, body, timeout)
-        stream = response._stream
-        if isinstance(stream, _Body):
-            response._content = stream.read_all()
-        return response
+        # `_send(..., collect=True)`, inline: one call less per request.
+        attempt = Attempt(method, url, headers, body, self._options.proxy)
+        t = self._options.timeout if timeout is None else as_timeout(timeout)
+        if body is None and not self._pipelining:
+            response = self._request_idle(attempt, t)
+            if response is not None:
+                return response
+        while True:
+            started = self._start(attempt, t, block=True)
+            assert started is not None
+            try:
+                return self._answer(attempt, *started, t, True)
+            except Replay:
+                continue
 
     @contextmanager
     def stream(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
@@ -557,6 +597,7 @@ class Pool:
         t = self._options.timeout if timeout is None else as_timeout(timeout)
         results, todo = plan_batch(requests, self._options.proxy)
         in_flight: deque[tuple[int, Attempt, _SyncLink, Exchange]] = deque()
+        deferred: list[_SyncLink] = []  # links whose `out` holds heads of this batch
         while todo or in_flight:
             while todo:
                 index, attempt = todo[0]
@@ -570,18 +611,19 @@ class Pool:
                     break  # the pool is full: read an answer first
                 todo.popleft()
                 in_flight.append((index, attempt, *started))
+                link = started[0]
+                if link.out and link not in deferred:
+                    deferred.append(link)
             if not in_flight:
                 continue
-            for link in {link for _, _, link, _ in in_flight}:
-                if link.out:
-                    link.flush(t)
+            if deferred:
+                for link in deferred:
+                    if link.out:
+                        link.flush(t)
+                deferred.clear()
             index, attempt, link, ex = in_flight.popleft()
             try:
-                response = self._answer(attempt, link, ex, t)
-                stream = response._stream
-                assert isinstance(stream, _Body)
-                response._content = stream.read_all()
-                results[index] = response
+                results[index] = self._answer(attempt, link, ex, t, collect=True)
             except Replay:
                 todo.appendleft((index, attempt))
             except HopwireError as exc:
@@ -617,16 +659,57 @@ class Pool:
     # -- one request -----------------------------------------------------------------
 
     def _send(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
-              timeout: TimeoutInput | None) -> Response:
+              timeout: TimeoutInput | None, collect: bool = False) -> Response:
         attempt = Attempt(method, url, headers, body, self._options.proxy)
         t = self._options.timeout if timeout is None else as_timeout(timeout)
         while True:
             started = self._start(attempt, t, block=True)
             assert started is not None
             try:
-                return self._answer(attempt, *started, t)
+                return self._answer(attempt, *started, t, collect)
             except Replay:
                 continue
+
+    def _request_idle(self, attempt: Attempt, t: Timeout) -> Response | None:
+        """`request()`'s common case, `_start` and `_acquire` inline: a bodiless request
+        on an idle connection of a pool that does not pipeline. None, having done
+        nothing that the general path would not do again, when that is not the case
+        (or the request is to be sent again)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._closed or now >= self._next_expiry or attempt.fresh:
+                return None
+            prepared = attempt.prepared
+            entry = self._state.acquire_now(attempt.where.origin, prepared.method, now,
+                                            expect_continue=prepared.expect_continue,
+                                            upgrade=prepared.upgrade)
+            if entry is None:
+                return None
+            link = self._links[entry]
+        if link.check_peer():  # an idle connection: nothing in flight on it
+            self._lose(link)
+            return None
+        reused = link.answered > 0
+        can_replay = attempt.replays < MAX_REPLAYS  # (a bodiless request can be sent again)
+        ex = Exchange(ExchangeInfo(link.number, reused, 0, attempt.replays > 0),
+                      can_replay and reused and not attempt.retried_reused, can_replay)
+        try:
+            link.send(ex, prepared, None, t)
+        except ConnectionStateError:
+            self._release(link, sent=False, pipelinable=attempt.pipelinable)
+            return None
+        except BaseException:
+            self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
+            raise
+        if self._state.has_waiters:
+            with self._lock:
+                wakeups = self._state.sent(entry, time.monotonic(), pipelinable=attempt.pipelinable)
+                if wakeups:
+                    self._wake(wakeups)
+        try:
+            return self._answer(attempt, link, ex, t, True)
+        except Replay:
+            return None
 
     def _start(self, attempt: Attempt, t: Timeout, block: bool,
                defer: bool = False) -> tuple[_SyncLink, Exchange] | None:
@@ -651,15 +734,20 @@ class Pool:
                 raise
             if self._pipelining or self._state.has_waiters:
                 with self._lock:
-                    self._wake(self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
-                                               pipelinable=attempt.pipelinable))
+                    wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
+                                               pipelinable=attempt.pipelinable)
+                    if wakeups:
+                        self._wake(wakeups)
             return link, ex
 
-    def _answer(self, attempt: Attempt, link: _SyncLink, ex: Exchange, t: Timeout) -> Response:
-        """The response head of a request in flight; raises Replay when it must be sent again."""
+    def _answer(self, attempt: Attempt, link: _SyncLink, ex: Exchange, t: Timeout,
+                collect: bool = False) -> Response:
+        """The response head of a request in flight (`collect`: and its whole content);
+        raises Replay when it must be sent again."""
         started = time.monotonic()
         try:
-            event = link.next_event(ex, t.read)
+            # Only this caller takes from its deque: what is there is taken without the lock.
+            event = ex.events.popleft() if ex.events else link.next_event(ex, t.read)
             while type(event) is InformationalResponse:
                 event = link.next_event(ex, t.read)
         except Replay:
@@ -671,9 +759,30 @@ class Pool:
             raise
         info = ex.info
         info.elapsed = time.monotonic() - started
-        return Response(event.status_code, event.reason.decode("latin-1"),
-                        HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
-                        attempt.prepared.method, attempt.url, info, _Body(self, link, ex, t.read))
+        if collect and ex.ended:
+            # The whole answer came already (the common case): its content is
+            # here, Data events then EndOfMessage, and the connection goes back now.
+            events = ex.events
+            if len(events) == 2 and type(events[0]) is Data:
+                content = events[0].data
+                if type(content) is not bytes:
+                    content = bytes(content)
+            else:
+                content = b"".join([e.data for e in events if type(e) is Data])
+            events.clear()
+            self._release(link, ex=ex)
+            response = Response(event.status_code, event.reason.decode("latin-1"),
+                                HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
+                                attempt.prepared.method, attempt.url, info, None)
+            response._content = content
+            return response
+        body = _Body(self, link, ex, t.read)
+        response = Response(event.status_code, event.reason.decode("latin-1"),
+                            HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
+                            attempt.prepared.method, attempt.url, info, body)
+        if collect:
+            response._content = body.read_all()
+        return response
 
     def _acquire(self, attempt: Attempt, t: Timeout,
                  block: bool = True) -> tuple[_SyncLink, bool] | None:
@@ -685,27 +794,37 @@ class Pool:
         now = time.monotonic()
         deadline = None if t.pool is None else now + t.pool
         while True:
-            waiter = _Waiter()
-            expired: list[_SyncLink] = []
+            expired: list[_SyncLink] | None = None
             with self._lock:
                 if self._closed:
                     raise PoolClosed("the pool is closed")
                 if now >= self._next_expiry:
                     expired = self._expire(now)
-                action = state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
-                                       expect_continue=prepared.expect_continue,
-                                       upgrade=prepared.upgrade, fresh=attempt.fresh,
-                                       min_serial=attempt.min_serial)
-                kind = type(action)
-                if kind is Use:
-                    link = self._links[action.entry]  # type: ignore[union-attr]
-                elif kind is Wait:
-                    if not block:
-                        state.cancel(waiter)
-                        return None
-                    waiter.event = threading.Event()
-            for expired_link in expired:
-                expired_link.close()
+                # The common cases first, no waiter made: an idle connection, or
+                # (at the caps) a pipeline to join.
+                ready = None if attempt.fresh else state.acquire_now(
+                    origin, prepared.method, now, expect_continue=prepared.expect_continue,
+                    upgrade=prepared.upgrade, min_serial=attempt.min_serial)
+                if ready is not None:
+                    kind: Any = Use
+                    link = self._links[ready]
+                else:
+                    waiter = _Waiter()
+                    action = state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
+                                           expect_continue=prepared.expect_continue,
+                                           upgrade=prepared.upgrade, fresh=attempt.fresh,
+                                           min_serial=attempt.min_serial)
+                    kind = type(action)
+                    if kind is Use:
+                        link = self._links[action.entry]  # type: ignore[union-attr]
+                    elif kind is Wait:
+                        if not block:
+                            state.cancel(waiter)
+                            return None
+                        waiter.event = threading.Event()
+            if expired:
+                for expired_link in expired:
+                    expired_link.close()
             if kind is Wait:
                 action = self._wait(waiter, deadline)
                 kind = type(action)
@@ -713,7 +832,7 @@ class Pool:
                     assert waiter.link is not None
                     link = waiter.link
             if kind is Use:
-                in_flight = link.conn.in_flight
+                in_flight = len(link.conn._in_flight)
                 if in_flight == 0 and link.check_peer():
                     self._lose(link)
                     now = time.monotonic()
@@ -816,13 +935,14 @@ class Pool:
         ended, no error: an interrupt, an exception of its own) leaves the
         connection in an unknown state: it is closed, never handed out again.
         """
-        if abandoned(link, ex):
+        if ex is not None and not ex.ended and abandoned(link, ex):
             link.abort(ReadError("the answer was abandoned before its end"))
         with self._lock:
             wakeups, done = give_back(self._state, link, time.monotonic(), sent, pipelinable)
             if done:
                 self._links.pop(link.entry, None)  # type: ignore[arg-type]
-            self._wake(wakeups)
+            if wakeups:
+                self._wake(wakeups)
         if done:
             link.abort(ReadError("the connection was closed"))
 
