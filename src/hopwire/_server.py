@@ -41,7 +41,7 @@ from http import HTTPStatus
 from typing import Any, Union
 
 from . import Data, EndOfMessage, ParseError, Request, RequestParser, __version__
-from ._serving import LoopThread, run_until_stopped
+from ._serving import LoopThread, TCPListener, run_until_stopped
 
 HELLO = b"Hello, world!"
 PATTERN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"  # 64 bytes
@@ -417,37 +417,18 @@ class _Connection(asyncio.Protocol):
 
 # -- the server -----------------------------------------------------------------------------
 
-class EmbeddedServer:
+class EmbeddedServer(TCPListener):
     """The listening socket and its connections, on one event loop."""
 
+    url_path = "/"
+
     def __init__(self, loop: asyncio.AbstractEventLoop, options: ServerOptions) -> None:
-        self.loop = loop
+        super().__init__(loop)
         self.options = options
         self.stats = Stats()
-        self.connections: set[_Connection] = set()
-        self._server: asyncio.Server | None = None
-        self.host = ""
-        self.port = 0
 
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
-
-    async def start(self, host: str, port: int) -> None:
-        self._server = await self.loop.create_server(lambda: _Connection(self), host, port,
-                                                     backlog=1024, reuse_address=True)
-        self.host, self.port = self._server.sockets[0].getsockname()[:2]
-
-    async def aclose(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for conn in list(self.connections):
-            if conn.transport is not None:
-                conn.transport.abort()
-        if self._server is not None:
-            await self._server.wait_closed()
-        await asyncio.sleep(0)  # let the transports run connection_lost
+    def connection(self) -> asyncio.Protocol:
+        return _Connection(self)
 
 
 async def serve(host: str = "127.0.0.1", port: int = 0, **options: Any) -> EmbeddedServer:

@@ -28,6 +28,51 @@ class Listener(Protocol):
 L = TypeVar("L", bound=Listener)
 
 
+class HasTransport(Protocol):
+    transport: asyncio.Transport | None
+
+
+class TCPListener:
+    """A listening socket on one loop and the connections it accepted (a `Listener`).
+
+    Subclasses say what serves a connection (`connection()`) and keep the
+    set `connections` up to date from their protocol's callbacks.
+    """
+
+    url_path = ""  # what `url` ends with after the port
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.connections: set[HasTransport] = set()
+        self._server: asyncio.Server | None = None
+        self.host = ""
+        self.port = 0
+
+    def connection(self) -> asyncio.Protocol:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.url_path}"
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await self.loop.create_server(self.connection, host, port,
+                                                     backlog=1024, reuse_address=True)
+        self.host, self.port = self._server.sockets[0].getsockname()[:2]
+
+    async def aclose(self) -> None:
+        """Stop listening and drop every connection."""
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+        await asyncio.sleep(0)  # let the transports run connection_lost
+
+
 class LoopThread(Generic[L]):
     """A listener on a thread of its own, with its own event loop; returns once it listens.
 
@@ -51,13 +96,6 @@ class LoopThread(Generic[L]):
     @property
     def url(self) -> str:
         return self.server.url
-
-    def call(self, work: Callable[[], Awaitable[object]], timeout: float = 10.0) -> object:
-        """Run a coroutine on the listener's loop and wait for its result."""
-        async def wrapped() -> object:
-            return await work()
-
-        return asyncio.run_coroutine_threadsafe(wrapped(), self._loop).result(timeout)
 
     def _run(self, host: str, port: int) -> None:
         asyncio.set_event_loop(self._loop)

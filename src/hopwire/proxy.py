@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from . import AsyncPool, Timeout, __version__
 from ._models import TimeoutInput
 from ._proxy_conn import ClientConnection, _Refusal
-from ._serving import LoopThread, run_until_stopped
+from ._serving import LoopThread, TCPListener, run_until_stopped
 
 __all__ = ["ProxyOptions", "ProxyServer", "ProxyStats", "ProxyThread", "run", "serve_proxy", "start_proxy"]
 
@@ -86,14 +86,13 @@ class ProxyStats:
         self.errors: list[BaseException] = []  # faults of the proxy's own, kept for tests
 
 
-class ProxyServer:
+class ProxyServer(TCPListener):
     """The listening socket, its client connections and the upstream pool, on one loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, options: ProxyOptions) -> None:
-        self.loop = loop
+        super().__init__(loop)
         self.options = options
         self.stats = ProxyStats()
-        self.connections: set[ClientConnection] = set()
         timeout = options.upstream_timeout
         self.connect_timeout = (timeout.connect if isinstance(timeout, Timeout) else timeout) or 30.0
         self.pool = AsyncPool(max_connections=options.upstream_connections,
@@ -101,31 +100,13 @@ class ProxyServer:
                               pipeline_depth=options.upstream_pipeline,
                               keepalive_expiry=options.upstream_keepalive,
                               timeout=timeout, proxy=options.next_proxy)
-        base = options.upstream.rstrip("/") if options.upstream is not None else None
-        self._base = base
-        self._server: asyncio.Server | None = None
-        self.host = ""
-        self.port = 0
+        self._base = options.upstream.rstrip("/") if options.upstream is not None else None
 
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    async def start(self, host: str, port: int) -> None:
-        self._server = await self.loop.create_server(lambda: ClientConnection(self), host, port,
-                                                     backlog=1024, reuse_address=True)
-        self.host, self.port = self._server.sockets[0].getsockname()[:2]
+    def connection(self) -> asyncio.Protocol:
+        return ClientConnection(self)
 
     async def aclose(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for conn in list(self.connections):
-            if conn.transport is not None:
-                conn.transport.abort()
-        if self._server is not None:
-            await self._server.wait_closed()
-        await asyncio.sleep(0)  # let the transports run connection_lost
+        await super().aclose()
         await self.pool.aclose()
 
     def upstream_url(self, request: Any) -> str | _Refusal:
