@@ -47,24 +47,19 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import selectors
 import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .. import __version__
 from . import pool_peers as pp
 from . import pools
 from .environment import cpu_busy_s
-from .target import Server, ServerUnavailable, _package_root, place, start_server
+from .target import HopwireProcess, Server, ServerUnavailable, place, start_server
 
 Step = Callable[[str, int], None]
 
@@ -80,13 +75,7 @@ CALIBRATE_S = 0.05
 MAX_BATCH = 1_000_000
 
 
-@dataclass(frozen=True)
-class Settings:
-    rounds: int
-    batch_s: float  # wall time of one timed batch
-    warmup_s: float  # wall time of the warm-up run (after calibration)
-    budget_s: float  # a workload's rounds stop when its share of this is spent
-
+Settings = pools.Settings
 
 FULL = Settings(rounds=13, batch_s=0.7, warmup_s=0.2, budget_s=150.0)
 QUICK = Settings(rounds=5, batch_s=0.25, warmup_s=0.1, budget_s=40.0)
@@ -136,101 +125,20 @@ NOT_INSTALLED = "not installed"
 
 # -- the proxies under test ------------------------------------------------------------
 
-def task_cpu_ns(pid: int) -> int | None:
-    """CPU time used so far by every thread of process `pid`, in ns (Linux schedstat), or None."""
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-        return sum(int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
-                   for tid in tasks)
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class HopwireProxy:
+class HopwireProxy(HopwireProcess):
     """`python -m hopwire proxy --upstream ORIGIN` in a child process, on a port it picks."""
 
     def __init__(self, upstream: str, pipeline: int = 1, connections: int = UPSTREAM_CONNECTIONS) -> None:
         self.pipeline = pipeline
-        env = dict(os.environ)
-        # The child must import the same hopwire as this process, installed or not.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
-        self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "hopwire", "proxy", "--listen", "127.0.0.1:0", "--upstream", upstream,
-             "--pipeline", str(pipeline), "--connections", str(connections),
-             "--idle-timeout", str(IDLE_TIMEOUT)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-            start_new_session=True)
-        try:
-            self.url = self._read_url(START_TIMEOUT)
-        except ServerUnavailable:
-            self.stop()
-            raise
-
-    def _read_url(self, timeout: float) -> str:
-        """The URL from the first line ("hopwire V proxying on http://127.0.0.1:PORT (to ...")."""
-        stdout: IO[bytes] | None = self._proc.stdout
-        assert stdout is not None
-        deadline = time.monotonic() + timeout
-        line = b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(stdout, selectors.EVENT_READ)
-            while not line.endswith(b"\n") and len(line) < 4096:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    raise ServerUnavailable(f"hopwire proxy did not start within {timeout} s{self._errors()}")
-                byte = os.read(stdout.fileno(), 1)
-                if not byte:
-                    raise ServerUnavailable(f"hopwire proxy exited{self._errors()}")
-                line += byte
-        found = re.search(rb"proxying on (http://127\.0\.0\.1:\d+)", line)
-        if found is None:
-            raise ServerUnavailable(f"unexpected first line from hopwire proxy: {line!r}")
-        return found.group(1).decode("ascii") + "/"
-
-    def _errors(self) -> str:
-        if self._stderr.closed:
-            return ""
-        self._stderr.seek(0)
-        text = self._stderr.read()[-2000:].decode("utf-8", "replace").strip()
-        return f":\n{text}" if text else ""
-
-    @property
-    def pid(self) -> int:
-        return self._proc.pid
-
-    def alive(self) -> bool:
-        return self._proc.poll() is None
-
-    def cpu_ns(self) -> int | None:
-        return task_cpu_ns(self.pid)  # the event loop, and the resolver's threads if any
-
-    def pin(self, cpus: set[int]) -> bool:
-        if not hasattr(os, "sched_setaffinity"):
-            return False
-        try:
-            tids = [int(t) for t in os.listdir(f"/proc/{self.pid}/task")]
-        except OSError:
-            tids = [self.pid]
-        for tid in tids:
-            os.sched_setaffinity(tid, cpus)
-        return True
+        super().__init__(["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream,
+                          "--pipeline", str(pipeline), "--connections", str(connections),
+                          "--idle-timeout", str(IDLE_TIMEOUT)],
+                         "hopwire proxy", rb"proxying on (http://127\.0\.0\.1:\d+)")
+        self.url += "/"
 
     def describe(self) -> str:
         return (f"hopwire {__version__} proxy, 1 process, --pipeline {self.pipeline}, "
                 f"{UPSTREAM_CONNECTIONS} upstream connections, {self.url}")
-
-    def stop(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()  # hopwire proxy stops on SIGTERM
-            try:
-                self._proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(STOP_TIMEOUT)
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
-        self._stderr.close()
 
 
 class _Group:

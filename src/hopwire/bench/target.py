@@ -85,48 +85,62 @@ def _package_root() -> str:
     return str(Path(__file__).resolve().parent.parent.parent)
 
 
-class EmbeddedProcess:
-    """`python -m hopwire serve` in a child process, on a port it picks itself."""
+def task_cpu_ns(pid: int) -> int | None:
+    """CPU time used so far by every thread of process `pid`, in ns (Linux schedstat), or None."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        return sum(int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+                   for tid in tasks)
+    except (OSError, ValueError, IndexError):
+        return None
 
-    def __init__(self, idle_timeout: float = IDLE_TIMEOUT) -> None:
+
+class HopwireProcess:
+    """`python -m hopwire ARGS` in a child process that announces its URL on its first line.
+
+    `what` names it in errors; `url_pattern` finds the URL in that line (group 1).
+    It stops on SIGTERM, closing its connections.
+    """
+
+    def __init__(self, args: list[str], what: str, url_pattern: bytes) -> None:
+        self.what = what
         env = dict(os.environ)
         # The child must import the same hopwire as this process, installed or not.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "hopwire", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--idle-timeout", str(idle_timeout)],
+            [sys.executable, "-m", "hopwire", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
             start_new_session=True)
         try:
-            self.url = self._read_url(START_TIMEOUT)
+            self.url = self._read_url(START_TIMEOUT, url_pattern)
         except ServerUnavailable:
             self.stop()
             raise
 
-    def _read_url(self, timeout: float) -> str:
-        """The URL from the server's first line ("... listening on http://127.0.0.1:PORT/ ...")."""
+    def _read_url(self, timeout: float, pattern: bytes) -> str:
         stdout: IO[bytes] | None = self._proc.stdout
         assert stdout is not None
         deadline = time.monotonic() + timeout
         line = b""
         with selectors.DefaultSelector() as sel:
             sel.register(stdout, selectors.EVENT_READ)
-            while not line.endswith(b"\n"):
+            while not line.endswith(b"\n") and len(line) < 4096:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
-                    raise ServerUnavailable(f"the embedded server did not start within {timeout} s"
-                                            f"{self._errors()}")
+                    raise ServerUnavailable(f"{self.what} did not start within {timeout} s{self._errors()}")
                 byte = os.read(stdout.fileno(), 1)
                 if not byte:
-                    raise ServerUnavailable(f"the embedded server exited{self._errors()}")
+                    raise ServerUnavailable(f"{self.what} exited{self._errors()}")
                 line += byte
-        found = re.search(rb"http://127\.0\.0\.1:\d+/", line)
+        found = re.search(pattern, line)
         if found is None:
-            raise ServerUnavailable(f"unexpected first line from the embedded server: {line!r}")
-        return found.group().decode("ascii")
+            raise ServerUnavailable(f"unexpected first line from {self.what}: {line!r}")
+        return found.group(1).decode("ascii")
 
     def _errors(self) -> str:
+        if self._stderr.closed:
+            return ""
         self._stderr.seek(0)
         text = self._stderr.read()[-2000:].decode("utf-8", "replace").strip()
         return f":\n{text}" if text else ""
@@ -135,22 +149,26 @@ class EmbeddedProcess:
     def pid(self) -> int:
         return self._proc.pid
 
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
     def cpu_ns(self) -> int | None:
-        return schedstat_ns([self.pid])  # one thread: the event loop
+        return task_cpu_ns(self.pid)  # the event loop, and the resolver's threads if any
 
     def pin(self, cpus: set[int]) -> bool:
         if not hasattr(os, "sched_setaffinity"):
             return False
-        os.sched_setaffinity(self.pid, cpus)
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{self.pid}/task")]
+        except OSError:
+            tids = [self.pid]
+        for tid in tids:
+            os.sched_setaffinity(tid, cpus)
         return True
-
-    def describe(self) -> str:
-        twin = "C" if EXTENSIONS_ACTIVE else "Python"
-        return f"hopwire {__version__} embedded server (asyncio, {twin} parser), 1 process, {self.url}"
 
     def stop(self) -> None:
         if self._proc.poll() is None:
-            self._proc.terminate()  # `hopwire serve` stops on SIGTERM, closing its connections
+            self._proc.terminate()
             try:
                 self._proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -159,6 +177,18 @@ class EmbeddedProcess:
         if self._proc.stdout is not None:
             self._proc.stdout.close()
         self._stderr.close()
+
+
+class EmbeddedProcess(HopwireProcess):
+    """`python -m hopwire serve` in a child process, on a port it picks itself."""
+
+    def __init__(self, idle_timeout: float = IDLE_TIMEOUT) -> None:
+        super().__init__(["serve", "--host", "127.0.0.1", "--port", "0", "--idle-timeout", str(idle_timeout)],
+                         "the embedded server", rb"(http://127\.0\.0\.1:\d+/)")
+
+    def describe(self) -> str:
+        twin = "C" if EXTENSIONS_ACTIVE else "Python"
+        return f"hopwire {__version__} embedded server (asyncio, {twin} parser), 1 process, {self.url}"
 
 
 def start_server(kind: str = "auto") -> tuple[Server, str]:
