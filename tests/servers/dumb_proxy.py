@@ -56,12 +56,13 @@ import dataclasses
 import re
 import selectors
 import socket
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
+
+from .threaded import POLL, ThreadedServer
 
 MAX_HEAD = 65536  # bytes of request line + header fields
 REQUEST_TIMEOUT = 10.0  # seconds to receive the whole first request once accepted
@@ -69,8 +70,6 @@ RELAY_TIMEOUT = 30.0  # seconds after the accept at which the relay gives up
 CONNECT_TIMEOUT = 3.0  # seconds to connect upstream
 SEND_TIMEOUT = 10.0  # seconds for one sendall()
 LINGER = 0.5  # seconds to keep reading the client after our FIN, before close()
-POLL = 0.5  # longest single wait, so that a stop is noticed within this much
-STOP_TIMEOUT = 5.0  # seconds stop() waits for each thread
 
 # How a connection ended, `ProxiedConnection.end`:
 UPSTREAM_CLOSED = "upstream closed"  # the upstream closed (or reset): the normal end
@@ -316,7 +315,7 @@ class _Connection:
             self.client.close()
 
 
-class DumbProxy:
+class DumbProxy(ThreadedServer):
     """A running dumb HTTP/1.0 proxy; see the module docstring.
 
     `upstream`: the next hop for origin-form targets, as (host, port) or an http:// URL;
@@ -324,6 +323,8 @@ class DumbProxy:
     ``"HTTP/1.0"``) in the forwarded request line instead of the client's.
     `relay_timeout`: seconds after the accept at which a connection is closed anyway.
     """
+
+    kind = "dumb-proxy"
 
     def __init__(self, upstream: tuple[str, int] | str | None = None, *,
                  rewrite_version: str | None = None,
@@ -335,23 +336,8 @@ class DumbProxy:
         self.upstream = None if upstream is None else _address(upstream)
         self.rewrite_version = rewrite_version
         self.relay_timeout = relay_timeout
-        self._lock = threading.Lock()
         self._log: list[ProxiedConnection] = []
-        self._open: set[socket.socket] = set()
-        self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
-        self._stopped = False
-        self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._listener, selectors.EVENT_READ)
-        self._selector.register(self._wake_r, selectors.EVENT_READ)
-        self.host = "127.0.0.1"
-        self.port: int = self._listener.getsockname()[1]
-        self.url = f"http://{self.host}:{self.port}"
-        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True,
-                                          name=f"dumb-proxy-{self.port}-accept")
-        self._acceptor.start()
+        super().__init__()
 
     # -- what tests read ------------------------------------------------------------
 
@@ -364,7 +350,7 @@ class DumbProxy:
     @property
     def connections_accepted(self) -> int:
         with self._lock:
-            return len(self._log)
+            return self._accepted
 
     @property
     def connections_open(self) -> int:
@@ -382,73 +368,9 @@ class DumbProxy:
         with self._lock:
             self._log[number - 1] = dataclasses.replace(self._log[number - 1], **changes)
 
-    def _track(self, sock: socket.socket) -> bool:
-        """Register a socket for stop() to shut down; False (and closed) if stopping."""
-        with self._lock:
-            if not self._stopping.is_set():
-                self._open.add(sock)
-                return True
-        sock.close()
-        return False
-
-    def _forget(self, sock: socket.socket) -> None:
-        # Out of the set before close(), so that stop() never shuts down a closed (and
-        # maybe reused) descriptor.
-        with self._lock:
-            self._open.discard(sock)
-
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            for key, _ in self._selector.select(POLL):
-                if key.fileobj is self._listener and not self._stopping.is_set():
-                    self._accept()
-
-    def _accept(self) -> None:
-        try:
-            sock, _ = self._listener.accept()
-        except OSError:
-            return
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._lock:
-            self._open.add(sock)
-            self._log.append(ProxiedConnection(conn=len(self._log) + 1))
-            conn = _Connection(self, sock, len(self._log))
-            thread = threading.Thread(target=conn.run, daemon=True,
-                                      name=f"dumb-proxy-{self.port}-{conn.number}")
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-
-    def stop(self) -> None:
-        """Close the listener and every connection, join every thread (idempotent)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        with self._lock:
-            self._stopping.set()
-        self._wake_w.send(b"x")
-        self._acceptor.join(STOP_TIMEOUT)
-        with self._lock:
-            for sock in self._open:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            threads = [self._acceptor, *self._threads]
-        for thread in threads:
-            thread.join(STOP_TIMEOUT)
-        self._selector.close()
-        for sock in (self._listener, self._wake_r, self._wake_w):
-            sock.close()
-        stuck = [t.name for t in threads if t.is_alive()]
-        if stuck:
-            raise RuntimeError(f"dumb proxy threads did not stop: {stuck}")
-
-    def __enter__(self) -> DumbProxy:  # noqa: PYI034 - typing.Self is Python 3.11+
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    def _connection(self, sock: socket.socket, number: int) -> Callable[[], None]:
+        self._log.append(ProxiedConnection(conn=number))
+        return _Connection(self, sock, number).run
 
     def __repr__(self) -> str:
         mode = f"upstream={self.upstream}" if self.upstream else "forward-only"

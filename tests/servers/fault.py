@@ -80,17 +80,15 @@ from __future__ import annotations
 import dataclasses
 import http
 import re
-import selectors
 import socket
 import struct
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from .stdlib import pattern
+from .threaded import POLL, ThreadedServer
 
 GARBAGE = b"NOT HTTP AT ALL\r\n\r\n"
 CHUNK = 1024
@@ -100,8 +98,6 @@ TRUNCATED_LENGTH, TRUNCATED_SENT = 100, 10  # what /truncate and stall_body anno
 LINGER = 1.0  # seconds a closing connection keeps reading what the client still sends
 REQUEST_TIMEOUT = 10.0  # seconds to receive a whole request once its first byte arrived
 SEND_TIMEOUT = 30.0  # seconds for one sendall()
-POLL = 0.5  # longest single wait, so that a missed wake-up costs at most this much
-STOP_TIMEOUT = 5.0  # seconds stop() waits for each thread
 MAX_HEAD = 65536  # bytes of request line + headers
 
 _ROUTE = re.compile(r"/(bytes|chunked|slow-chunks|status|delay|stall|stall-body)/(\d+)")
@@ -530,28 +526,15 @@ class _Connection:
         self.reset = True
 
 
-class FaultServer:
+class FaultServer(ThreadedServer):
     """A running fault server; see the module docstring for its behaviours and routes."""
+
+    kind = "fault-server"
 
     def __init__(self, behaviour: Behaviour) -> None:
         self._behaviour = behaviour
-        self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
-        self._open: dict[socket.socket, _Connection] = {}
-        self._threads: list[threading.Thread] = []
-        self._accepted = 0
-        self._stopping = threading.Event()
-        self._stopped = False
-        self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._listener, selectors.EVENT_READ)
-        self._selector.register(self._wake_r, selectors.EVENT_READ)
-        self.port: int = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True,
-                                          name=f"fault-accept-{self.port}")
-        self._acceptor.start()
+        super().__init__()
 
     # -- what tests read -----------------------------------------------------------
 
@@ -592,35 +575,10 @@ class FaultServer:
         with self._lock:
             return self._accepted
 
-    @property
-    def connections_open(self) -> int:
-        """Connections accepted and not yet closed by the server."""
-        with self._lock:
-            return len(self._open)
-
     # -- threads -------------------------------------------------------------------
 
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            for key, _ in self._selector.select(POLL):
-                if key.fileobj is self._listener and not self._stopping.is_set():
-                    self._accept()
-
-    def _accept(self) -> None:
-        try:
-            sock, _ = self._listener.accept()
-        except OSError:
-            return
-        # Small responses and chunks go out at once, not after a delayed ACK.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._lock:
-            self._accepted += 1
-            conn = _Connection(self, sock, self._accepted)
-            thread = threading.Thread(target=conn.run, daemon=True,
-                                      name=f"fault-conn-{self.port}-{self._accepted}")
-            self._open[sock] = conn
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+    def _connection(self, sock: socket.socket, number: int) -> Callable[[], None]:
+        return _Connection(self, sock, number).run
 
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
@@ -629,42 +587,10 @@ class FaultServer:
     def _closed(self, conn: _Connection) -> None:
         # Out of the open set before close(), so that stop() never shuts down a closed
         # (and maybe reused) descriptor.
-        with self._lock:
-            del self._open[conn.sock]
+        self._forget(conn.sock)
         if conn.reset:
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.sock.close()
-
-    def stop(self) -> None:
-        """Close the listener and every connection, join every thread (idempotent)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._stopping.set()
-        self._wake_w.send(b"x")
-        self._acceptor.join(STOP_TIMEOUT)
-        with self._lock:
-            for sock in self._open:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            threads = [self._acceptor, *self._threads]
-        for thread in threads:
-            thread.join(STOP_TIMEOUT)
-        self._selector.close()
-        for sock in (self._listener, self._wake_r, self._wake_w):
-            sock.close()
-        stuck = [t.name for t in threads if t.is_alive()]
-        if stuck:
-            raise RuntimeError(f"fault server threads did not stop: {stuck}")
-
-    def __enter__(self) -> FaultServer:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         changed = {f.name: getattr(self._behaviour, f.name) for f in dataclasses.fields(Behaviour)
