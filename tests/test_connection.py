@@ -1010,3 +1010,54 @@ def finish(conn: Connection, model: Model, server: Server, bodies: dict[int, byt
     assert fail == [r for r in in_flight if r not in replay]
     assert sorted(model.completed + replay + fail) == list(range(model.next_id))
     assert not conn.can_send(b"GET") and not conn.is_reusable
+
+
+# -- _receive_into: receive_data and Link.dispatch in one ------------------------------
+
+def _links_state(link: Any, exchanges: list[Any]) -> Any:
+    return (link.answered, sorted(link.exchanges),
+            [(ex.rid, ex.ended, ex.buffered, summary([(ex.rid, e) for e in ex.events]))
+             for ex in exchanges])
+
+
+@pytest.mark.parametrize("pieces", [1, 7, 10_000])
+@pytest.mark.parametrize("gone", [None, 1])
+@pytest.mark.parametrize("tail", [b"", b"garbage\r\n\r\n"])
+def test_receive_into_matches_receive_data_then_dispatch(pieces: int, gone: int | None,
+                                                         tail: bytes) -> None:
+    """What `_receive_into` hands each exchange is what `receive_data` + `Link.dispatch`
+    would: every piece size, an exchange whose caller went away, a protocol error.
+    (With the parser twin the pools use: `Link.dispatch` knows the events of that one.)"""
+    from hopwire._client import Exchange, Link
+    from hopwire._models import ExchangeInfo
+
+    answers = (response(103, framing="none") + ok(b"first") + ok(b"x" * 300, framing="chunked")
+               + response(204, framing="none") + ok(b"last") + tail)
+    links = []
+    made: list[list[Any]] = []
+    for _ in range(2):
+        link = Link(proven(Connection, pipeline_depth=8), 1, False)
+        link.answered = 1
+        made.append([])
+        for _ in range(4):
+            ex = Exchange(ExchangeInfo(1, True, 0, False))
+            ex.rid = send(link.conn)
+            made[-1].append(ex)
+            if ex.rid != gone:
+                link.exchanges[ex.rid] = ex
+        links.append(link)
+    size = max(1, len(answers) // pieces)
+    for into, link in enumerate(links):
+        for i in range(0, len(answers), size):
+            try:
+                if into:
+                    link.conn._receive_into(answers[i:i + size], link)
+                else:
+                    link.dispatch(link.conn.receive_data(answers[i:i + size]))
+            except hopwire.RemoteProtocolError as exc:
+                link.dispatch(exc.events)
+                break
+    plain, fused = links
+    assert _links_state(fused, made[1]) == _links_state(plain, made[0])
+    assert fused.conn.state is plain.conn.state
+    assert plain.answered == 5 and not plain.exchanges

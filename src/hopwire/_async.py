@@ -149,13 +149,15 @@ class _AsyncLink(Link):
         self.received_at = self.loop.time()
         conn = self.conn
         try:
-            tagged = conn.receive_data(data) if data else conn.receive_eof()
+            if data:
+                conn._receive_into(data, self)  # (`receive_data` and `dispatch` in one)
+            else:
+                self.dispatch(conn.receive_eof())
         except RemoteProtocolError as exc:
             self.dispatch(exc.events)
             self.fail(protocol_error(exc))
             self.close()
         else:
-            self.dispatch(tagged)
             ended = conn._ended  # not None exactly when the state is in ENDED
             if ended is not None and not (self.tunneling and ended is SWITCHED):
                 self.fail(None)
@@ -333,6 +335,19 @@ class _AsyncLink(Link):
             await self._wait(ex, timeout)
 
     async def _wait(self, ex: Exchange, timeout: float | None) -> None:
+        waiter = self.sleep(ex, timeout)
+        try:
+            result = await waiter
+        except BaseException:
+            self.cancelled(ex)
+            raise
+        self.woke(ex, result, timeout)
+
+    # `_wait` in three steps, for a caller that awaits the future itself (one
+    # coroutine less per request): `sleep`, await, then `woke` or `cancelled`.
+
+    def sleep(self, ex: Exchange, timeout: float | None) -> asyncio.Future[Any]:
+        """Register the exchange's reader as a sleeper; return the future it awaits."""
         loop = self.loop
         waiter = ex.waiter = loop.create_future()
         ex.read_timeout = timeout
@@ -341,18 +356,22 @@ class _AsyncLink(Link):
             deadline = now + timeout
             if self.timer is None or self.timer_at > deadline:
                 self._arm(deadline)
-        sleepers = self.sleepers
-        sleepers.append(ex)
-        try:
-            result = await waiter
-        except BaseException:  # cancelled: the answer is in an unknown state
-            self.abort(ReadError("the request was cancelled while waiting for its answer"))
-            raise
-        finally:
-            sleepers.remove(ex)
-            ex.waiter = None
+        self.sleepers.append(ex)
+        return waiter
+
+    def woke(self, ex: Exchange, result: Any, timeout: float | None) -> None:
+        self.sleepers.remove(ex)
+        ex.waiter = None
         if result is _TIMED_OUT:
             self.abort(ReadTimeout(f"no byte of the answer within {timeout} s"))
+
+    def cancelled(self, ex: Exchange) -> None:
+        """The await of `sleep`'s future raised: the answer is in an unknown state."""
+        try:
+            self.abort(ReadError("the request was cancelled while waiting for its answer"))
+        finally:
+            self.sleepers.remove(ex)
+            ex.waiter = None
 
     def _arm(self, when: float) -> None:
         if self.timer is not None:
@@ -507,12 +526,40 @@ class AsyncPool:
         # `_send(..., collect=True)`, inline: one coroutine less per request.
         attempt = Attempt(method, url, headers, body, self._options.proxy)
         t = self._options.timeout if timeout is None else as_timeout(timeout)
-        while True:
+        # The common case without a coroutine of its own: `_start` and `_answer`
+        # inline, for a request that goes on an idle connection (or joins a
+        # pipeline) at once and whose whole answer comes before it is read.
+        response = None
+        now = self._start_now(attempt, t)
+        if now is not None:
+            link, ex, rest = now
+            begun = time.monotonic()
+            if rest is not None:
+                await self._finish_start(attempt, link, ex, rest)
+            ex.collect = True
+            timeout_read = t.read
+            while not ex.ended and ex.error is None:
+                waiter = link.sleep(ex, timeout_read)
+                try:
+                    result = await waiter
+                except BaseException:
+                    try:
+                        link.cancelled(ex)
+                    finally:
+                        self._release(link, ex=ex)
+                    raise
+                link.woke(ex, result, timeout_read)
+            response = self._collected(attempt, link, ex, begun)
+            if response is None:
+                try:
+                    response = await self._answer(attempt, link, ex, t, True, begun)
+                except Replay:
+                    response = None
+        while response is None:
             started = await self._start(attempt, t, block=True)
             assert started is not None
             try:
                 response = await self._answer(attempt, *started, t, True)
-                break
             except Replay:
                 continue
         stream = response._stream
@@ -545,7 +592,13 @@ class AsyncPool:
             while todo:
                 index, attempt = todo[0]
                 try:
-                    started = await self._start(attempt, t, block=not in_flight)
+                    now = self._start_now(attempt, t)
+                    if now is not None:
+                        started: tuple[_AsyncLink, Exchange] | None = (now[0], now[1])
+                        if now[2] is not None:
+                            await self._finish_start(attempt, *now)
+                    else:
+                        started = await self._start(attempt, t, block=not in_flight)
                 except HopwireError as exc:
                     todo.popleft()
                     results[index] = exc
@@ -558,6 +611,11 @@ class AsyncPool:
                 continue
             index, attempt, link, ex = in_flight.popleft()
             link.flush()
+            if ex.ended:  # answered already (pipelined answers come together): no coroutine
+                response = self._collected(attempt, link, ex, time.monotonic())
+                if response is not None:
+                    results[index] = response
+                    continue
             try:
                 response = await self._answer(attempt, link, ex, t, collect=True)
                 stream = response._stream
@@ -634,18 +692,90 @@ class AsyncPool:
             except BaseException:
                 self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
                 raise
-            if self._pipelining or self._state.has_waiters:
+            if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
                 wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
                                            pipelinable=attempt.pipelinable)
                 if wakeups:
                     self._wake(wakeups)
             return link, ex
 
+    def _start_now(self, attempt: Attempt, t: Timeout) -> tuple[_AsyncLink, Exchange, Any] | None:
+        """`_start` without a coroutine when a connection is there at once (`_acquire_idle`):
+        the link, the exchange, and the rest of the write to pass to `_finish_start` (or
+        None: all written, `_start` done); None when `_start` is needed."""
+        got = self._acquire_idle(attempt)
+        if got is None:
+            return None
+        link, reused = got
+        replays = attempt.replays
+        info = ExchangeInfo(link.number, reused, 0, replays > 0)
+        can_replay = attempt.replayable_body and replays < MAX_REPLAYS
+        ex = Exchange(info, can_replay and reused and not attempt.retried_reused, can_replay)
+        try:
+            rest = link.send(ex, attempt.prepared, attempt.body, t)
+        except ConnectionStateError:
+            self._release(link, sent=False, pipelinable=attempt.pipelinable)
+            return None
+        except BaseException:
+            self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
+            raise
+        if rest is not None:
+            return link, ex, rest
+        if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
+            wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
+                                       pipelinable=attempt.pipelinable)
+            if wakeups:
+                self._wake(wakeups)
+        return link, ex, None
+
+    async def _finish_start(self, attempt: Attempt, link: _AsyncLink, ex: Exchange,
+                            rest: Coroutine[Any, Any, None]) -> None:
+        """The end of `_start` after `_start_now` left a write to finish."""
+        try:
+            await rest
+        except BaseException:
+            self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
+            raise
+        if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
+            wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
+                                       pipelinable=attempt.pipelinable)
+            if wakeups:
+                self._wake(wakeups)
+
+    def _collected(self, attempt: Attempt, link: _AsyncLink, ex: Exchange,
+                   started: float) -> Response | None:
+        """`_answer(collect=True)`'s common end without a coroutine: the whole answer
+        is here (a final response head, Data, EndOfMessage); None: ask `_answer`."""
+        events = ex.events
+        if not ex.ended or link.reading_paused or not events:
+            return None
+        event = events[0]
+        if type(event) is not ResponseEvent:
+            return None
+        events.popleft()
+        info = ex.info
+        info.elapsed = time.monotonic() - started
+        if len(events) == 2 and type(events[0]) is Data:
+            content = events[0].data
+            if type(content) is not bytes:
+                content = bytes(content)
+        else:
+            content = b"".join([e.data for e in events if type(e) is Data])
+        events.clear()
+        ex.buffered = 0
+        self._release(link, ex=ex)
+        response = Response(event.status_code, event.reason.decode("latin-1"),
+                            HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
+                            attempt.prepared.method, attempt.url, info, None)
+        response._content = content
+        return response
+
     async def _answer(self, attempt: Attempt, link: _AsyncLink, ex: Exchange, t: Timeout,
-                      collect: bool) -> Response:
+                      collect: bool, started: float | None = None) -> Response:
         """The response head of a request in flight (`collect`: once its whole answer came);
-        raises Replay when it must be sent again."""
-        started = time.monotonic()
+        raises Replay when it must be sent again. `started`: when it was sent, if not now."""
+        if started is None:
+            started = time.monotonic()
         events = ex.events
         try:
             if collect:  # the whole answer is wanted: one wake-up, at its end (`wait_end`)

@@ -38,7 +38,7 @@ from typing import Any, Union
 
 from . import Data, EndOfMessage
 from . import _rules as R
-from ._connection import BROKEN, CLOSED, OPEN, SWITCHED, Connection, PreparedRequest
+from ._connection import BROKEN, CLOSED, SWITCHED, Connection, PreparedRequest
 from ._errors import ConnectionLost, HopwireError, RemoteProtocolError, TransportError
 from ._models import ExchangeInfo, HeaderInput, Proxy, Timeout, TimeoutInput, as_timeout, prepare, split_url
 from ._writer import Body
@@ -318,7 +318,10 @@ def give_back(state: PoolState, link: Link, now: float, sent: bool,
     if ended:
         wakeups += state.discard(entry, now)
         return wakeups, True
-    return wakeups, entry.leases == 0 and conn.state not in OPEN
+    # `conn.state not in OPEN` for a connection not ended: CLOSING, without the property.
+    limit = conn._request_limit
+    return wakeups, entry.leases == 0 and (conn._peer_closing or (limit is not None
+                                                                  and conn._next_id >= limit))
 
 
 def protocol_error(exc: RemoteProtocolError) -> RemoteProtocolError:

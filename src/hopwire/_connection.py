@@ -436,6 +436,26 @@ class Connection:
             raise self._break(exc.reason, exc, self._tag_all(exc.events)) from exc
         return self._tag_all(events)
 
+    def _receive_into(self, data: Buffer, link: Any) -> None:
+        """`receive_data()` for the pools: each event goes straight to its exchange,
+        as `Link.dispatch` would put it, instead of into a list of tagged events.
+
+        `link` is a `_client.Link` (its `exchanges` and `answered`). When this
+        raises RemoteProtocolError, the events handed over already are not in its
+        `events`: what is there is still the link's to dispatch.
+        """
+        if self._error is not None or self._ended is SWITCHED or self._transport_closed:
+            self._check_receiving()
+        if not data:
+            return
+        if not self._in_flight:
+            raise self._break("data received with no request in flight")
+        try:
+            events = self._parser.feed(data)
+        except ParseError as exc:
+            raise self._break(exc.reason, exc, self._tag_all(exc.events)) from exc
+        self._tag_all(events, link)
+
     def receive_eof(self) -> list[Tagged]:
         """The peer closed its side; the connection is CLOSED.
 
@@ -494,12 +514,16 @@ class Connection:
 
     # -- matching events to requests ---------------------------------------------
 
-    def _tag_all(self, events: Iterable[Any]) -> list[Tagged]:
+    def _tag_all(self, events: Iterable[Any], link: Any = None) -> list[Tagged]:
+        """Tag each event with its request; with a `link` (see `_receive_into`), hand
+        each to its exchange instead (and return an empty list)."""
         kinds = self._kinds
         in_flight = self._in_flight
         tagged: list[Tagged] = []
         request: _InFlight | None = None  # the oldest in flight, once an event came for it
         rid = -1
+        exchanges: Any = None if link is None else link.exchanges
+        ex: Any = None  # with a link: the exchange of `rid`, if its caller did not go away
         for event in events:
             if request is None:
                 if not in_flight:
@@ -507,9 +531,14 @@ class Connection:
                 request = in_flight[0]  # RFC 9112 §9.3.2: answers come in order
                 request.started = True
                 rid = request.id
+                if exchanges is not None:
+                    ex = exchanges.get(rid)
             kind = kinds[type(event)]
             if kind is _DATA:
-                pass
+                if ex is not None:
+                    ex.events.append(event)
+                    ex.buffered += len(event.data)
+                    continue
             elif kind is _RESPONSE:
                 # The common answer inline: HTTP/1.1, kept alive, no tunnel,
                 # no proxy to doubt (what `_on_response` decides for it).
@@ -537,7 +566,18 @@ class Connection:
             elif kind is _INFORMATIONAL and event.upgrade:
                 self._on_switch(request, tagged)
                 request = None
-            tagged.append((rid, event))
+            if exchanges is None:
+                tagged.append((rid, event))
+            else:  # `Link.dispatch`, inline
+                if kind is _END:
+                    link.answered += 1
+                    if ex is not None:
+                        del exchanges[rid]
+                        ex.ended = True
+                        ex.events.append(event)
+                        ex = None
+                elif ex is not None:
+                    ex.events.append(event)
         return tagged
 
     def _on_switch(self, request: _InFlight, tagged: list[Tagged]) -> None:

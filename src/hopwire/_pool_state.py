@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Union
 
 from . import _rules as R
-from ._connection import BROKEN, CLOSED, IDLE, OPEN, SWITCHED, Connection
+from ._connection import BROKEN, CLOSED, SWITCHED, Connection
 from ._errors import HopwireError
 
 Waiter = Hashable  # an opaque id chosen by the driver
@@ -332,12 +332,18 @@ class PoolState:
             return []  # dropped already (discarded, or closed while pipelined)
         leases = entry.leases = entry.leases - 1 if entry.leases > 0 else 0
         connection = entry.connection
-        state = connection.state
-        if state in _ENDED or (leases == 0 and state not in OPEN):
+        # `connection.state` without the property (three calls per request): ended,
+        # then CLOSING (no more requests), then IDLE (nothing in flight or being written).
+        if connection._ended is not None:
             self._entries.remove(entry)
-        elif leases == 0 and state is IDLE:
+        elif leases != 0:
+            pass
+        elif connection._peer_closing or (connection._request_limit is not None
+                                          and connection._next_id >= connection._request_limit):
+            self._entries.remove(entry)
+        elif not connection._in_flight and connection._body is None:
             entry.idle_since = now
-            server_timeout = connection.keep_alive_timeout
+            server_timeout = connection._keep_alive_timeout
             entry.expires_at = now + (self.keepalive_expiry if server_timeout is None
                                       else idle_lifetime(self.keepalive_expiry, server_timeout))
         return self._wake(now) if self._waiters else []
@@ -430,7 +436,10 @@ class PoolState:
             if (since is not None and e.leases == 0 and (best is None or since > best_since)
                     and e.origin == origin and e.serial >= min_serial
                     and (e.expires_at is None or now < e.expires_at)  # not `is_expired`
-                    and e.connection.state is IDLE):
+                    # `e.connection.state is IDLE`, without the property:
+                    and (c := e.connection)._ended is None and not c._in_flight
+                    and c._body is None and not c._peer_closing
+                    and (c._request_limit is None or c._next_id < c._request_limit)):
                 best, best_since = e, since
         return best
 

@@ -352,10 +352,45 @@ class _SyncLink(Link):
                     else:
                         wake.clear()
                     self.sleepers.append(ex)
-            if read:
-                event = self._read_once(timeout, ex)
-                if event is not None:
-                    return event
+            if read:  # read once and hand out what came (this caller's next event, if it came)
+                if self.out and self.out_timeout is not None:  # a request waits in `out` for its answer
+                    self.flush(self.out_timeout)
+                error: TransportError | None = None
+                data = b""
+                peer_closed = False
+                try:
+                    if timeout != self.read_timeout:
+                        self._set_read_timeout(timeout)
+                    data = self.sock.recv(READ_SIZE)
+                except (socket.timeout, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO ran out
+                    error = ReadTimeout(f"no byte of the answer within {timeout} s")
+                except (OSError, ssl.SSLError) as exc:
+                    error = ReadError(f"reading the answer failed: {exc}")
+                    peer_closed = True
+                with lock:
+                    self.reading = False
+                    if self.closed:  # closed under the read (Pool.close): its exchanges are failed already
+                        self._abort_locked(ReadError("the connection was closed"))
+                    elif error is not None:
+                        self._abort_locked(error, peer_closed)
+                    elif data:  # `_receive_locked`, the common case inline
+                        conn = self.conn
+                        try:
+                            conn._receive_into(data, self)  # (`receive_data` and `dispatch` in one)
+                        except RemoteProtocolError as exc:
+                            self.dispatch(exc.events)
+                            self.fail(protocol_error(exc))
+                            self.close()
+                        else:
+                            if conn._ended is not None:
+                                self.fail(None)
+                                self.close()
+                    else:
+                        self._receive_locked(data)
+                    if self.sleepers:
+                        self._wake_sleepers_locked()
+                    if ex.events:
+                        return ex.events.popleft()
                 continue
             woken = wake.wait(timeout)
             with lock:
@@ -370,47 +405,6 @@ class _SyncLink(Link):
         for ex in self.sleepers:
             if ex.events or ex.error is not None or ex.rid == head:
                 ex.waiter.set()
-
-    def _read_once(self, timeout: float | None, ex: Exchange) -> Any:
-        """Read once and hand out what came; return the exchange's next event if it came."""
-        if self.out and self.out_timeout is not None:  # a request waits in `out` for its answer
-            self.flush(self.out_timeout)
-        error: TransportError | None = None
-        data = b""
-        peer_closed = False
-        try:
-            if timeout != self.read_timeout:
-                self._set_read_timeout(timeout)
-            data = self.sock.recv(READ_SIZE)
-        except (socket.timeout, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO ran out
-            error = ReadTimeout(f"no byte of the answer within {timeout} s")
-        except (OSError, ssl.SSLError) as exc:
-            error = ReadError(f"reading the answer failed: {exc}")
-            peer_closed = True
-        with self.lock:
-            self.reading = False
-            if self.closed:  # closed under the read (Pool.close): its exchanges are failed already
-                self._abort_locked(ReadError("the connection was closed"))
-            elif error is not None:
-                self._abort_locked(error, peer_closed)
-            elif data:  # `_receive_locked`, the common case inline
-                conn = self.conn
-                try:
-                    tagged = conn.receive_data(data)
-                except RemoteProtocolError as exc:
-                    self.dispatch(exc.events)
-                    self.fail(protocol_error(exc))
-                    self.close()
-                else:
-                    self.dispatch(tagged)
-                    if conn._ended is not None:
-                        self.fail(None)
-                        self.close()
-            else:
-                self._receive_locked(data)
-            if self.sleepers:
-                self._wake_sleepers_locked()
-            return ex.events.popleft() if ex.events else None
 
     def _receive_locked(self, data: bytes) -> None:
         conn = self.conn
@@ -701,7 +695,7 @@ class Pool:
         except BaseException:
             self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
             raise
-        if self._state.has_waiters:
+        if self._state._waiters:  # (`has_waiters`, without the property)
             with self._lock:
                 wakeups = self._state.sent(entry, time.monotonic(), pipelinable=attempt.pipelinable)
                 if wakeups:
@@ -732,7 +726,7 @@ class Pool:
             except BaseException:
                 self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
                 raise
-            if self._pipelining or self._state.has_waiters:
+            if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
                 with self._lock:
                     wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
                                                pipelinable=attempt.pipelinable)

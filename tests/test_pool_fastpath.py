@@ -1,0 +1,120 @@
+"""The pools' common-case shortcuts (a request on an idle connection without a coroutine
+of its own, answers of a pipelined batch taken as they are) against the cases they hand
+over to the general path: a body still being written, a 1xx before the answer, a
+timeout or a cancellation while waiting, a batch whose answers are read one by one."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import hopwire
+from pool_drivers import KINDS, Client, run
+
+
+def test_async_iterable_body_on_a_reused_connection(fault_server: Any) -> None:
+    server = fault_server()
+
+    async def parts() -> Any:
+        for piece in (b"a" * 10, b"b" * 20):
+            await asyncio.sleep(0)
+            yield piece
+
+    async def main() -> Any:
+        async with hopwire.AsyncPool() as pool:
+            first = await pool.request("GET", server.url + "/first")
+            second = await pool.request("PUT", server.url + "/put", body=parts())
+            third = await pool.request("GET", server.url + "/third")
+            return first, second, third
+
+    first, second, third = asyncio.run(main())
+    assert first.content.startswith(b"GET /first #1.1")
+    assert second.content.startswith(b"PUT /put #1.2") and second.info.reused
+    assert third.content.startswith(b"GET /third #1.3") and third.info.reused
+    assert server.log[1].body == b"a" * 10 + b"b" * 20
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_100_continue_on_a_reused_connection(kind: str, fault_server: Any) -> None:
+    server = fault_server()
+
+    async def scenario(client: Client) -> Any:
+        first = await client.request("GET", server.url + "/first")
+        second = await client.request("POST", server.url + "/post", body=b"x" * 100,
+                                      headers={"Expect": "100-continue"})
+        third = await client.request("GET", server.url + "/third")
+        return first, second, third
+
+    _, second, third = run(kind, scenario)
+    assert second.status == 200 and second.content.startswith(b"POST /post #1.2")
+    assert second.info.reused and second.info.elapsed >= 0.0
+    assert third.content.startswith(b"GET /third #1.3")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_read_timeout_on_a_reused_connection(kind: str, fault_server: Any) -> None:
+    server = fault_server()
+
+    async def scenario(client: Client) -> Any:
+        first = await client.request("GET", server.url + "/first")
+        try:
+            await client.request("GET", server.url + "/delay/1000", timeout=0.2)
+        except hopwire.ReadTimeout as exc:
+            second: Any = exc
+        else:
+            second = None
+        third = await client.request("GET", server.url + "/third")
+        return first, second, third
+
+    _, second, third = run(kind, scenario)
+    assert isinstance(second, hopwire.ReadTimeout)
+    assert third.content.startswith(b"GET /third #2.1")  # the timed-out connection was closed
+
+
+def test_cancelled_on_a_reused_connection(fault_server: Any) -> None:
+    server = fault_server()
+
+    async def main() -> Any:
+        async with hopwire.AsyncPool() as pool:
+            await pool.request("GET", server.url + "/first")
+            task = asyncio.ensure_future(pool.request("GET", server.url + "/delay/1000"))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            after = await pool.request("GET", server.url + "/after")
+            return after, pool.connections
+
+    after, connections = asyncio.run(main())
+    assert after.content.startswith(b"GET /after #2.1") and not after.info.reused
+    assert connections == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_request_all_pipelined_batches_in_order(kind: str, fault_server: Any) -> None:
+    server = fault_server()
+    targets = [f"/n/{i}" if i % 3 else f"/bytes/{1000 * i}" for i in range(40)]
+
+    async def scenario(client: Client) -> Any:
+        batch = [("GET", server.url + target) for target in targets]
+        if kind == "sync":
+            loop = asyncio.get_running_loop()
+            first = await loop.run_in_executor(None, client.pool.request_all, batch)
+            second = await loop.run_in_executor(None, client.pool.request_all, batch)
+        else:
+            first = await client.pool.request_all(batch)
+            second = await client.pool.request_all(batch)
+        return first + second
+
+    results = run(kind, scenario, max_connections_per_host=1, pipeline_depth=8)
+    assert len(results) == 80
+    for i, response in enumerate(results):
+        assert isinstance(response, hopwire.HTTPResponse), response
+        target = targets[i % 40]
+        if target.startswith("/bytes/"):
+            assert len(response.content) == int(target.split("/")[2])
+        else:
+            assert response.content.startswith(f"GET {target} #1.{i + 1}".encode())
+    assert any(r.info.pipelined for r in results)
