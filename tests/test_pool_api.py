@@ -344,3 +344,20 @@ def test_a_body_that_fails_midway_closes_the_connection(kind: str, fault_server:
     assert isinstance(failed, _Broken)  # the caller's own error, untouched
     assert after.content.startswith(b"GET /after #2.1")  # a new connection, not the half-written one
     assert server.requests("POST", "/up", answered=True) == []
+
+
+def test_prepared_heads_are_cached_by_fields_and_framing() -> None:
+    from hopwire._models import prepare, split_url
+
+    where = split_url("http://127.0.0.1:8080/x")
+    first = prepare("GET", where, [(b"Via", b"1.1 p"), (b"X-A", b"1")], None, None)
+    assert prepare("GET", where, [(b"Via", b"1.1 p"), (b"X-A", b"1")], None, None) is first
+    other = prepare("GET", where, [(b"Via", b"1.1 p"), (b"X-A", b"2")], None, None)
+    assert other is not first and b"X-A: 2" in other.head
+    sized = prepare("POST", where, {"X-A": "1"}, hopwire.SizedBody(3, [b"abc"]), None)
+    assert b"Content-Length: 3" in sized.head
+    assert prepare("POST", where, {"X-A": "1"}, b"abcd", None).head.endswith(b"Content-Length: 4\r\n\r\n")
+    unhashable = prepare("GET", where, [[b"X-A", bytearray(b"1")]], None, None)  # type: ignore[list-item]
+    assert b"X-A: 1" in unhashable.head
+    with pytest.raises(hopwire.LocalProtocolError):  # refused, and not cached as anything
+        prepare("GET", where, [(b"X-A", b"1\r\nX-B: 2")], None, None)

@@ -158,36 +158,39 @@ class Proxy:
 
 # -- requests ----------------------------------------------------------------------
 
-def header_pairs(headers: HeaderInput) -> list[Field]:
-    if headers is None:
-        return []
-    if isinstance(headers, Mapping):
-        return list(headers.items())
-    return list(headers)
-
-
 _prepared_cache: dict[tuple[Any, ...], PreparedRequest] = {}
 _PREPARED_CACHE_SIZE = 512
 
 
 def prepare(method: str | bytes, where: Target, headers: HeaderInput, body: Body,
             proxy: Proxy | None) -> PreparedRequest:
-    """The request head for `where`, checked; cached for requests without headers and body.
+    """The request head for `where`, checked; cached by method, URL, fields and framing.
 
-    Through a proxy (plain http only: https goes through a tunnel), the
-    target is the absolute URL and the proxy's credentials are added.
+    The same request made again (a client polling a URL, a proxy forwarding
+    the same fields) then costs a dict lookup instead of serializing and
+    checking every field. Fields that cannot be a key (lists as pairs) are
+    not cached. Through a proxy (plain http only: https goes through a
+    tunnel), the target is the absolute URL and the proxy's credentials are added.
     """
     forwarded = proxy is not None and where.origin.scheme == "http"
-    if headers is None and body is None:
-        key = (method, where.url, forwarded and proxy)
+    framing = (0, False) if body is None else body_framing(body)
+    if headers is None:
+        fields: Any = ()
+    elif isinstance(headers, Mapping):
+        fields = tuple(headers.items())
+    else:
+        fields = tuple(headers)
+    key = (method, where.url, fields, framing, forwarded and proxy)
+    try:
         prepared = _prepared_cache.get(key)
-        if prepared is None:
-            prepared = _prepare(method, where, [], body, proxy if forwarded else None)
-            if len(_prepared_cache) >= _PREPARED_CACHE_SIZE:
-                _prepared_cache.clear()
-            _prepared_cache[key] = prepared
-        return prepared
-    return _prepare(method, where, header_pairs(headers), body, proxy if forwarded else None)
+    except TypeError:  # unhashable fields
+        return _prepare(method, where, list(fields), body, proxy if forwarded else None)
+    if prepared is None:
+        prepared = _prepare(method, where, list(fields), body, proxy if forwarded else None)
+        if len(_prepared_cache) >= _PREPARED_CACHE_SIZE:
+            _prepared_cache.clear()
+        _prepared_cache[key] = prepared
+    return prepared
 
 
 def _prepare(method: str | bytes, where: Target, fields: list[Field], body: Body,
