@@ -25,8 +25,6 @@ from ._client import (
     CONNECT_BACKOFF,
     DRAIN_LIMIT,
     HIGH_WATER,
-    HTTP_VERSIONS,
-    MAX_REPLAYS,
     SMALL_BODY,
     Exchange,
     Link,
@@ -677,10 +675,7 @@ class AsyncPool:
                 if got is None:
                     return None
             link, reused = got
-            replays = attempt.replays
-            info = ExchangeInfo(link.number, reused, 0, replays > 0)
-            can_replay = attempt.replayable_body and replays < MAX_REPLAYS
-            ex = Exchange(info, can_replay and reused and not attempt.retried_reused, can_replay)
+            ex = attempt.exchange(link.number, reused)
             try:
                 rest = link.send(ex, attempt.prepared, attempt.body, t)
                 if rest is not None:
@@ -692,12 +687,16 @@ class AsyncPool:
             except BaseException:
                 self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
                 raise
-            if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
-                wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
-                                           pipelinable=attempt.pipelinable)
-                if wakeups:
-                    self._wake(wakeups)
+            self._sent(link, attempt)
             return link, ex
+
+    def _sent(self, link: _AsyncLink, attempt: Attempt) -> None:
+        """The request is recorded on the link: tell the pool state, when it can matter."""
+        if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
+            wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
+                                       pipelinable=attempt.pipelinable)
+            if wakeups:
+                self._wake(wakeups)
 
     def _start_now(self, attempt: Attempt, t: Timeout) -> tuple[_AsyncLink, Exchange, Any] | None:
         """`_start` without a coroutine when a connection is there at once (`_acquire_idle`):
@@ -707,10 +706,7 @@ class AsyncPool:
         if got is None:
             return None
         link, reused = got
-        replays = attempt.replays
-        info = ExchangeInfo(link.number, reused, 0, replays > 0)
-        can_replay = attempt.replayable_body and replays < MAX_REPLAYS
-        ex = Exchange(info, can_replay and reused and not attempt.retried_reused, can_replay)
+        ex = attempt.exchange(link.number, reused)
         try:
             rest = link.send(ex, attempt.prepared, attempt.body, t)
         except ConnectionStateError:
@@ -721,11 +717,7 @@ class AsyncPool:
             raise
         if rest is not None:
             return link, ex, rest
-        if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
-            wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
-                                       pipelinable=attempt.pipelinable)
-            if wakeups:
-                self._wake(wakeups)
+        self._sent(link, attempt)
         return link, ex, None
 
     async def _finish_start(self, attempt: Attempt, link: _AsyncLink, ex: Exchange,
@@ -736,11 +728,7 @@ class AsyncPool:
         except BaseException:
             self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
             raise
-        if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
-            wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
-                                       pipelinable=attempt.pipelinable)
-            if wakeups:
-                self._wake(wakeups)
+        self._sent(link, attempt)
 
     def _collected(self, attempt: Attempt, link: _AsyncLink, ex: Exchange,
                    started: float) -> Response | None:
@@ -753,21 +741,9 @@ class AsyncPool:
         if type(event) is not ResponseEvent:
             return None
         events.popleft()
-        info = ex.info
-        info.elapsed = time.monotonic() - started
-        if len(events) == 2 and type(events[0]) is Data:
-            content = events[0].data
-            if type(content) is not bytes:
-                content = bytes(content)
-        else:
-            content = b"".join([e.data for e in events if type(e) is Data])
-        events.clear()
-        ex.buffered = 0
+        ex.info.elapsed = time.monotonic() - started
+        response = attempt.collected(event, ex)
         self._release(link, ex=ex)
-        response = Response(event.status_code, event.reason.decode("latin-1"),
-                            HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
-                            attempt.prepared.method, attempt.url, info, None)
-        response._content = content
         return response
 
     async def _answer(self, attempt: Attempt, link: _AsyncLink, ex: Exchange, t: Timeout,
@@ -793,28 +769,14 @@ class AsyncPool:
         except BaseException:
             self._release(link, ex=ex)
             raise
-        info = ex.info
-        info.elapsed = time.monotonic() - started
+        ex.info.elapsed = time.monotonic() - started
         if collect and ex.ended and not link.reading_paused:
-            # The whole answer is here, Data events then EndOfMessage: the
-            # content without a body stream, and the connection goes back now.
-            if len(events) == 2 and type(events[0]) is Data:
-                content = events[0].data
-                if type(content) is not bytes:
-                    content = bytes(content)
-            else:
-                content = b"".join([e.data for e in events if type(e) is Data])
-            events.clear()
-            ex.buffered = 0
+            # The whole answer is here: the content without a body stream, and
+            # the connection goes back now.
+            response = attempt.collected(event, ex)
             self._release(link, ex=ex)
-            response = Response(event.status_code, event.reason.decode("latin-1"),
-                                HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
-                                attempt.prepared.method, attempt.url, info, None)
-            response._content = content
             return response
-        return Response(event.status_code, event.reason.decode("latin-1"),
-                        HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
-                        attempt.prepared.method, attempt.url, info, _AsyncBody(self, link, ex, t.read))
+        return attempt.response(event, ex.info, _AsyncBody(self, link, ex, t.read))
 
     def _acquire_idle(self, attempt: Attempt) -> tuple[_AsyncLink, bool] | None:
         """`_acquire`'s common cases without a coroutine: an idle connection or a

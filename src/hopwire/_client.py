@@ -40,7 +40,18 @@ from . import Data, EndOfMessage
 from . import _rules as R
 from ._connection import BROKEN, CLOSED, SWITCHED, Connection, PreparedRequest
 from ._errors import ConnectionLost, HopwireError, RemoteProtocolError, TransportError
-from ._models import ExchangeInfo, HeaderInput, Proxy, Timeout, TimeoutInput, as_timeout, prepare, split_url
+from ._models import (
+    BodyStream,
+    ExchangeInfo,
+    HeaderInput,
+    Proxy,
+    Response,
+    Timeout,
+    TimeoutInput,
+    as_timeout,
+    prepare,
+    split_url,
+)
 from ._writer import Body
 from ._pool_state import Entry, PoolState
 
@@ -267,6 +278,35 @@ class Attempt:
         else:
             method, url = spec
         return cls(method, url, headers, body, proxy)
+
+    def exchange(self, number: int, reused: bool) -> Exchange:
+        """The exchange of this send on connection `number` (see `_client` for the replay rule)."""
+        replays = self.replays
+        can_replay = self.replayable_body and replays < MAX_REPLAYS
+        return Exchange(ExchangeInfo(number, reused, 0, replays > 0),
+                        can_replay and reused and not self.retried_reused, can_replay)
+
+    def response(self, event: Any, info: ExchangeInfo, stream: BodyStream | None) -> Response:
+        """The caller's response for the answer's head `event`; its body from `stream`."""
+        return Response(event.status_code, event.reason.decode("latin-1"),
+                        HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
+                        self.prepared.method, self.url, info, stream)
+
+    def collected(self, event: Any, ex: Exchange) -> Response:
+        """The response of an answer that came whole: its content taken from `ex`'s events
+        (Data then EndOfMessage), which are cleared."""
+        events = ex.events
+        if len(events) == 2 and type(events[0]) is Data:
+            content = events[0].data
+            if type(content) is not bytes:
+                content = bytes(content)
+        else:
+            content = b"".join([e.data for e in events if type(e) is Data])
+        events.clear()
+        ex.buffered = 0
+        response = self.response(event, ex.info, None)
+        response._content = content
+        return response
 
     def replayed(self, pipelined: bool, next_serial: int) -> None:
         """The request was not answered and will be sent again (see `_client`)."""

@@ -40,8 +40,6 @@ from ._client import (
     CONNECT_BACKOFF,
     DRAIN_LIMIT,
     ENDED,
-    HTTP_VERSIONS,
-    MAX_REPLAYS,
     READ_SIZE,
     SMALL_BODY,
     Exchange,
@@ -72,7 +70,6 @@ from ._errors import (
 )
 from ._models import (
     BodyStream,
-    ExchangeInfo,
     HeaderInput,
     Response,
     Timeout,
@@ -683,10 +680,7 @@ class Pool:
         if link.check_peer():  # an idle connection: nothing in flight on it
             self._lose(link)
             return None
-        reused = link.answered > 0
-        can_replay = attempt.replays < MAX_REPLAYS  # (a bodiless request can be sent again)
-        ex = Exchange(ExchangeInfo(link.number, reused, 0, attempt.replays > 0),
-                      can_replay and reused and not attempt.retried_reused, can_replay)
+        ex = attempt.exchange(link.number, link.answered > 0)
         try:
             link.send(ex, prepared, None, t)
         except ConnectionStateError:
@@ -713,10 +707,7 @@ class Pool:
             if got is None:
                 return None
             link, reused = got
-            replays = attempt.replays
-            info = ExchangeInfo(link.number, reused, 0, replays > 0)
-            can_replay = attempt.replayable_body and replays < MAX_REPLAYS
-            ex = Exchange(info, can_replay and reused and not attempt.retried_reused, can_replay)
+            ex = attempt.exchange(link.number, reused)
             try:
                 link.send(ex, attempt.prepared, attempt.body, t, defer)
             except ConnectionStateError:
@@ -751,29 +742,15 @@ class Pool:
         except BaseException:
             self._release(link, ex=ex)
             raise
-        info = ex.info
-        info.elapsed = time.monotonic() - started
+        ex.info.elapsed = time.monotonic() - started
         if collect and ex.ended:
             # The whole answer came already (the common case): its content is
-            # here, Data events then EndOfMessage, and the connection goes back now.
-            events = ex.events
-            if len(events) == 2 and type(events[0]) is Data:
-                content = events[0].data
-                if type(content) is not bytes:
-                    content = bytes(content)
-            else:
-                content = b"".join([e.data for e in events if type(e) is Data])
-            events.clear()
+            # here, and the connection goes back now.
+            response = attempt.collected(event, ex)
             self._release(link, ex=ex)
-            response = Response(event.status_code, event.reason.decode("latin-1"),
-                                HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
-                                attempt.prepared.method, attempt.url, info, None)
-            response._content = content
             return response
         body = _Body(self, link, ex, t.read)
-        response = Response(event.status_code, event.reason.decode("latin-1"),
-                            HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
-                            attempt.prepared.method, attempt.url, info, body)
+        response = attempt.response(event, ex.info, body)
         if collect:
             response._content = body.read_all()
         return response
