@@ -26,18 +26,25 @@ from ._client import (
     DRAIN_LIMIT,
     HIGH_WATER,
     SMALL_BODY,
+    Attempt,
     Exchange,
     Link,
     PoolOptions,
-    Attempt,
     Replay,
+    RequestSpec,
     abandoned,
     give_back,
     plan_batch,
-    RequestSpec,
     protocol_error,
+    record,
 )
-from ._connection import SWITCHED, Connection, ConnectionStateError, PreparedRequest, prepare_request
+from ._connection import (
+    SWITCHED,
+    Connection,
+    ConnectionStateError,
+    PreparedRequest,
+    prepare_request,
+)
 from ._errors import (
     ConnectError,
     ConnectTimeout,
@@ -227,12 +234,8 @@ class _AsyncLink(Link):
         conn = self.conn
         if self.closed or conn._ended is not None:  # (set exactly when the state is in ENDED)
             raise ConnectionStateError("the connection ended before the request was sent")
-        ahead = len(conn._in_flight)
-        rid = conn.send_prepared(prepared)  # as `record()` does
-        ex.info.pipelined = ahead
-        ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
-        ex.rid = rid
-        self.exchanges[rid] = ex
+        ahead = record(self, ex, prepared)
+        rid = ex.rid
         if body is None and ahead:
             # Requests pipelined in one turn of the loop leave in one write
             # (one system call), as a client writing them together would.

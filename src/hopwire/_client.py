@@ -141,15 +141,17 @@ class Exchange:
         self.read_timeout: float | None = None  # asyncio: of the wait in progress
 
 
-def record(link: Link, ex: Exchange, prepared: Any) -> None:
-    """Put the exchange in flight on the link (the caller holds the link's lock)."""
+def record(link: Link, ex: Exchange, prepared: Any) -> int:
+    """Put the exchange in flight on the link (the caller holds the link's lock);
+    returns how many requests are ahead of it."""
     conn = link.conn
-    ahead = conn.in_flight
+    ahead = len(conn._in_flight)
     rid = conn.send_prepared(prepared)
     ex.info.pipelined = ahead
     ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
     ex.rid = rid
     link.exchanges[rid] = ex
+    return ahead
 
 
 class Link:

@@ -42,16 +42,17 @@ from ._client import (
     ENDED,
     READ_SIZE,
     SMALL_BODY,
+    Attempt,
     Exchange,
     Link,
     PoolOptions,
-    Attempt,
     Replay,
+    RequestSpec,
     abandoned,
     give_back,
     plan_batch,
-    RequestSpec,
     protocol_error,
+    record,
 )
 from ._connection import Connection, ConnectionStateError, PreparedRequest
 from ._errors import (
@@ -234,12 +235,8 @@ class _SyncLink(Link):
                 # (`_ended` is set exactly when the state is in ENDED.)
                 if self.closed or conn._ended is not None:
                     raise ConnectionStateError("the connection ended before the request was sent")
-                ahead = len(conn._in_flight)
-                rid = conn.send_prepared(prepared)  # as `record()` does
-                ex.info.pipelined = ahead
-                ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
-                ex.rid = rid
-                self.exchanges[rid] = ex
+                ahead = record(self, ex, prepared)
+                rid = ex.rid
             if defer and body is None and ahead:
                 self.out.append(prepared.head)
                 self.out_timeout = timeout
