@@ -6,11 +6,13 @@ timeout or a cancellation while waiting, a batch whose answers are read one by o
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
 
 import hopwire
+from hopwire import _sync
 from pool_drivers import KINDS, Client, run
 
 
@@ -118,3 +120,48 @@ def test_request_all_pipelined_batches_in_order(kind: str, fault_server: Any) ->
         else:
             assert response.content.startswith(f"GET {target} #1.{i + 1}".encode())
     assert any(r.info.pipelined for r in results)
+
+
+# -- the sync pool's quiet-reuse window (no poll right after an answer) -----------------
+
+
+def _closed_after_answer(pool: hopwire.Pool, url: str) -> hopwire.Response:
+    """A request the server answers, then closes without saying so; once the close arrived."""
+    response = pool.request("GET", url + "/close")
+    time.sleep(0.2)
+    return response
+
+
+@pytest.mark.parametrize("window", [0.0, 60.0])
+def test_quiet_reuse_skips_the_poll_only_for_idempotent_requests(
+        window: float, fault_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside the window a GET goes out unpolled, meets the close on its read and is
+    replayed on a new connection; outside it, the poll catches the close first. A POST
+    is polled either way: it is never sent on the closed connection."""
+    monkeypatch.setattr(_sync, "QUIET_REUSE", window)
+    server = fault_server()
+    with hopwire.Pool() as pool:
+        first = _closed_after_answer(pool, server.url)
+        get = pool.request("GET", server.url + "/get")
+        assert get.status == 200 and get.info.connection != first.info.connection
+        assert get.info.replayed is (window > 0) and not get.info.reused
+        _closed_after_answer(pool, server.url)
+        post = pool.request("POST", server.url + "/post", body=b"once")
+        assert post.status == 200 and not post.info.replayed and not post.info.reused
+    assert len(server.requests("GET", "/get")) == (2 if window > 0 else 1)
+    assert len(server.requests("POST", "/post")) == 1
+
+
+def test_quiet_reuse_never_follows_an_answer_to_head(fault_server: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a HEAD the poll always runs: bytes a server sends after its answer to HEAD
+    (waitress sends the body) must drop the connection, not be read as the next answer."""
+    monkeypatch.setattr(_sync, "QUIET_REUSE", 60.0)
+    server = fault_server()
+    with hopwire.Pool() as pool:
+        head = pool.request("HEAD", server.url + "/close")
+        time.sleep(0.2)
+        get = pool.request("GET", server.url + "/get")
+        assert head.status == get.status == 200
+        assert get.info.connection != head.info.connection and not get.info.replayed
+    assert len(server.requests("GET", "/get")) == 1

@@ -17,7 +17,8 @@ Plain sockets stay blocking and the kernel enforces read and write timeouts
 (SO_RCVTIMEO, SO_SNDTIMEO), set only when they change; TLS sockets use
 Python's socket timeout. Before an idle connection is reused, a zero-timeout
 poll tells whether the server closed it meanwhile (or sent something
-unasked): then it is dropped, not used.
+unasked): then it is dropped, not used. The poll is skipped for an idempotent
+request within QUIET_REUSE of the previous answer's end (see there).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import Data, InformationalResponse
+from . import _rules as R
 from . import Response as ResponseEvent
 from ._client import (
     CONNECT_BACKOFF,
@@ -81,6 +83,16 @@ from ._pool_state import Entry, EvictThenDial, Origin, Use, Wait, Wakeups
 from ._writer import Body
 
 _POLLIN = getattr(select, "POLLIN", 1)
+# A connection whose last answer ended less than this many seconds ago is reused
+# without the poll for an idempotent request: in a loop of requests the poll was
+# a sixth of the pool's own CPU per request, and servers close idle connections
+# after seconds, not microseconds. A close that does fall in the window is met on
+# the read, before any answer byte, and the request is replayed on a new
+# connection (RFC 9112 §9.3.1), as after any race with the poll. Never after an
+# answer to HEAD: a server that sends a body after it (waitress) must be caught by
+# the poll, not parsed as the next answer.
+QUIET_REUSE = 0.001
+_IDEMPOTENT = R.IDEMPOTENT_METHODS
 _UNSET: Any = object()
 _OS_TIMEOUTS = hasattr(socket, "SO_RCVTIMEO") and hasattr(socket, "SO_SNDTIMEO")
 
@@ -115,7 +127,7 @@ class _SyncLink(Link):
     """A pooled connection on a blocking socket."""
 
     __slots__ = ("sock", "lock", "reading", "sleepers", "write_lock", "out", "out_timeout", "timeout",
-                 "poller",
+                 "poller", "quiet_until",
                  "os_timeouts", "read_timeout", "write_timeout")
 
     def __init__(self, sock: socket.socket, conn: Connection, number: int, replay_unsafe: bool) -> None:
@@ -128,6 +140,7 @@ class _SyncLink(Link):
         self.out: list[bytes] = []  # deferred heads of pipelined requests (see send)
         self.out_timeout: Timeout | None = None
         self.poller: Any = None
+        self.quiet_until = 0.0  # see QUIET_REUSE
         # Python's own socket timeout polls before every send and recv: two
         # more system calls per request. A plain socket stays blocking and
         # the kernel times out its reads and writes (SO_RCVTIMEO,
@@ -674,7 +687,8 @@ class Pool:
             if entry is None:
                 return None
             link = self._links[entry]
-        if link.check_peer():  # an idle connection: nothing in flight on it
+        # An idle connection (nothing in flight on it): see QUIET_REUSE for the skip.
+        if (now >= link.quiet_until or prepared.method not in _IDEMPOTENT) and link.check_peer():
             self._lose(link)
             return None
         ex = attempt.exchange(link.number, link.answered > 0)
@@ -739,10 +753,13 @@ class Pool:
         except BaseException:
             self._release(link, ex=ex)
             raise
-        ex.info.elapsed = time.monotonic() - started
+        ended_at = time.monotonic()
+        ex.info.elapsed = ended_at - started
         if collect and ex.ended:
             # The whole answer came already (the common case): its content is
             # here, and the connection goes back now.
+            if attempt.prepared.method != b"HEAD":
+                link.quiet_until = ended_at + QUIET_REUSE
             response = attempt.collected(event, ex)
             self._release(link, ex=ex)
             return response
