@@ -36,8 +36,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import Data, InformationalResponse
-from . import _rules as R
 from . import Response as ResponseEvent
+from . import _rules as R
 from ._client import (
     CONNECT_BACKOFF,
     DRAIN_LIMIT,
