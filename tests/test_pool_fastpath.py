@@ -133,16 +133,23 @@ def _closed_after_answer(pool: hopwire.Pool, url: str) -> hopwire.Response:
 
 
 @pytest.mark.parametrize("window", [0.0, 60.0])
+@pytest.mark.parametrize("path", ["request", "request_all"])
 def test_quiet_reuse_skips_the_poll_only_for_idempotent_requests(
-        window: float, fault_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        window: float, path: str, fault_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inside the window a GET goes out unpolled, meets the close on its read and is
     replayed on a new connection; outside it, the poll catches the close first. A POST
-    is polled either way: it is never sent on the closed connection."""
+    is polled either way: it is never sent on the closed connection. (`request` takes
+    the idle shortcut, `request_all` the general path.)"""
     monkeypatch.setattr(_sync, "QUIET_REUSE", window)
     server = fault_server()
     with hopwire.Pool() as pool:
         first = _closed_after_answer(pool, server.url)
-        get = pool.request("GET", server.url + "/get")
+        if path == "request":
+            get = pool.request("GET", server.url + "/get")
+        else:
+            answer = pool.request_all([("GET", server.url + "/get")])[0]
+            assert isinstance(answer, hopwire.HTTPResponse)
+            get = answer
         assert get.status == 200 and get.info.connection != first.info.connection
         assert get.info.replayed is (window > 0) and not get.info.reused
         _closed_after_answer(pool, server.url)

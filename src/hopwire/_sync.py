@@ -812,13 +812,15 @@ class Pool:
                     expired_link.close()
             if kind is Wait:
                 action = self._wait(waiter, deadline)
+                now = time.monotonic()  # (for QUIET_REUSE)
                 kind = type(action)
                 if kind is Use:
                     assert waiter.link is not None
                     link = waiter.link
             if kind is Use:
                 in_flight = len(link.conn._in_flight)
-                if in_flight == 0 and link.check_peer():
+                if in_flight == 0 and (now >= link.quiet_until or prepared.method not in _IDEMPOTENT
+                                       ) and link.check_peer():
                     self._lose(link)
                     now = time.monotonic()
                     continue
