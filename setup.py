@@ -1,6 +1,10 @@
-"""Declares the C extension only; all metadata lives in pyproject.toml.
+"""Declares the C extensions only; all metadata lives in pyproject.toml.
 
-With HOPWIRE_NO_EXTENSIONS=1 nothing is compiled and the package is pure Python.
+Two kinds: the parser, written in Cython (ext/hopwire/_parser_c.pyx, its twin is
+_parser_py.py), and the pool's core modules compiled from their own Python source
+(src/hopwire/X.py, typed by the X.pxd next to it, built next to it; _select.py loads
+the source instead when extensions are off). With HOPWIRE_NO_EXTENSIONS=1 nothing is
+compiled and the package is pure Python.
 HOPWIRE_SANITIZE=1 builds the extension with AddressSanitizer and
 UndefinedBehaviorSanitizer (scripts/sanitize.sh; never for a release).
 """
@@ -14,19 +18,24 @@ SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefin
                   "-fno-omit-frame-pointer", "-g"]
 sanitize = os.environ.get("HOPWIRE_SANITIZE", "") not in ("", "0")
 
+# The modules of the pool's per-request path, compiled from their Python source: the
+# import-time choice in _select.py must name the same ones.
+COMPILED = ["_connection", "_client", "_pool_state"]
+
 ext_modules = []
 if os.environ.get("HOPWIRE_NO_EXTENSIONS", "") in ("", "0"):
     from Cython.Build import cythonize
 
+    compile_args = os.environ.get("HOPWIRE_CFLAGS", "-O2").split() + (SANITIZE_FLAGS if sanitize else [])
+    link_args = SANITIZE_FLAGS if sanitize else []
     ext_modules = cythonize(
         [
             Extension(
                 "hopwire._parser_c",
                 ["ext/hopwire/_parser_c.pyx"],
                 include_dirs=["ext/hopwire"],
-                extra_compile_args=os.environ.get("HOPWIRE_CFLAGS", "-O2").split()
-                + (SANITIZE_FLAGS if sanitize else []),
-                extra_link_args=SANITIZE_FLAGS if sanitize else [],
+                extra_compile_args=compile_args,
+                extra_link_args=link_args,
             )
         ],
         compiler_directives={
@@ -37,6 +46,18 @@ if os.environ.get("HOPWIRE_NO_EXTENSIONS", "") in ("", "0"):
             "initializedcheck": False,
             "embedsignature": True,
         },
+    )
+    ext_modules += cythonize(
+        [
+            Extension(f"hopwire.{name}", [f"src/hopwire/{name}.py"],
+                      extra_compile_args=compile_args, extra_link_args=link_args)
+            for name in COMPILED
+        ],
+        include_path=["src"],
+        build_dir="build/cython",
+        # The Python source keeps Python's semantics: its annotations are for mypy, and
+        # only the .pxd declares C types.
+        compiler_directives={"language_level": "3", "annotation_typing": False},
     )
 
 setup(ext_modules=ext_modules)

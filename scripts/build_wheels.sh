@@ -67,7 +67,8 @@ echo "$SDIST"
 mkdir -p "$WORK/unpacked" && tar -xzf "$SDIST" -C "$WORK/unpacked"
 SOURCE=$(echo "$WORK"/unpacked/hopwire-*)
 missing=""
-for needed in ext/hopwire/_parser_c.pyx ext/hopwire/_parser_c.pxd ext/hopwire/__init__.pxd ext/hopwire/_scan.h; do
+for needed in ext/hopwire/_parser_c.pyx ext/hopwire/_parser_c.pxd ext/hopwire/__init__.pxd ext/hopwire/_scan.h \
+    src/hopwire/_connection.pxd src/hopwire/_client.pxd src/hopwire/_pool_state.pxd; do
   [ -e "$SOURCE/$needed" ] || missing="$missing $needed"
 done
 if [ -n "$missing" ]; then
@@ -122,8 +123,9 @@ cp -r "$WORK/tree/tests" "$WORK/tree/README.md" "$WORK/tree/pyproject.toml" "$WO
   HOPWIRE_REQUIRE_EXTENSIONS=1 "$VENV/python" -c '
 import sys, hopwire
 where = hopwire.__file__
-print("hopwire", hopwire.__version__, "from", where, "EXTENSIONS_ACTIVE =", hopwire.EXTENSIONS_ACTIVE)
-sys.exit(0 if "site-packages" in where and hopwire.EXTENSIONS_ACTIVE else 1)' || exit 1
+print("hopwire", hopwire.__version__, "from", where, "EXTENSIONS_ACTIVE =", hopwire.EXTENSIONS_ACTIVE,
+      "COMPILED_MODULES =", hopwire.COMPILED_MODULES)
+sys.exit(0 if "site-packages" in where and hopwire.EXTENSIONS_ACTIVE and hopwire.COMPILED_MODULES else 1)' || exit 1
   HOPWIRE_REQUIRE_EXTENSIONS=1 "$VENV/python" -m pytest -q -p no:cacheprovider
 ) || fail "the test suite against the installed wheel"
 
@@ -134,8 +136,9 @@ if [ -n "$PURE" ]; then
 import sys, hopwire
 from hopwire import ResponseParser
 events = ResponseParser().feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-print("hopwire from", hopwire.__file__, "EXTENSIONS_ACTIVE =", hopwire.EXTENSIONS_ACTIVE, "events:", len(events))
-sys.exit(1 if hopwire.EXTENSIONS_ACTIVE or len(events) != 3 else 0)') \
+print("hopwire from", hopwire.__file__, "EXTENSIONS_ACTIVE =", hopwire.EXTENSIONS_ACTIVE,
+      "COMPILED_MODULES =", hopwire.COMPILED_MODULES, "events:", len(events))
+sys.exit(1 if hopwire.EXTENSIONS_ACTIVE or hopwire.COMPILED_MODULES or len(events) != 3 else 0)') \
     || fail "the pure wheel"
 fi
 

@@ -49,6 +49,30 @@ def env_flag(name: str) -> bool:
 NO_EXTENSIONS = env_flag("HOPWIRE_NO_EXTENSIONS")
 REQUIRE_EXTENSIONS = env_flag("HOPWIRE_REQUIRE_EXTENSIONS")
 
+
+def _stale_compiled_modules() -> list[str]:
+    """Compiled pool-core modules older than their source, in a checkout's in-place build.
+
+    Python prefers a compiled module to the .py beside it: after an edit of
+    `_connection.py` without a rebuild, the suite would test the old code.
+    """
+    package = os.path.dirname(os.path.abspath(hopwire.__file__))
+    if not os.path.exists(os.path.join(package, "..", "..", "setup.py")):
+        return []  # an installed hopwire: its files were written together
+    stale = []
+    for name in hopwire.COMPILED_MODULES:
+        module = importlib.import_module(f"hopwire.{name}")
+        source = os.path.join(package, name + ".py")
+        if module.__file__ and os.path.getmtime(source) > os.path.getmtime(module.__file__):
+            stale.append(name)
+    return stale
+
+
+if _stale_compiled_modules():
+    raise pytest.UsageError(
+        f"compiled modules older than their source: {', '.join(_stale_compiled_modules())}; "
+        "rebuild (python setup.py build_ext --inplace) or set HOPWIRE_NO_EXTENSIONS=1")
+
 TWIN_NAMES = ("py", "c")
 
 

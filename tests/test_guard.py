@@ -188,3 +188,47 @@ def test_parser_public_attributes_agree(py_twin, c_twin):
         assert required <= py_names and required <= c_names
         assert "expect" not in public(py_twin.RequestParser())
         assert "expect" not in public(c_twin.RequestParser())
+
+
+# -- the pool core: compiled from its own source, or that source -------------------------
+
+CORE = ("_connection", "_client", "_pool_state")
+
+
+def _core_files() -> dict[str, str]:
+    import importlib
+    return {name: str(importlib.import_module(f"hopwire.{name}").__file__) for name in CORE}
+
+
+@pytest.mark.skipif(not REQUIRE_EXTENSIONS or NO_EXTENSIONS,
+                    reason="only with HOPWIRE_REQUIRE_EXTENSIONS=1 (and not HOPWIRE_NO_EXTENSIONS)")
+def test_required_extensions_compile_the_pool_core():
+    from hopwire._connection import Connection
+
+    assert hopwire.COMPILED_MODULES == CORE
+    assert not any(path.endswith(".py") for path in _core_files().values()), _core_files()
+    # Extension types with C fields, not Python classes: the .pxd declarations took effect.
+    assert not hasattr(Connection(), "__dict__")
+    assert Connection.__module__ == "hopwire._connection"
+
+
+@pytest.mark.skipif(not NO_EXTENSIONS, reason="only with HOPWIRE_NO_EXTENSIONS=1")
+def test_disabled_extensions_load_the_pool_core_from_source():
+    assert hopwire.COMPILED_MODULES == ()
+    assert all(path.endswith(".py") for path in _core_files().values()), _core_files()
+
+
+def test_no_extensions_env_loads_the_pool_core_from_source_in_a_fresh_interpreter():
+    """Even where the compiled modules sit next to their source (an installed wheel)."""
+    src = str(Path(hopwire.__file__).resolve().parent.parent)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HOPWIRE_NO_EXTENSIONS", "HOPWIRE_REQUIRE_EXTENSIONS")}
+    env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["HOPWIRE_NO_EXTENSIONS"] = "1"
+    code = ("import hopwire, hopwire._connection as c, hopwire._client as k, hopwire._pool_state as p; "
+            "print(hopwire.COMPILED_MODULES, c.__file__, k.__file__, p.__file__)")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    words = proc.stdout.split()
+    assert words[0] == "()" and all(path.endswith(".py") for path in words[1:]), proc.stdout

@@ -2,13 +2,15 @@
 
 The parser comes in two twins with the same names and behaviour: a Cython
 extension and a pure-Python module. `EXTENSIONS_ACTIVE` says which one these
-names come from.
+names come from. The pool's core modules are compiled from their Python source
+when extensions are on: `COMPILED_MODULES` names those in use.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import _select
 from ._errors import HopwireError, ParseError
 from ._select import choose as _choose
 
@@ -37,6 +39,10 @@ else:
 
 __version__ = "0.1.0"
 
+# The pool's core modules, compiled or not (see _select.py): after the parser's names,
+# which they import, and before anything else imports them.
+COMPILED_MODULES: tuple[str, ...] = _select.use_compiled(__name__)
+
 # The pool imports the parser names above: it comes after them.
 from ._errors import (  # noqa: E402
     ConnectError,
@@ -62,6 +68,7 @@ from ._async import AsyncPool  # noqa: E402
 
 __all__ = [
     "EXTENSIONS_ACTIVE",
+    "COMPILED_MODULES",
     "AsyncPool",
     "ConnectError",
     "ConnectTimeout",

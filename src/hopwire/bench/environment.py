@@ -10,7 +10,7 @@ import os
 import platform
 from typing import Any
 
-from .. import EXTENSIONS_ACTIVE, __version__
+from .. import COMPILED_MODULES, EXTENSIONS_ACTIVE, __version__
 
 
 def machine() -> dict[str, Any]:
@@ -57,6 +57,7 @@ def describe_machine(m: dict[str, Any]) -> str:
 
 def hopwire_info() -> dict[str, Any]:
     return {"version": __version__, "extensions_active": EXTENSIONS_ACTIVE,
+            "compiled_modules": list(COMPILED_MODULES),
             "HOPWIRE_NO_EXTENSIONS": os.environ.get("HOPWIRE_NO_EXTENSIONS", "")}
 
 
@@ -65,7 +66,8 @@ def describe_twin(hw: dict[str, Any]) -> str:
     if not hw["extensions_active"]:
         twin += (" (HOPWIRE_NO_EXTENSIONS set)" if hw["HOPWIRE_NO_EXTENSIONS"] not in ("", "0")
                  else " (extension not built)")
-    return f"{twin} [hopwire.EXTENSIONS_ACTIVE = {hw['extensions_active']}]"
+    core = "compiled" if hw.get("compiled_modules") else "Python"
+    return f"{twin} [hopwire.EXTENSIONS_ACTIVE = {hw['extensions_active']}]; pool core: {core}"
 
 
 def environment() -> dict[str, Any]:

@@ -1,0 +1,42 @@
+# Declarations for the compiled twin of _client.py (see _connection.pxd).
+from hopwire._connection cimport Connection
+
+
+cdef class Exchange:
+    cdef public object rid
+    cdef public object events
+    cdef public object error
+    cdef public bint ended
+    cdef public bint may_replay
+    cdef public bint replay_alone
+    cdef public bint replay_pipelined
+    cdef public object info
+    cdef public object buffered
+    cdef public object waiter
+    cdef public bint collect
+    cdef public object write_error
+    cdef public object read_timeout
+
+
+cdef class Link:
+    cdef public Connection conn
+    cdef public object entry
+    cdef public object number
+    cdef public dict exchanges
+    cdef public object answered
+    cdef public bint replay_unsafe
+    cdef public bint closed
+    cdef public bint pipeline_failed
+
+
+cdef class Attempt:
+    cdef public object url
+    cdef public object where
+    cdef public object prepared
+    cdef public object body
+    cdef public bint pipelinable
+    cdef public bint replayable_body
+    cdef public object replays
+    cdef public bint retried_reused
+    cdef public bint fresh
+    cdef public object min_serial

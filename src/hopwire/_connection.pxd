@@ -1,0 +1,42 @@
+# Declarations for the compiled twin of _connection.py (Cython reads this file next to the
+# .py it compiles; the .py stays the source of both twins). Attributes are C fields of the
+# object instead of slot descriptors; `_tag_all`'s locals are typed, its loop is the hot path.
+cimport cython
+
+
+cdef class _InFlight:
+    cdef public object id
+    cdef public bytes method
+    cdef public bint pipelinable
+    cdef public bint upgrade
+    cdef public bint started
+    cdef public bint switching
+
+
+cdef class _Body:
+    cdef public object id
+    cdef public object remaining
+
+
+cdef class Connection:
+    cdef public object pipeline_depth
+    cdef public bint proxied
+    cdef public bint trust_proxy
+    cdef public object _parser
+    cdef public dict _kinds
+    cdef public object _in_flight
+    cdef public int _blockers
+    cdef public object _body
+    cdef public object _next_id
+    cdef public object _request_limit
+    cdef public object _keep_alive_timeout
+    cdef public bint _proven
+    cdef public bint _peer_closing
+    cdef public object _ended
+    cdef public bint _transport_closed
+    cdef public object _error
+
+    @cython.locals(request=_InFlight, kinds=dict, tagged=list)
+    cpdef list _tag_all(self, object events, object link=*)
+    cpdef object send_prepared(self, object prepared)
+    cpdef object _receive_into(self, object data, object link)

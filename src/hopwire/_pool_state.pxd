@@ -1,0 +1,26 @@
+# Declarations for the compiled twin of _pool_state.py (see _connection.pxd).
+from hopwire._connection cimport Connection
+
+
+cdef class Entry:
+    cdef public Connection connection
+    cdef public object origin
+    cdef public object serial
+    cdef public object idle_since
+    cdef public object expires_at
+    cdef public object leases
+    cdef public object unsent
+    cdef public object unsent_blockers
+
+
+cdef class PoolState:
+    cdef public object max_connections
+    cdef public object max_connections_per_host
+    cdef public object pipeline_depth
+    cdef public object keepalive_expiry
+    cdef public list _entries
+    cdef public object _dialing
+    cdef public dict _waiters
+    cdef public object _pipeline_failures
+    cdef public object _serial
+    cdef public bint _closed
