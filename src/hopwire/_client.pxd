@@ -1,4 +1,5 @@
 # Declarations for the compiled twin of _client.py (see _connection.pxd).
+cimport cython
 from hopwire._connection cimport Connection
 
 
@@ -40,3 +41,14 @@ cdef class Attempt:
     cdef public bint retried_reused
     cdef public bint fresh
     cdef public object min_serial
+
+    cpdef object exchange(self, object number, object reused)
+    cpdef object response(self, object event, object info, object stream)
+    cpdef object collected(self, object event, Exchange ex)
+
+
+@cython.locals(conn=Connection)
+cpdef object record(Link link, Exchange ex, object prepared)
+
+@cython.locals(conn=Connection)
+cpdef tuple give_back(object state, Link link, object now, object sent, object pipelinable)

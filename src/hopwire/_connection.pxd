@@ -36,7 +36,9 @@ cdef class Connection:
     cdef public bint _transport_closed
     cdef public object _error
 
-    @cython.locals(request=_InFlight, kinds=dict, tagged=list)
-    cpdef list _tag_all(self, object events, object link=*)
+    cpdef object _refusal(self, object method, object barrier)
+    @cython.locals(request=_InFlight)
     cpdef object send_prepared(self, object prepared)
     cpdef object _receive_into(self, object data, object link)
+    @cython.locals(request=_InFlight, kinds=dict, tagged=list, exchanges=dict)
+    cpdef list _tag_all(self, object events, object link=*)

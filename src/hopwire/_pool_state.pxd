@@ -1,4 +1,5 @@
 # Declarations for the compiled twin of _pool_state.py (see _connection.pxd).
+cimport cython
 from hopwire._connection cimport Connection
 
 
@@ -24,3 +25,6 @@ cdef class PoolState:
     cdef public object _pipeline_failures
     cdef public object _serial
     cdef public bint _closed
+
+    @cython.locals(best=Entry, e=Entry, c=Connection)
+    cpdef object _idle(self, object origin, object now, object min_serial=*)

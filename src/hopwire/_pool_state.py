@@ -433,12 +433,12 @@ class PoolState:
         best_since = 0.0
         for e in self._entries:
             since = e.idle_since
-            if (since is not None and e.leases == 0 and (best is None or since > best_since)
-                    and e.origin == origin and e.serial >= min_serial
-                    and (e.expires_at is None or now < e.expires_at)  # not `is_expired`
-                    # `e.connection.state is IDLE`, without the property:
-                    and (c := e.connection)._ended is None and not c._in_flight
-                    and c._body is None and not c._peer_closing
+            if (since is None or e.leases != 0 or (best is not None and since <= best_since)
+                    or e.origin != origin or e.serial < min_serial
+                    or (e.expires_at is not None and now >= e.expires_at)):  # `is_expired`
+                continue
+            c = e.connection  # `c.state is IDLE`, without the property:
+            if (c._ended is None and not c._in_flight and c._body is None and not c._peer_closing
                     and (c._request_limit is None or c._next_id < c._request_limit)):
                 best, best_since = e, since
         return best
