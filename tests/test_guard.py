@@ -192,7 +192,7 @@ def test_parser_public_attributes_agree(py_twin, c_twin):
 
 # -- the pool core: compiled from its own source, or that source -------------------------
 
-CORE = ("_connection", "_client", "_pool_state")
+CORE = hopwire._select.COMPILED
 
 
 def _core_files() -> dict[str, str]:
@@ -225,8 +225,8 @@ def test_no_extensions_env_loads_the_pool_core_from_source_in_a_fresh_interprete
            if k not in ("HOPWIRE_NO_EXTENSIONS", "HOPWIRE_REQUIRE_EXTENSIONS")}
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["HOPWIRE_NO_EXTENSIONS"] = "1"
-    code = ("import hopwire, hopwire._connection as c, hopwire._client as k, hopwire._pool_state as p; "
-            "print(hopwire.COMPILED_MODULES, c.__file__, k.__file__, p.__file__)")
+    code = ("import hopwire, importlib; print(hopwire.COMPILED_MODULES, *(importlib.import_module("
+            "'hopwire.' + name).__file__ for name in hopwire._select.COMPILED))")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr

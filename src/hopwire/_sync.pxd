@@ -1,0 +1,44 @@
+# Declarations for the compiled twin of _sync.py (see _connection.pxd).
+cimport cython
+from hopwire._client cimport Attempt, Exchange, Link
+from hopwire._connection cimport Connection
+from hopwire._pool_state cimport PoolState
+
+
+cdef class _SyncLink(Link):
+    cdef public object sock
+    cdef public object lock
+    cdef public bint reading
+    cdef public list sleepers
+    cdef public object write_lock
+    cdef public list out
+    cdef public object out_timeout
+    cdef public object timeout
+    cdef public object poller
+    cdef public double quiet_until
+    cdef public bint os_timeouts
+    cdef public object read_timeout
+    cdef public object write_timeout
+
+    cpdef bint check_peer(self)
+    @cython.locals(conn=Connection)
+    cpdef object send(self, Exchange ex, object prepared, object body, object timeout, object defer=*)
+    @cython.locals(conn=Connection)
+    cpdef object next_event(self, Exchange ex, object timeout)
+
+
+cdef class Pool:
+    cdef public object _options
+    cdef public PoolState _state
+    cdef public bint _pipelining
+    cdef public object _lock
+    cdef public dict _links
+    cdef public object _numbers
+    cdef public object _next_expiry
+    cdef public bint _closed
+
+    @cython.locals(link=_SyncLink, ex=Exchange)
+    cpdef object _request_idle(self, Attempt attempt, object t)
+    @cython.locals(ex=Exchange)
+    cpdef object _answer(self, Attempt attempt, _SyncLink link, Exchange ex, object t, object collect=*)
+    cpdef object _release(self, _SyncLink link, object sent=*, Exchange ex=*, object pipelinable=*)
