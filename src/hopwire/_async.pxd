@@ -1,0 +1,46 @@
+# Declarations for the compiled twin of _async.py (see _connection.pxd).
+cimport cython
+from hopwire._client cimport Attempt, Exchange, Link
+from hopwire._connection cimport Connection
+from hopwire._pool_state cimport PoolState
+
+
+cdef class _AsyncLink(Link):
+    cdef public object transport
+    cdef public object loop
+    cdef public bint reading_paused
+    cdef public bint write_paused
+    cdef public object drain_waiter
+    cdef public bint tunneling
+    cdef public list out
+    cdef public double received_at
+    cdef public list sleepers
+    cdef public object timer
+    cdef public double timer_at
+
+    @cython.locals(conn=Connection)
+    cpdef object on_data(self, object data)
+    @cython.locals(ex=Exchange)
+    cpdef object _wake_sleepers(self)
+    @cython.locals(conn=Connection)
+    cpdef object send(self, Exchange ex, object prepared, object body, object timeout)
+    cpdef object sleep(self, Exchange ex, object timeout)
+    cpdef object woke(self, Exchange ex, object result, object timeout)
+
+
+cdef class AsyncPool:
+    cdef public object _options
+    cdef public PoolState _state
+    cdef public bint _pipelining
+    cdef public dict _links
+    cdef public object _numbers
+    cdef public object _next_expiry
+    cdef public bint _closed
+
+    cpdef object _sent(self, _AsyncLink link, Attempt attempt)
+    @cython.locals(link=_AsyncLink, ex=Exchange)
+    cpdef object _start_now(self, Attempt attempt, object t)
+    cpdef object _collected(self, Attempt attempt, _AsyncLink link, Exchange ex, object started)
+    @cython.locals(link=_AsyncLink)
+    cpdef object _acquire_idle(self, Attempt attempt)
+    cpdef object _release(self, _AsyncLink link, object sent=*, Exchange ex=*, object pipelinable=*)
