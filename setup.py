@@ -20,7 +20,7 @@ sanitize = os.environ.get("HOPWIRE_SANITIZE", "") not in ("", "0")
 
 # The modules of the pool's per-request path, compiled from their Python source: the
 # import-time choice in _select.py must name the same ones.
-COMPILED = ["_connection", "_client", "_pool_state", "_sync", "_async"]
+COMPILED = ["_models", "_connection", "_client", "_pool_state", "_sync", "_async"]
 
 ext_modules = []
 if os.environ.get("HOPWIRE_NO_EXTENSIONS", "") in ("", "0"):

@@ -1,6 +1,6 @@
 # Declarations for the compiled twin of _async.py (see _connection.pxd).
 cimport cython
-from hopwire._client cimport Attempt, Exchange, Link
+from hopwire._client cimport Attempt, Exchange, Link, give_back, record
 from hopwire._connection cimport Connection
 from hopwire._pool_state cimport PoolState
 

@@ -1,6 +1,7 @@
 # Declarations for the compiled twin of _client.py (see _connection.pxd).
 cimport cython
 from hopwire._connection cimport Connection
+from hopwire._pool_state cimport Entry, PoolState
 
 
 cdef class Exchange:
@@ -50,5 +51,5 @@ cdef class Attempt:
 @cython.locals(conn=Connection)
 cpdef object record(Link link, Exchange ex, object prepared)
 
-@cython.locals(conn=Connection)
-cpdef tuple give_back(object state, Link link, object now, object sent, object pipelinable)
+@cython.locals(conn=Connection, entry=Entry)
+cpdef tuple give_back(PoolState state, Link link, object now, object sent, object pipelinable)

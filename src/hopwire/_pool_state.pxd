@@ -28,3 +28,9 @@ cdef class PoolState:
 
     @cython.locals(best=Entry, e=Entry, c=Connection)
     cpdef object _idle(self, object origin, object now, object min_serial=*)
+    @cython.locals(best=Entry, e=Entry)
+    cpdef object acquire_now(self, object origin, object method, object now,
+                             object expect_continue=*, object upgrade=*, object min_serial=*)
+    cpdef object sent(self, Entry entry, object now, object pipelinable=*)
+    @cython.locals(connection=Connection)
+    cpdef object released(self, Entry entry, object now, object sent=*, object pipelinable=*)

@@ -244,7 +244,7 @@ class PoolState:
             self._apply(action, pipelinable)
         return action
 
-    def acquire_now(self, origin: Origin, method: bytes, now: float, *,
+    def acquire_now(self, origin: Origin, method: bytes, now: float,
                     expect_continue: bool = False, upgrade: bool = False,
                     min_serial: int = 0) -> Entry | None:
         """The drivers' common case of `acquire()`, with no waiter and no action:
@@ -309,13 +309,13 @@ class PoolState:
         self._undial(origin)
         return self._wake(now)
 
-    def sent(self, entry: Entry, now: float, *, pipelinable: bool = True) -> Wakeups:
+    def sent(self, entry: Entry, now: float, pipelinable: bool = True) -> Wakeups:
         """A caller holding the entry recorded its request on the connection
         (`send_prepared()`): a waiter may now pipeline behind it."""
         self._unlease(entry, pipelinable)
         return self._wake(now) if self._waiters and entry in self._entries else []
 
-    def released(self, entry: Entry, now: float, *, sent: bool = True,
+    def released(self, entry: Entry, now: float, sent: bool = True,
                  pipelinable: bool = True) -> Wakeups:
         """A caller is done with the entry (its response ended, or it gave up).
 

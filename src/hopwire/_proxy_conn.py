@@ -441,9 +441,11 @@ class ClientConnection(asyncio.Protocol):
         has_length = any(name == b"content-length" for name, _ in headers)
         chunked = not bodiless and not has_length and request.http_version == b"1.1"
         keep = self._keeps(job) and (bodiless or has_length or chunked)
-        stream = response.aiter_bytes()
+        # No iterator for a bodiless answer: one made and never iterated is reported as
+        # an un-awaited coroutine when the pool core is compiled.
+        stream = None if bodiless else response.aiter_bytes()
         first = b""
-        if not bodiless:
+        if stream is not None:
             first = await self._next_piece(stream, headers_sent=False)
         head = [_status_line(status, response.reason), _field_lines(headers),
                 b"Via: %s %s\r\n" % (_version(response.http_version), self.options.via)]
@@ -454,7 +456,7 @@ class ClientConnection(asyncio.Protocol):
         if first:
             head.append(b"%x\r\n%s\r\n" % (len(first), first) if chunked else first)
         self._write(b"".join(head))
-        if first:
+        if first and stream is not None:
             while True:
                 if self.write_paused:
                     await self._drain()

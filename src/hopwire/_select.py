@@ -24,7 +24,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-COMPILED = ("_connection", "_client", "_pool_state", "_sync", "_async")  # setup.py's COMPILED
+COMPILED = ("_models", "_connection", "_client", "_pool_state", "_sync", "_async")  # setup.py's
 
 
 def _flag(name: str) -> bool:
