@@ -1,0 +1,224 @@
+"""The pools' own cost per request, without a network or a server: what hopwire adds.
+
+    PYTHONPATH=src .venv/bin/python benches/pool_overhead.py [--requests N] [--workload NAME ...]
+    PYTHONPATH=src .venv/bin/python benches/pool_overhead.py --instructions [--workload NAME ...]
+
+Each pool talks to a fake connection that answers every request at once with
+the benchmark's nginx response (a socket whose `recv` returns the answers to
+the heads `sendall` was given; an asyncio transport that feeds them to the
+protocol on the next loop turn). What is left is the pool's work: the
+request, the pool state, the connection state, the parser, the response.
+
+Without options: CPU µs per request (time.process_time, best of 3 runs).
+With --instructions: instructions per request under valgrind's callgrind,
+measured as the difference between a run of 5N requests and one of N (so
+that start-up and imports cancel out): deterministic, unlike time on a shared
+machine, and what the notes in README quote. Needs valgrind.
+
+Workloads: sync (Pool.request, one connection), sync-pipelined (Pool.request_all,
+16 a call, one connection with pipeline_depth=16), async and async-pipelined
+(the same with AsyncPool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import _checkout  # noqa: F401  (hopwire: installed, else the checkout's src/)
+import hopwire  # noqa: E402
+
+URL = "http://127.0.0.1:8080/"
+BODY = b"Hello, world!"
+ANSWER = (b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Wed, 25 Nov 2026 23:49:23 GMT\r\n"
+          b"Content-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\n" + BODY)
+PIPELINE = 16
+
+
+class FakeSocket:
+    """Answers each request head written to it; a socketpair end gives it a real fd to poll."""
+
+    def __init__(self) -> None:
+        self._ends = socket.socketpair()
+        self._owed = 0
+        self._timeout: float | None = None
+
+    def fileno(self) -> int:
+        return self._ends[0].fileno()
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._timeout = timeout
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def setsockopt(self, *args: Any) -> None:
+        pass
+
+    def sendall(self, data: bytes) -> None:
+        self._owed += data.count(b"\r\n\r\n")
+
+    def recv(self, size: int) -> bytes:
+        owed, self._owed = self._owed, 0
+        return ANSWER * owed
+
+    def shutdown(self, how: int) -> None:
+        pass
+
+    def close(self) -> None:
+        for end in self._ends:
+            end.close()
+
+
+class FakePool(hopwire.Pool):
+    def _open(self, origin: Any, t: Any) -> Any:  # the pool's one hook for making a socket
+        return FakeSocket()
+
+
+class FakeTransport(asyncio.Transport):
+    """Feeds the answers to the protocol on the next turn of the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol) -> None:
+        super().__init__()
+        self._loop, self._protocol, self._closing = loop, protocol, False
+
+    def write(self, data: Any) -> None:
+        self._loop.call_soon(self._protocol.data_received, ANSWER * bytes(data).count(b"\r\n\r\n"))
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        self._closing = True
+        self._loop.call_soon(self._protocol.connection_lost, None)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+async def _fake_connection(factory: Any, host: str, port: int, **kwargs: Any) -> Any:
+    loop = asyncio.get_running_loop()
+    protocol = factory()
+    transport = FakeTransport(loop, protocol)
+    protocol.connection_made(transport)
+    return transport, protocol
+
+
+def _check(response: Any) -> None:
+    if response.status != 200 or response.content != BODY:
+        raise AssertionError(f"unexpected answer: {response!r}")
+
+
+def run_sync(n: int, pipelined: bool) -> None:
+    options = dict(max_connections=1, max_connections_per_host=1, keepalive_expiry=300.0,
+                   pipeline_depth=PIPELINE if pipelined else 1)
+    with FakePool(**options) as pool:
+        if pipelined:
+            batch = [("GET", URL)] * PIPELINE
+            for _ in range(n // PIPELINE):
+                for response in pool.request_all(batch):
+                    _check(response)
+        else:
+            for _ in range(n):
+                _check(pool.request("GET", URL))
+
+
+async def _run_async(n: int, pipelined: bool) -> None:
+    asyncio.get_running_loop().create_connection = _fake_connection  # type: ignore[method-assign]
+    options = dict(max_connections=1, max_connections_per_host=1, keepalive_expiry=300.0,
+                   pipeline_depth=PIPELINE if pipelined else 1)
+    async with hopwire.AsyncPool(**options) as pool:
+        if pipelined:
+            batch = [("GET", URL)] * PIPELINE
+            for _ in range(n // PIPELINE):
+                for response in await pool.request_all(batch):
+                    _check(response)
+        else:
+            for _ in range(n):
+                _check(await pool.request("GET", URL))
+
+
+def run_async(n: int, pipelined: bool) -> None:
+    asyncio.run(_run_async(n, pipelined))
+
+
+WORKLOADS = {
+    "sync": lambda n: run_sync(n, False),
+    "sync-pipelined": lambda n: run_sync(n, True),
+    "async": lambda n: run_async(n, False),
+    "async-pipelined": lambda n: run_async(n, True),
+}
+
+
+def cpu_us(name: str, n: int) -> float:
+    WORKLOADS[name](max(PIPELINE, n // 10))  # warm-up
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        WORKLOADS[name](n)
+        best = min(best, time.process_time() - start)
+    return best / n * 1e6
+
+
+def instructions(name: str, n: int) -> float:
+    """Instructions per request: callgrind's total for 5n requests minus that for n, over 4n."""
+    totals = []
+    for count in (n, 5 * n):
+        proc = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+             os.path.abspath(__file__), "--one", name, "--requests", str(count)],
+            capture_output=True, text=True, timeout=1800, check=True)
+        match = re.search(r"Collected\s*:\s*([\d,]+)|I\s+refs:\s+([\d,]+)", proc.stderr)
+        if match is None:
+            raise RuntimeError(f"no instruction count in valgrind's output:\n{proc.stderr[-2000:]}")
+        totals.append(int((match.group(1) or match.group(2)).replace(",", "")))
+    return (totals[1] - totals[0]) / (4 * n)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workload", action="append", choices=list(WORKLOADS), metavar="NAME",
+                    help=f"one of {', '.join(WORKLOADS)} (default: all)")
+    ap.add_argument("--requests", type=int, default=None,
+                    help="requests per run (default 50,000; with --instructions 2,000)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="instructions per request under callgrind instead of CPU time")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # a single run, for callgrind to count
+    args = ap.parse_args(argv)
+    if args.one:
+        WORKLOADS[args.one](args.requests)
+        return 0
+    names = args.workload or list(WORKLOADS)
+    twin = ("compiled pool core" if hopwire.COMPILED_MODULES else "pure-Python pool core") + \
+        (", C parser" if hopwire.EXTENSIONS_ACTIVE else ", Python parser")
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            ap.error("--instructions needs valgrind")
+        n = args.requests or 2_000
+        print(f"instructions per request (callgrind, {5 * n:,} minus {n:,} requests; {twin})")
+        for name in names:
+            print(f"  {name:16} {instructions(name, n):>10,.0f}")
+    else:
+        n = args.requests or 50_000
+        print(f"CPU µs per request (best of 3 runs of {n:,}; {twin})")
+        for name in names:
+            print(f"  {name:16} {cpu_us(name, n):>10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
