@@ -5,11 +5,11 @@ not CPython, or an extension fails to import; with `HOPWIRE_REQUIRE_EXTENSIONS`
 set, that failure is an error instead.
 
 The parser's twins are two modules (`_parser_c`, `_parser_py`). The pool core's
-twins share one source: setup.py compiles `_connection.py`, `_client.py` and
-`_pool_state.py` (typed by the .pxd next to each) into extension modules of the
-same names, next to them, which Python's import prefers to the source. When they
-may not or cannot be used, `use_compiled` puts a finder first on `sys.meta_path`
-that loads these three from their source, for every importer alike.
+twins share one source: setup.py compiles the modules named in COMPILED (typed
+by the .pxd next to each) into extension modules of the same names, next to
+them, which Python's import prefers to the source. When they may not or cannot
+be used, `use_compiled` puts a finder first on `sys.meta_path` that loads them
+from their source, for every importer alike.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def use_compiled(package: str) -> tuple[str, ...]:
         return _use_source(package)
     try:
         modules = [importlib.import_module(f"{package}.{name}") for name in COMPILED]
-    except ImportError:
+    except Exception:  # ImportError, or Cython's ValueError for a type of another build
         # A build from other sources (stale): the source, unless the build is required.
         if required:
             raise
