@@ -68,9 +68,10 @@ def _stale_compiled_modules() -> list[str]:
     return stale
 
 
-if _stale_compiled_modules():
+_STALE = _stale_compiled_modules()
+if _STALE:
     raise pytest.UsageError(
-        f"compiled modules older than their source: {', '.join(_stale_compiled_modules())}; "
+        f"compiled modules older than their source: {', '.join(_STALE)}; "
         "rebuild (python setup.py build_ext --inplace) or set HOPWIRE_NO_EXTENSIONS=1")
 
 TWIN_NAMES = ("py", "c")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -118,3 +118,10 @@ def run(kind: str, scenario: Callable[[Client], Awaitable[T]], **options: Any) -
             await client.close()
             client.dispose()
     return asyncio.run(main())
+
+
+async def trickled(*pieces: bytes) -> AsyncIterator[bytes]:
+    """An async iterable request body that yields to the loop before each piece."""
+    for piece in pieces:
+        await asyncio.sleep(0)
+        yield piece

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import hopwire
-from pool_drivers import KINDS, Client, run
+from pool_drivers import KINDS, Client, run, trickled
 from servers import HELLO, open_fds, pattern, wait_for
 
 
@@ -168,14 +168,10 @@ def test_cancelled_waiter_gives_its_turn_back(fault_server: Any) -> None:
 def test_async_iterable_body(aiohttp_server: Any) -> None:
     import hashlib
 
-    async def parts() -> Any:
-        for piece in (b"a" * 10, b"b" * 100000):
-            await asyncio.sleep(0)
-            yield piece
-
     async def main() -> Any:
         async with hopwire.AsyncPool() as pool:
-            return await pool.request("PUT", aiohttp_server.url + "/post", body=parts())
+            return await pool.request("PUT", aiohttp_server.url + "/post",
+                                      body=trickled(b"a" * 10, b"b" * 100000))
 
     response = asyncio.run(main())
     assert hashlib.sha256(b"a" * 10 + b"b" * 100000).hexdigest().encode() in response.content

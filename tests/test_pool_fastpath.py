@@ -13,21 +13,16 @@ import pytest
 
 import hopwire
 from hopwire import _sync
-from pool_drivers import KINDS, Client, run
+from pool_drivers import KINDS, Client, run, trickled
 
 
 def test_async_iterable_body_on_a_reused_connection(fault_server: Any) -> None:
     server = fault_server()
 
-    async def parts() -> Any:
-        for piece in (b"a" * 10, b"b" * 20):
-            await asyncio.sleep(0)
-            yield piece
-
     async def main() -> Any:
         async with hopwire.AsyncPool() as pool:
             first = await pool.request("GET", server.url + "/first")
-            second = await pool.request("PUT", server.url + "/put", body=parts())
+            second = await pool.request("PUT", server.url + "/put", body=trickled(b"a" * 10, b"b" * 20))
             third = await pool.request("GET", server.url + "/third")
             return first, second, third
 

@@ -44,3 +44,5 @@ cdef class AsyncPool:
     @cython.locals(link=_AsyncLink)
     cpdef object _acquire_idle(self, Attempt attempt)
     cpdef object _release(self, _AsyncLink link, object sent=*, Exchange ex=*, object pipelinable=*)
+    @cython.locals(ex=Exchange)
+    cpdef object _put(self, Attempt attempt, _AsyncLink link, object reused, object t)

@@ -524,7 +524,6 @@ class AsyncPool:
     async def request(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                       body: Body = None, timeout: TimeoutInput | None = None) -> Response:
         """Send a request and read its whole answer."""
-        # `_send(..., collect=True)`, inline: one coroutine less per request.
         attempt = Attempt(method, url, headers, body, self._options.proxy)
         t = self._options.timeout if timeout is None else as_timeout(timeout)
         # The common case without a coroutine of its own: `_start` and `_answer`
@@ -556,13 +555,8 @@ class AsyncPool:
                     response = await self._answer(attempt, link, ex, t, True, begun)
                 except Replay:
                     response = None
-        while response is None:
-            started = await self._start(attempt, t, block=True)
-            assert started is not None
-            try:
-                response = await self._answer(attempt, *started, t, True)
-            except Replay:
-                continue
+        if response is None:
+            response = await self._send(attempt, t, True)
         stream = response._stream
         if isinstance(stream, _AsyncBody):
             response._content = await stream.read_all()
@@ -572,7 +566,9 @@ class AsyncPool:
     async def stream(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                      body: Body = None, timeout: TimeoutInput | None = None) -> AsyncIterator[Response]:
         """Send a request; the response's body is read with `aread()` or `aiter_bytes()`."""
-        response = await self._send(method, url, headers, body, timeout)
+        attempt = Attempt(method, url, headers, body, self._options.proxy)
+        response = await self._send(attempt, self._options.timeout if timeout is None
+                                    else as_timeout(timeout))
         try:
             yield response
         finally:
@@ -657,10 +653,9 @@ class AsyncPool:
 
     # -- one request -------------------------------------------------------------------
 
-    async def _send(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
-                    timeout: TimeoutInput | None, collect: bool = False) -> Response:
-        attempt = Attempt(method, url, headers, body, self._options.proxy)
-        t = self._options.timeout if timeout is None else as_timeout(timeout)
+    async def _send(self, attempt: Attempt, t: Timeout, collect: bool = False) -> Response:
+        """Send the request and read its answer's head (`collect`: all of it), again for
+        as long as it is to be replayed."""
         while True:
             started = await self._start(attempt, t, block=True)
             assert started is not None
@@ -678,19 +673,14 @@ class AsyncPool:
                 if got is None:
                     return None
             link, reused = got
-            ex = attempt.exchange(link.number, reused)
-            try:
-                rest = link.send(ex, attempt.prepared, attempt.body, t)
-                if rest is not None:
-                    await rest
-            except ConnectionStateError:
-                # Lost a race with a reader that ended or filled the connection.
-                self._release(link, sent=False, pipelinable=attempt.pipelinable)
+            put = self._put(attempt, link, reused, t)
+            if put is None:
                 continue
-            except BaseException:
-                self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
-                raise
-            self._sent(link, attempt)
+            ex, rest = put
+            if rest is None:
+                self._sent(link, attempt)
+            else:
+                await self._finish_start(attempt, link, ex, rest)
             return link, ex
 
     def _sent(self, link: _AsyncLink, attempt: Attempt) -> None:
@@ -709,6 +699,19 @@ class AsyncPool:
         if got is None:
             return None
         link, reused = got
+        put = self._put(attempt, link, reused, t)
+        if put is None:
+            return None
+        ex, rest = put
+        if rest is None:
+            self._sent(link, attempt)
+        return link, ex, rest
+
+    def _put(self, attempt: Attempt, link: _AsyncLink, reused: bool,
+             t: Timeout) -> tuple[Exchange, Coroutine[Any, Any, None] | None] | None:
+        """Record the request on the link it was given and write what can be written now:
+        the exchange and the rest of the write (see `_AsyncLink.send`); None when it lost a
+        race with a reader that ended or filled the connection (the link is given back)."""
         ex = attempt.exchange(link.number, reused)
         try:
             rest = link.send(ex, attempt.prepared, attempt.body, t)
@@ -718,10 +721,7 @@ class AsyncPool:
         except BaseException:
             self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
             raise
-        if rest is not None:
-            return link, ex, rest
-        self._sent(link, attempt)
-        return link, ex, None
+        return ex, rest
 
     async def _finish_start(self, attempt: Attempt, link: _AsyncLink, ex: Exchange,
                             rest: Coroutine[Any, Any, None]) -> None:

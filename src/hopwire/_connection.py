@@ -422,6 +422,16 @@ class Connection:
 
     def receive_data(self, data: Buffer) -> list[Tagged]:
         """Feed bytes read from the transport; return the events, each with its request."""
+        return self._receive_into(data, None)
+
+    def _receive_into(self, data: Buffer, link: Any) -> list[Tagged]:
+        """`receive_data()`; with a `link` (the pools'), each event goes straight to its
+        exchange, as `Link.dispatch` would put it, and the list returned is empty.
+
+        `link` is a `_client.Link` (its `exchanges` and `answered`). When this
+        raises RemoteProtocolError, the events handed over already are not in its
+        `events`: what is there is still the link's to dispatch.
+        """
         if self._error is not None or self._ended is SWITCHED or self._transport_closed:
             self._check_receiving()
         if not data:
@@ -434,27 +444,7 @@ class Connection:
             events = self._parser.feed(data)
         except ParseError as exc:
             raise self._break(exc.reason, exc, self._tag_all(exc.events)) from exc
-        return self._tag_all(events)
-
-    def _receive_into(self, data: Buffer, link: Any) -> None:
-        """`receive_data()` for the pools: each event goes straight to its exchange,
-        as `Link.dispatch` would put it, instead of into a list of tagged events.
-
-        `link` is a `_client.Link` (its `exchanges` and `answered`). When this
-        raises RemoteProtocolError, the events handed over already are not in its
-        `events`: what is there is still the link's to dispatch.
-        """
-        if self._error is not None or self._ended is SWITCHED or self._transport_closed:
-            self._check_receiving()
-        if not data:
-            return
-        if not self._in_flight:
-            raise self._break("data received with no request in flight")
-        try:
-            events = self._parser.feed(data)
-        except ParseError as exc:
-            raise self._break(exc.reason, exc, self._tag_all(exc.events)) from exc
-        self._tag_all(events, link)
+        return self._tag_all(events, link)
 
     def receive_eof(self) -> list[Tagged]:
         """The peer closed its side; the connection is CLOSED.

@@ -21,6 +21,7 @@ cdef class _SyncLink(Link):
     cdef public object write_timeout
 
     cpdef bint check_peer(self)
+    cpdef bint gone(self, double now, object method)
     @cython.locals(conn=Connection)
     cpdef object send(self, Exchange ex, object prepared, object body, object timeout, object defer=*)
     @cython.locals(conn=Connection)
@@ -42,3 +43,5 @@ cdef class Pool:
     @cython.locals(ex=Exchange)
     cpdef object _answer(self, Attempt attempt, _SyncLink link, Exchange ex, object t, object collect=*)
     cpdef object _release(self, _SyncLink link, object sent=*, Exchange ex=*, object pipelinable=*)
+    @cython.locals(ex=Exchange)
+    cpdef object _put(self, Attempt attempt, _SyncLink link, object reused, object t, object defer=*)

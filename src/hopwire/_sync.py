@@ -190,6 +190,13 @@ class _SyncLink(Link):
                     return True
             return self.peer_gone()
 
+    def gone(self, now: float, method: bytes) -> bool:
+        """Before the idle connection is reused for `method`: did the server close it? Not
+        asked (False) within QUIET_REUSE of the previous answer, for an idempotent method."""
+        if now < self.quiet_until and method in _IDEMPOTENT:
+            return False
+        return self.check_peer()
+
     def peer_gone(self) -> bool:
         """Did the idle connection become readable (closed by the server, or garbage)?"""
         try:
@@ -557,26 +564,20 @@ class Pool:
     def request(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                 body: Body = None, timeout: TimeoutInput | None = None) -> Response:
         """Send a request and read its whole answer."""
-        # `_send(..., collect=True)`, inline: one call less per request.
         attempt = Attempt(method, url, headers, body, self._options.proxy)
         t = self._options.timeout if timeout is None else as_timeout(timeout)
         if body is None and not self._pipelining:
             response = self._request_idle(attempt, t)
             if response is not None:
                 return response
-        while True:
-            started = self._start(attempt, t, block=True)
-            assert started is not None
-            try:
-                return self._answer(attempt, *started, t, True)
-            except Replay:
-                continue
+        return self._send(attempt, t, True)
 
     @contextmanager
     def stream(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                body: Body = None, timeout: TimeoutInput | None = None) -> Iterator[Response]:
         """Send a request; the response's body is read with `read()` or `iter_bytes()`."""
-        response = self._send(method, url, headers, body, timeout)
+        attempt = Attempt(method, url, headers, body, self._options.proxy)
+        response = self._send(attempt, self._options.timeout if timeout is None else as_timeout(timeout))
         try:
             yield response
         finally:
@@ -659,10 +660,9 @@ class Pool:
 
     # -- one request -----------------------------------------------------------------
 
-    def _send(self, method: str | bytes, url: str, headers: HeaderInput, body: Body,
-              timeout: TimeoutInput | None, collect: bool = False) -> Response:
-        attempt = Attempt(method, url, headers, body, self._options.proxy)
-        t = self._options.timeout if timeout is None else as_timeout(timeout)
+    def _send(self, attempt: Attempt, t: Timeout, collect: bool = False) -> Response:
+        """Send the request and read its answer's head (`collect`: all of it), again for
+        as long as it is to be replayed."""
         while True:
             started = self._start(attempt, t, block=True)
             assert started is not None
@@ -687,19 +687,12 @@ class Pool:
             if entry is None:
                 return None
             link = self._links[entry]
-        # An idle connection (nothing in flight on it): see QUIET_REUSE for the skip.
-        if (now >= link.quiet_until or prepared.method not in _IDEMPOTENT) and link.check_peer():
+        if link.gone(now, prepared.method):  # an idle connection: nothing in flight on it
             self._lose(link)
             return None
-        ex = attempt.exchange(link.number, link.answered > 0)
-        try:
-            link.send(ex, prepared, None, t)
-        except ConnectionStateError:
-            self._release(link, sent=False, pipelinable=attempt.pipelinable)
+        ex = self._put(attempt, link, link.answered > 0, t)
+        if ex is None:
             return None
-        except BaseException:
-            self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
-            raise
         if self._state._waiters:  # (`has_waiters`, without the property)
             with self._lock:
                 wakeups = self._state.sent(entry, time.monotonic(), pipelinable=attempt.pipelinable)
@@ -718,16 +711,9 @@ class Pool:
             if got is None:
                 return None
             link, reused = got
-            ex = attempt.exchange(link.number, reused)
-            try:
-                link.send(ex, attempt.prepared, attempt.body, t, defer)
-            except ConnectionStateError:
-                # Lost a race with a reader that ended or filled the connection.
-                self._release(link, sent=False, pipelinable=attempt.pipelinable)
+            ex = self._put(attempt, link, reused, t, defer)
+            if ex is None:
                 continue
-            except BaseException:
-                self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
-                raise
             if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
                 with self._lock:
                     wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
@@ -735,6 +721,21 @@ class Pool:
                     if wakeups:
                         self._wake(wakeups)
             return link, ex
+
+    def _put(self, attempt: Attempt, link: _SyncLink, reused: bool, t: Timeout,
+             defer: bool = False) -> Exchange | None:
+        """Record and write the request on the link it was given; None when it lost a race
+        with a reader that ended or filled the connection (the link is given back)."""
+        ex = attempt.exchange(link.number, reused)
+        try:
+            link.send(ex, attempt.prepared, attempt.body, t, defer)
+        except ConnectionStateError:
+            self._release(link, sent=False, pipelinable=attempt.pipelinable)
+            return None
+        except BaseException:
+            self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
+            raise
+        return ex
 
     def _answer(self, attempt: Attempt, link: _SyncLink, ex: Exchange, t: Timeout,
                 collect: bool = False) -> Response:
@@ -819,8 +820,7 @@ class Pool:
                     link = waiter.link
             if kind is Use:
                 in_flight = len(link.conn._in_flight)
-                if in_flight == 0 and (now >= link.quiet_until or prepared.method not in _IDEMPOTENT
-                                       ) and link.check_peer():
+                if in_flight == 0 and link.gone(now, prepared.method):
                     self._lose(link)
                     now = time.monotonic()
                     continue

@@ -37,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from .threaded import shutdown_all
+
 HELLO = b"Hello, world!"
 
 # A prime period, so that the pattern never lines up with power-of-two buffer sizes:
@@ -189,11 +191,7 @@ class _Server(ThreadingHTTPServer):
     def close_connections(self) -> list[threading.Thread]:
         """Wake every handler blocked on its socket; return the threads to join."""
         with self._lock:
-            for sock in self._open:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            shutdown_all(self._open)
             return list(self._handlers)
 
 

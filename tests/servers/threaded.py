@@ -17,7 +17,7 @@ from __future__ import annotations
 import selectors
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TypeVar
 
@@ -25,6 +25,15 @@ POLL = 0.5  # longest single wait, so that a stop is noticed within this much
 STOP_TIMEOUT = 5.0  # seconds stop() waits for each thread
 
 T = TypeVar("T", bound="ThreadedServer")
+
+
+def shutdown_all(socks: Iterable[socket.socket]) -> None:
+    """Wake every thread blocked on one of these sockets (a close() alone does not)."""
+    for sock in socks:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class ThreadedServer:
@@ -105,11 +114,7 @@ class ThreadedServer:
         self._wake_w.send(b"x")
         self._acceptor.join(STOP_TIMEOUT)
         with self._lock:
-            for sock in self._open:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            shutdown_all(self._open)
             threads = [self._acceptor, *self._threads]
         for thread in threads:
             thread.join(STOP_TIMEOUT)
