@@ -23,7 +23,7 @@ cdef class _AsyncLink(Link):
     @cython.locals(ex=Exchange)
     cpdef object _wake_sleepers(self)
     @cython.locals(conn=Connection)
-    cpdef object send(self, Exchange ex, object prepared, object body, object timeout)
+    cpdef object send(self, Exchange ex, object prepared, object body, object timeout, object defer=*)
     cpdef object sleep(self, Exchange ex, object timeout)
     cpdef object woke(self, Exchange ex, object result, object timeout)
 
@@ -39,10 +39,10 @@ cdef class AsyncPool:
 
     cpdef object _sent(self, _AsyncLink link, Attempt attempt)
     @cython.locals(link=_AsyncLink, ex=Exchange)
-    cpdef object _start_now(self, Attempt attempt, object t)
+    cpdef object _start_now(self, Attempt attempt, object t, object defer=*)
     cpdef object _collected(self, Attempt attempt, _AsyncLink link, Exchange ex, object started)
     @cython.locals(link=_AsyncLink)
     cpdef object _acquire_idle(self, Attempt attempt)
     cpdef object _release(self, _AsyncLink link, object sent=*, Exchange ex=*, object pipelinable=*)
     @cython.locals(ex=Exchange)
-    cpdef object _put(self, Attempt attempt, _AsyncLink link, object reused, object t)
+    cpdef object _put(self, Attempt attempt, _AsyncLink link, object reused, object t, object defer=*)

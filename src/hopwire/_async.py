@@ -224,19 +224,22 @@ class _AsyncLink(Link):
     # -- writing -----------------------------------------------------------------------
 
     def send(self, ex: Exchange, prepared: PreparedRequest, body: Body,
-             timeout: Timeout) -> Coroutine[Any, Any, None] | None:
+             timeout: Timeout, defer: bool = False) -> Coroutine[Any, Any, None] | None:
         """Record the request and write what can be written now.
 
         Returns the coroutine that writes the rest (an iterable body, or a
         wait for the transport to drain), or None when all is written: the
-        common request costs no coroutine.
+        common request costs no coroutine. A bodiless request pipelined
+        behind another, or any bodiless one of a batch (`defer`:
+        `request_all`, which flushes before it reads), waits in `out` for
+        the end of the loop's turn.
         """
         conn = self.conn
         if self.closed or conn._ended is not None:  # (set exactly when the state is in ENDED)
             raise ConnectionStateError("the connection ended before the request was sent")
         ahead = record(self, ex, prepared)
         rid = ex.rid
-        if body is None and ahead:
+        if body is None and (ahead or defer):
             # Requests pipelined in one turn of the loop leave in one write
             # (one system call), as a client writing them together would.
             self.out.append(prepared.head)
@@ -589,13 +592,13 @@ class AsyncPool:
             while todo:
                 index, attempt = todo[0]
                 try:
-                    now = self._start_now(attempt, t)
+                    now = self._start_now(attempt, t, True)
                     if now is not None:
                         started: tuple[_AsyncLink, Exchange] | None = (now[0], now[1])
                         if now[2] is not None:
                             await self._finish_start(attempt, *now)
                     else:
-                        started = await self._start(attempt, t, block=not in_flight)
+                        started = await self._start(attempt, t, not in_flight, True)
                 except HopwireError as exc:
                     todo.popleft()
                     results[index] = exc
@@ -664,8 +667,10 @@ class AsyncPool:
             except Replay:
                 continue
 
-    async def _start(self, attempt: Attempt, t: Timeout, block: bool) -> tuple[_AsyncLink, Exchange] | None:
-        """Put the request in flight on a connection; None if that means waiting and not `block`."""
+    async def _start(self, attempt: Attempt, t: Timeout, block: bool,
+                     defer: bool = False) -> tuple[_AsyncLink, Exchange] | None:
+        """Put the request in flight on a connection; None if that means waiting and not `block`.
+        `defer`: see `_AsyncLink.send`."""
         while True:
             got = self._acquire_idle(attempt)
             if got is None:
@@ -673,7 +678,7 @@ class AsyncPool:
                 if got is None:
                     return None
             link, reused = got
-            put = self._put(attempt, link, reused, t)
+            put = self._put(attempt, link, reused, t, defer)
             if put is None:
                 continue
             ex, rest = put
@@ -691,7 +696,8 @@ class AsyncPool:
             if wakeups:
                 self._wake(wakeups)
 
-    def _start_now(self, attempt: Attempt, t: Timeout) -> tuple[_AsyncLink, Exchange, Any] | None:
+    def _start_now(self, attempt: Attempt, t: Timeout,
+                   defer: bool = False) -> tuple[_AsyncLink, Exchange, Any] | None:
         """`_start` without a coroutine when a connection is there at once (`_acquire_idle`):
         the link, the exchange, and the rest of the write to pass to `_finish_start` (or
         None: all written, `_start` done); None when `_start` is needed."""
@@ -699,7 +705,7 @@ class AsyncPool:
         if got is None:
             return None
         link, reused = got
-        put = self._put(attempt, link, reused, t)
+        put = self._put(attempt, link, reused, t, defer)
         if put is None:
             return None
         ex, rest = put
@@ -707,14 +713,14 @@ class AsyncPool:
             self._sent(link, attempt)
         return link, ex, rest
 
-    def _put(self, attempt: Attempt, link: _AsyncLink, reused: bool,
-             t: Timeout) -> tuple[Exchange, Coroutine[Any, Any, None] | None] | None:
+    def _put(self, attempt: Attempt, link: _AsyncLink, reused: bool, t: Timeout,
+             defer: bool = False) -> tuple[Exchange, Coroutine[Any, Any, None] | None] | None:
         """Record the request on the link it was given and write what can be written now:
         the exchange and the rest of the write (see `_AsyncLink.send`); None when it lost a
         race with a reader that ended or filled the connection (the link is given back)."""
         ex = attempt.exchange(link.number, reused)
         try:
-            rest = link.send(ex, attempt.prepared, attempt.body, t)
+            rest = link.send(ex, attempt.prepared, attempt.body, t, defer)
         except ConnectionStateError:
             self._release(link, sent=False, pipelinable=attempt.pipelinable)
             return None

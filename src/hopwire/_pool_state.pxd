@@ -33,4 +33,9 @@ cdef class PoolState:
                              object expect_continue=*, object upgrade=*, object min_serial=*)
     cpdef object sent(self, Entry entry, object now, object pipelinable=*)
     @cython.locals(connection=Connection)
+    cpdef bint _joinable(self, Entry entry, object method, object expect_continue, object upgrade)
+    @cython.locals(connection=Connection)
     cpdef object released(self, Entry entry, object now, object sent=*, object pipelinable=*)
+
+
+cpdef object _unlease(Entry entry, bint pipelinable)

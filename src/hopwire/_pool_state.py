@@ -145,6 +145,14 @@ class _Request(NamedTuple):
     min_serial: int = 0  # only connections opened since this serial will do
 
 
+def _unlease(entry: Entry, pipelinable: bool) -> None:
+    """A leased request will not be sent (or was): it no longer counts as unsent."""
+    if entry.unsent > 0:
+        entry.unsent -= 1
+        if not pipelinable and entry.unsent_blockers > 0:
+            entry.unsent_blockers -= 1
+
+
 def _pipelinable(method: bytes, expect_continue: bool, upgrade: bool) -> bool:
     """May a request go into a pipeline (RFC 9112 §9.3.2; see `Connection._refusal`)?"""
     return method in R.SAFE_METHODS and not expect_continue and not upgrade
@@ -312,7 +320,7 @@ class PoolState:
     def sent(self, entry: Entry, now: float, pipelinable: bool = True) -> Wakeups:
         """A caller holding the entry recorded its request on the connection
         (`send_prepared()`): a waiter may now pipeline behind it."""
-        self._unlease(entry, pipelinable)
+        _unlease(entry, pipelinable)
         return self._wake(now) if self._waiters and entry in self._entries else []
 
     def released(self, entry: Entry, now: float, sent: bool = True,
@@ -327,7 +335,7 @@ class PoolState:
         closes the transport of a connection that is not `is_reusable`.
         """
         if not sent:
-            self._unlease(entry, pipelinable)
+            _unlease(entry, pipelinable)
         if entry not in self._entries:
             return []  # dropped already (discarded, or closed while pipelined)
         leases = entry.leases = entry.leases - 1 if entry.leases > 0 else 0
@@ -460,13 +468,6 @@ class PoolState:
                 and _within(connection.requests_left, entry.unsent)
                 and connection._refusal(method, expect_continue or upgrade
                                         or method == b"CONNECT") is None)
-
-    @staticmethod
-    def _unlease(entry: Entry, pipelinable: bool) -> None:
-        if entry.unsent > 0:
-            entry.unsent -= 1
-            if not pipelinable and entry.unsent_blockers > 0:
-                entry.unsent_blockers -= 1
 
     def _apply(self, action: Action, pipelinable: bool = True) -> None:
         if type(action) is Use:

@@ -40,6 +40,10 @@ cdef class Pool:
 
     @cython.locals(link=_SyncLink, ex=Exchange)
     cpdef object _request_idle(self, Attempt attempt, object t)
+    @cython.locals(link=_SyncLink, ex=Exchange)
+    cpdef object _start(self, Attempt attempt, object t, object block, object defer=*)
+    @cython.locals(link=_SyncLink, state=PoolState, in_flight=Py_ssize_t)
+    cpdef object _acquire(self, Attempt attempt, object t, object block=*)
     @cython.locals(ex=Exchange)
     cpdef object _answer(self, Attempt attempt, _SyncLink link, Exchange ex, object t, object collect=*)
     cpdef object _release(self, _SyncLink link, object sent=*, Exchange ex=*, object pipelinable=*)

@@ -245,9 +245,11 @@ class _SyncLink(Link):
              defer: bool = False) -> None:
         """Record the request and write it; a failed write is kept for after the answer is read.
 
-        `defer`: a bodiless request pipelined behind another waits in `out`
+        `defer` (a batch, `request_all`): a bodiless request waits in `out`
         for `flush()` (or the next write or read on the connection), so that
-        a batch of heads leaves in one system call.
+        the batch's heads leave in one system call, the first included (a
+        first head alone costs a write, and the server a read and a write,
+        per batch).
         """
         conn = self.conn
         with self.write_lock:
@@ -255,9 +257,9 @@ class _SyncLink(Link):
                 # (`_ended` is set exactly when the state is in ENDED.)
                 if self.closed or conn._ended is not None:
                     raise ConnectionStateError("the connection ended before the request was sent")
-                ahead = record(self, ex, prepared)
+                record(self, ex, prepared)
                 rid = ex.rid
-            if defer and body is None and ahead:
+            if defer and body is None:
                 self.out.append(prepared.head)
                 self.out_timeout = timeout
                 return
