@@ -117,6 +117,69 @@ def test_request_all_pipelined_batches_in_order(kind: str, fault_server: Any) ->
     assert any(r.info.pipelined for r in results)
 
 
+class _CountingSocket:
+    """A real socket whose `sendall` calls are counted."""
+
+    def __init__(self, sock: Any, writes: list[bytes]) -> None:
+        self._sock, self._writes = sock, writes
+
+    def sendall(self, data: Any) -> None:
+        self._writes.append(bytes(data))
+        self._sock.sendall(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _CountingPool(hopwire.Pool):
+    writes: list[bytes]
+
+    def _open(self, origin: Any, t: Any) -> Any:
+        return _CountingSocket(super()._open(origin, t), self.writes)
+
+
+def test_a_pipelined_batch_leaves_in_one_write_sync(fault_server: Any) -> None:
+    server = fault_server()
+    batch = [("GET", f"{server.url}/n/{i}") for i in range(8)]
+    with _CountingPool(max_connections_per_host=1, pipeline_depth=8) as pool:
+        pool.writes = []
+        pool.request("GET", server.url + "/first")  # proves the connection persistent
+        del pool.writes[:]
+        results = pool.request_all(batch)
+    assert [r.content.split(b" #")[0] for r in results] == [f"GET /n/{i}".encode() for i in range(8)]
+    assert len(pool.writes) == 1 and pool.writes[0].count(b"GET /n/") == 8
+
+
+def test_a_pipelined_batch_leaves_in_one_write_async(fault_server: Any) -> None:
+    server = fault_server()
+    batch = [("GET", f"{server.url}/n/{i}") for i in range(8)]
+    writes: list[bytes] = []
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        connect = loop.create_connection
+
+        async def counting(*args: Any, **kw: Any) -> Any:
+            transport, protocol = await connect(*args, **kw)
+            write = transport.write
+
+            def counted(data: Any) -> None:
+                writes.append(bytes(data))
+                write(data)
+            transport.write = counted
+            return transport, protocol
+
+        loop.create_connection = counting  # type: ignore[method-assign]
+        async with hopwire.AsyncPool(max_connections_per_host=1, pipeline_depth=8) as pool:
+            await pool.request("GET", server.url + "/first")
+            del writes[:]
+            return await pool.request_all(batch)
+
+    results = asyncio.run(main())
+    assert [r.content.split(b" #")[0] for r in results] == [f"GET /n/{i}".encode() for i in range(8)]
+    assert len(writes) == 1 and writes[0].count(b"GET /n/") == 8
+
+
 # -- the sync pool's quiet-reuse window (no poll right after an answer) -----------------
 
 
