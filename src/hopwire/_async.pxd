@@ -8,6 +8,7 @@ from hopwire._pool_state cimport PoolState
 cdef class _AsyncLink(Link):
     cdef public object transport
     cdef public object loop
+    cdef public bint stock_loop
     cdef public bint reading_paused
     cdef public bint write_paused
     cdef public object drain_waiter
@@ -24,6 +25,8 @@ cdef class _AsyncLink(Link):
     cpdef object _wake_sleepers(self)
     @cython.locals(conn=Connection)
     cpdef object send(self, Exchange ex, object prepared, object body, object timeout, object defer=*)
+    cpdef bint peer_gone(self)
+    cpdef double now(self)
     cpdef object sleep(self, Exchange ex, object timeout)
     cpdef object woke(self, Exchange ex, object result, object timeout)
 
@@ -40,9 +43,11 @@ cdef class AsyncPool:
     cpdef object _sent(self, _AsyncLink link, Attempt attempt)
     @cython.locals(link=_AsyncLink, ex=Exchange)
     cpdef object _start_now(self, Attempt attempt, object t, object defer=*)
+    cpdef object _sleep(self, _AsyncLink link, Exchange ex, object timeout)
+    cpdef object _woke(self, _AsyncLink link, Exchange ex, object result, object timeout)
     cpdef object _collected(self, Attempt attempt, _AsyncLink link, Exchange ex, object started)
     @cython.locals(link=_AsyncLink)
     cpdef object _acquire_idle(self, Attempt attempt)
-    cpdef object _release(self, _AsyncLink link, object sent=*, Exchange ex=*, object pipelinable=*)
+    cpdef object _release(self, _AsyncLink link, Exchange ex=*, object sent=*, object pipelinable=*)
     @cython.locals(ex=Exchange)
     cpdef object _put(self, Attempt attempt, _AsyncLink link, object reused, object t, object defer=*)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
+from time import monotonic
 from typing import Any
 
 from . import Data, InformationalResponse
@@ -126,14 +126,19 @@ class _Protocol(asyncio.Protocol):
 class _AsyncLink(Link):
     """A pooled connection on an asyncio transport."""
 
-    __slots__ = ("transport", "loop", "reading_paused", "write_paused", "drain_waiter", "tunneling",
-                 "out", "received_at", "sleepers", "timer", "timer_at")
+    __slots__ = ("transport", "loop", "stock_loop", "reading_paused", "write_paused", "drain_waiter",
+                 "tunneling", "out", "received_at", "sleepers", "timer", "timer_at")
 
     def __init__(self, transport: asyncio.Transport, conn: Connection, number: int,
                  replay_unsafe: bool, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(conn, number, replay_unsafe)
         self.transport = transport
         self.loop = loop
+        # asyncio's own loops: their clock is `monotonic` and their futures are
+        # `asyncio.Future`, made here without a Python method call (two a request).
+        loop_type = type(loop)
+        self.stock_loop = (getattr(loop_type, "time", None) is asyncio.BaseEventLoop.time and
+                           getattr(loop_type, "create_future", None) is asyncio.BaseEventLoop.create_future)
         self.reading_paused = False
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
@@ -151,7 +156,7 @@ class _AsyncLink(Link):
     def on_data(self, data: bytes) -> None:
         if self.closed:
             return
-        self.received_at = self.loop.time()
+        self.received_at = self.now()
         conn = self.conn
         try:
             if data:
@@ -219,7 +224,7 @@ class _AsyncLink(Link):
             waiter.set_result(None)
 
     def peer_gone(self) -> bool:
-        return self.closed or self.transport.is_closing()
+        return self.closed or bool(self.transport.is_closing())
 
     # -- writing -----------------------------------------------------------------------
 
@@ -350,13 +355,18 @@ class _AsyncLink(Link):
     # `_wait` in three steps, for a caller that awaits the future itself (one
     # coroutine less per request): `sleep`, await, then `woke` or `cancelled`.
 
+    def now(self) -> float:
+        """The loop's time."""
+        return monotonic() if self.stock_loop else self.loop.time()
+
     def sleep(self, ex: Exchange, timeout: float | None) -> asyncio.Future[Any]:
         """Register the exchange's reader as a sleeper; return the future it awaits."""
-        loop = self.loop
-        waiter = ex.waiter = loop.create_future()
+        waiter: asyncio.Future[Any] = (asyncio.Future(loop=self.loop) if self.stock_loop
+                                       else self.loop.create_future())
+        ex.waiter = waiter
         ex.read_timeout = timeout
         if timeout is not None:
-            self.received_at = now = loop.time()
+            self.received_at = now = self.now()
             deadline = now + timeout
             if self.timer is None or self.timer_at > deadline:
                 self._arm(deadline)
@@ -389,7 +399,7 @@ class _AsyncLink(Link):
         past theirs are woken with _TIMED_OUT, and the timer is armed again for the
         earliest of the others, if any."""
         self.timer = None
-        now = self.loop.time()
+        now = self.now()
         earliest: float | None = None
         for ex in self.sleepers:
             waiter, timeout = ex.waiter, ex.read_timeout
@@ -494,7 +504,7 @@ class _AsyncBody(BodyStream):
     def _finish(self) -> None:
         if not self.closed:
             self.closed = True
-            self.pool._release(self.link, ex=self.ex)
+            self.pool._release(self.link, self.ex)
 
 
 class AsyncPool:
@@ -536,22 +546,22 @@ class AsyncPool:
         now = self._start_now(attempt, t)
         if now is not None:
             link, ex, rest = now
-            begun = time.monotonic()
+            begun = monotonic()
             if rest is not None:
                 await self._finish_start(attempt, link, ex, rest)
             ex.collect = True
             timeout_read = t.read
             while not ex.ended and ex.error is None:
-                waiter = link.sleep(ex, timeout_read)
+                waiter = self._sleep(link, ex, timeout_read)
                 try:
                     result = await waiter
                 except BaseException:
                     try:
                         link.cancelled(ex)
                     finally:
-                        self._release(link, ex=ex)
+                        self._release(link, ex)
                     raise
-                link.woke(ex, result, timeout_read)
+                self._woke(link, ex, result, timeout_read)
             response = self._collected(attempt, link, ex, begun)
             if response is None:
                 try:
@@ -612,12 +622,12 @@ class AsyncPool:
             index, attempt, link, ex = in_flight.popleft()
             link.flush()
             if ex.ended:  # answered already (pipelined answers come together): no coroutine
-                response = self._collected(attempt, link, ex, time.monotonic())
+                response = self._collected(attempt, link, ex, monotonic())
                 if response is not None:
                     results[index] = response
                     continue
             try:
-                response = await self._answer(attempt, link, ex, t, collect=True)
+                response = await self._answer(attempt, link, ex, t, True)
                 stream = response._stream
                 if isinstance(stream, _AsyncBody):
                     response._content = await stream.read_all()
@@ -691,7 +701,7 @@ class AsyncPool:
     def _sent(self, link: _AsyncLink, attempt: Attempt) -> None:
         """The request is recorded on the link: tell the pool state, when it can matter."""
         if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
-            wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
+            wakeups = self._state.sent(link.entry, monotonic(),  # type: ignore[arg-type]
                                        pipelinable=attempt.pipelinable)
             if wakeups:
                 self._wake(wakeups)
@@ -739,6 +749,15 @@ class AsyncPool:
             raise
         self._sent(link, attempt)
 
+    # `link.sleep` and `link.woke` for `request()`, whose locals are untyped: through
+    # the pool's typed arguments they are C calls in the compiled twin.
+
+    def _sleep(self, link: _AsyncLink, ex: Exchange, timeout: float | None) -> asyncio.Future[Any]:
+        return link.sleep(ex, timeout)
+
+    def _woke(self, link: _AsyncLink, ex: Exchange, result: Any, timeout: float | None) -> None:
+        link.woke(ex, result, timeout)
+
     def _collected(self, attempt: Attempt, link: _AsyncLink, ex: Exchange,
                    started: float) -> Response | None:
         """`_answer(collect=True)`'s common end without a coroutine: the whole answer
@@ -750,9 +769,9 @@ class AsyncPool:
         if type(event) is not ResponseEvent:
             return None
         events.popleft()
-        ex.info.elapsed = time.monotonic() - started
+        ex.info.elapsed = monotonic() - started
         response = attempt.collected(event, ex)
-        self._release(link, ex=ex)
+        self._release(link, ex)
         return response
 
     async def _answer(self, attempt: Attempt, link: _AsyncLink, ex: Exchange, t: Timeout,
@@ -760,7 +779,7 @@ class AsyncPool:
         """The response head of a request in flight (`collect`: once its whole answer came);
         raises Replay when it must be sent again. `started`: when it was sent, if not now."""
         if started is None:
-            started = time.monotonic()
+            started = monotonic()
         events = ex.events
         try:
             if collect:  # the whole answer is wanted: one wake-up, at its end (`wait_end`)
@@ -776,14 +795,14 @@ class AsyncPool:
             attempt.replayed(ex.info.pipelined > 0, self._state.next_serial)
             raise
         except BaseException:
-            self._release(link, ex=ex)
+            self._release(link, ex)
             raise
-        ex.info.elapsed = time.monotonic() - started
+        ex.info.elapsed = monotonic() - started
         if collect and ex.ended and not link.reading_paused:
             # The whole answer is here: the content without a body stream, and
             # the connection goes back now.
             response = attempt.collected(event, ex)
-            self._release(link, ex=ex)
+            self._release(link, ex)
             return response
         return attempt.response(event, ex.info, _AsyncBody(self, link, ex, t.read))
 
@@ -793,7 +812,7 @@ class AsyncPool:
         does it all)."""
         if self._closed or attempt.fresh:
             return None
-        now = time.monotonic()
+        now = monotonic()
         if now >= self._next_expiry:
             return None
         prepared = attempt.prepared
@@ -814,11 +833,11 @@ class AsyncPool:
         origin = attempt.where.origin
         prepared = attempt.prepared
         loop = asyncio.get_running_loop()
-        deadline = None if t.pool is None else time.monotonic() + t.pool
+        deadline = None if t.pool is None else monotonic() + t.pool
         while True:
             if self._closed:
                 raise PoolClosed("the pool is closed")
-            now = time.monotonic()
+            now = monotonic()
             for link in self._expire(now):
                 link.close()
             waiter = _Waiter()
@@ -846,7 +865,7 @@ class AsyncPool:
 
     async def _wait(self, waiter: _Waiter, deadline: float | None, pipelinable: bool) -> Any:
         assert waiter.future is not None
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        timeout = None if deadline is None else max(0.0, deadline - monotonic())
         try:
             await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
         except asyncio.TimeoutError:
@@ -862,7 +881,7 @@ class AsyncPool:
 
     def _give_back(self, action: Any, pipelinable: bool) -> None:
         """A woken waiter was cancelled: undo the action it was given."""
-        now = time.monotonic()
+        now = monotonic()
         if isinstance(action, Use):
             self._wake(self._state.released(action.entry, now, sent=False, pipelinable=pipelinable))
         else:
@@ -896,14 +915,14 @@ class AsyncPool:
                 break
             except (ConnectError, ProxyError):
                 if attempt >= options.retries:
-                    self._wake(self._state.dial_failed(origin, time.monotonic()))
+                    self._wake(self._state.dial_failed(origin, monotonic()))
                     raise
             except BaseException:
-                self._wake(self._state.dial_failed(origin, time.monotonic()))
+                self._wake(self._state.dial_failed(origin, monotonic()))
                 raise
             await asyncio.sleep(CONNECT_BACKOFF * (2 ** attempt))
             attempt += 1
-        entry = self._state.connected(origin, link.conn, time.monotonic(), pipelinable=pipelinable)
+        entry = self._state.connected(origin, link.conn, monotonic(), pipelinable=pipelinable)
         link.entry = entry
         self._links[entry] = link
         if self._closed:
@@ -987,12 +1006,12 @@ class AsyncPool:
         link.answered = 0
         link.tunneling = False
 
-    def _release(self, link: _AsyncLink, sent: bool = True, ex: Exchange | None = None,
+    def _release(self, link: _AsyncLink, ex: Exchange | None = None, sent: bool = True,
                  pipelinable: bool = True) -> None:
         """A caller is done with its lease on the link; see `Pool._release`."""
         if ex is not None and not ex.ended and abandoned(link, ex):
             link.abort(ReadError("the answer was abandoned before its end"))
-        wakeups, done = give_back(self._state, link, time.monotonic(), sent, pipelinable)
+        wakeups, done = give_back(self._state, link, monotonic(), sent, pipelinable)
         if done:
             self._links.pop(link.entry, None)  # type: ignore[arg-type]
             link.abort(ReadError("the connection was closed"))
@@ -1005,4 +1024,4 @@ class AsyncPool:
         entry = link.entry
         assert entry is not None
         self._links.pop(entry, None)
-        self._wake(self._state.discard(entry, time.monotonic()))
+        self._wake(self._state.discard(entry, monotonic()))

@@ -46,6 +46,6 @@ cdef class Pool:
     cpdef object _acquire(self, Attempt attempt, object t, object block=*)
     @cython.locals(ex=Exchange)
     cpdef object _answer(self, Attempt attempt, _SyncLink link, Exchange ex, object t, object collect=*)
-    cpdef object _release(self, _SyncLink link, object sent=*, Exchange ex=*, object pipelinable=*)
+    cpdef object _release(self, _SyncLink link, Exchange ex=*, object sent=*, object pipelinable=*)
     @cython.locals(ex=Exchange)
     cpdef object _put(self, Attempt attempt, _SyncLink link, object reused, object t, object defer=*)

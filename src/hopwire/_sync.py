@@ -33,6 +33,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from time import monotonic
 from typing import Any
 
 from . import Data, InformationalResponse
@@ -523,7 +524,7 @@ class _Body(BodyStream):
     def _finish(self) -> None:
         if not self.closed:
             self.closed = True
-            self.pool._release(self.link, ex=self.ex)
+            self.pool._release(self.link, self.ex)
 
 
 class Pool:
@@ -627,7 +628,7 @@ class Pool:
                 deferred.clear()
             index, attempt, link, ex = in_flight.popleft()
             try:
-                results[index] = self._answer(attempt, link, ex, t, collect=True)
+                results[index] = self._answer(attempt, link, ex, t, True)
             except Replay:
                 todo.appendleft((index, attempt))
             except HopwireError as exc:
@@ -678,7 +679,7 @@ class Pool:
         on an idle connection of a pool that does not pipeline. None, having done
         nothing that the general path would not do again, when that is not the case
         (or the request is to be sent again)."""
-        now = time.monotonic()
+        now = monotonic()
         with self._lock:
             if self._closed or now >= self._next_expiry or attempt.fresh:
                 return None
@@ -697,7 +698,7 @@ class Pool:
             return None
         if self._state._waiters:  # (`has_waiters`, without the property)
             with self._lock:
-                wakeups = self._state.sent(entry, time.monotonic(), pipelinable=attempt.pipelinable)
+                wakeups = self._state.sent(entry, monotonic(), pipelinable=attempt.pipelinable)
                 if wakeups:
                     self._wake(wakeups)
         try:
@@ -718,7 +719,7 @@ class Pool:
                 continue
             if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
                 with self._lock:
-                    wakeups = self._state.sent(link.entry, time.monotonic(),  # type: ignore[arg-type]
+                    wakeups = self._state.sent(link.entry, monotonic(),  # type: ignore[arg-type]
                                                pipelinable=attempt.pipelinable)
                     if wakeups:
                         self._wake(wakeups)
@@ -743,7 +744,7 @@ class Pool:
                 collect: bool = False) -> Response:
         """The response head of a request in flight (`collect`: and its whole content);
         raises Replay when it must be sent again."""
-        started = time.monotonic()
+        started = monotonic()
         try:
             # Only this caller takes from its deque: what is there is taken without the lock.
             event = ex.events.popleft() if ex.events else link.next_event(ex, t.read)
@@ -754,9 +755,9 @@ class Pool:
             attempt.replayed(ex.info.pipelined > 0, self._state.next_serial)
             raise
         except BaseException:
-            self._release(link, ex=ex)
+            self._release(link, ex)
             raise
-        ended_at = time.monotonic()
+        ended_at = monotonic()
         ex.info.elapsed = ended_at - started
         if collect and ex.ended:
             # The whole answer came already (the common case): its content is
@@ -764,7 +765,7 @@ class Pool:
             if attempt.prepared.method != b"HEAD":
                 link.quiet_until = ended_at + QUIET_REUSE
             response = attempt.collected(event, ex)
-            self._release(link, ex=ex)
+            self._release(link, ex)
             return response
         body = _Body(self, link, ex, t.read)
         response = attempt.response(event, ex.info, body)
@@ -779,7 +780,7 @@ class Pool:
         origin = attempt.where.origin
         prepared = attempt.prepared
         state = self._state
-        now = time.monotonic()
+        now = monotonic()
         deadline = None if t.pool is None else now + t.pool
         while True:
             expired: list[_SyncLink] | None = None
@@ -815,7 +816,7 @@ class Pool:
                     expired_link.close()
             if kind is Wait:
                 action = self._wait(waiter, deadline)
-                now = time.monotonic()  # (for QUIET_REUSE)
+                now = monotonic()  # (for QUIET_REUSE)
                 kind = type(action)
                 if kind is Use:
                     assert waiter.link is not None
@@ -824,7 +825,7 @@ class Pool:
                 in_flight = len(link.conn._in_flight)
                 if in_flight == 0 and link.gone(now, prepared.method):
                     self._lose(link)
-                    now = time.monotonic()
+                    now = monotonic()
                     continue
                 return link, in_flight > 0 or link.answered > 0
             if kind is EvictThenDial:
@@ -833,7 +834,7 @@ class Pool:
 
     def _wait(self, waiter: _Waiter, deadline: float | None) -> Any:
         assert waiter.event is not None
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        timeout = None if deadline is None else max(0.0, deadline - monotonic())
         if not waiter.event.wait(timeout):
             with self._lock:
                 if self._state.cancel(waiter):
@@ -865,11 +866,11 @@ class Pool:
             except (ConnectError, ProxyError):
                 if attempt >= options.retries:
                     with self._lock:
-                        self._wake(self._state.dial_failed(origin, time.monotonic()))
+                        self._wake(self._state.dial_failed(origin, monotonic()))
                     raise
             except BaseException:
                 with self._lock:
-                    self._wake(self._state.dial_failed(origin, time.monotonic()))
+                    self._wake(self._state.dial_failed(origin, monotonic()))
                 raise
             time.sleep(CONNECT_BACKOFF * (2 ** attempt))
             attempt += 1
@@ -878,7 +879,7 @@ class Pool:
                           trust_proxy=options.trust_proxy_keep_alive)
         link = _SyncLink(sock, conn, next(self._numbers), options.replay_unsafe)
         with self._lock:
-            entry = self._state.connected(origin, conn, time.monotonic(), pipelinable=pipelinable)
+            entry = self._state.connected(origin, conn, monotonic(), pipelinable=pipelinable)
             link.entry = entry
             self._links[entry] = link
             if self._closed:
@@ -916,7 +917,7 @@ class Pool:
             raise
         return sock
 
-    def _release(self, link: _SyncLink, sent: bool = True, ex: Exchange | None = None,
+    def _release(self, link: _SyncLink, ex: Exchange | None = None, sent: bool = True,
                  pipelinable: bool = True) -> None:
         """A caller is done with its lease on the link (`sent`: its request was recorded).
 
@@ -927,7 +928,7 @@ class Pool:
         if ex is not None and not ex.ended and abandoned(link, ex):
             link.abort(ReadError("the answer was abandoned before its end"))
         with self._lock:
-            wakeups, done = give_back(self._state, link, time.monotonic(), sent, pipelinable)
+            wakeups, done = give_back(self._state, link, monotonic(), sent, pipelinable)
             if done:
                 self._links.pop(link.entry, None)  # type: ignore[arg-type]
             if wakeups:
@@ -946,7 +947,7 @@ class Pool:
         assert entry is not None
         with self._lock:
             self._links.pop(entry, None)
-            self._wake(self._state.discard(entry, time.monotonic()))
+            self._wake(self._state.discard(entry, monotonic()))
 
 
 def _tunnel(sock: socket.socket, origin: Origin, authorization: bytes | None, t: Timeout) -> None:
