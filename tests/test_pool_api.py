@@ -4,7 +4,10 @@ things only one of the two has (threads for Pool, cancellation for AsyncPool).""
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 import threading
+import warnings
 from typing import Any
 
 import pytest
@@ -100,6 +103,39 @@ def test_sync_streamed_response_is_read_once(fault_server: Any) -> None:
         with pool.stream("GET", server.url + "/") as response:
             with pytest.raises(TypeError):  # a Pool's response is read with read()
                 asyncio.run(response.aread())
+
+
+def test_async_body_iterators_read_once_and_dropped_unread_say_nothing(fault_server: Any) -> None:
+    """aiter_bytes() gives the body once; an iterator made and never iterated is just
+    garbage (no "never awaited" warning, compiled or not)."""
+    server = fault_server()
+
+    async def main() -> tuple[bytes, list[bytes], list[bytes]]:
+        async with hopwire.AsyncPool() as pool:
+            async with pool.stream("GET", server.url + "/bytes/5000") as response:
+                unread = response.aiter_bytes()
+                del unread
+                gc.collect()
+                body = b"".join([data async for data in response.aiter_bytes()])
+                again = [data async for data in response.aiter_bytes()]
+            async with pool.stream("GET", server.url + "/bytes/300") as response:
+                read = await response.aread()
+                assert read == pattern(300)
+                once = [data async for data in response.aiter_bytes()]
+        return body, again, once
+
+    unraisable: list[Any] = []  # a warning raised while an object is collected lands here
+    hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            body, again, once = asyncio.run(main())
+            gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert not unraisable, [u.exc_value for u in unraisable]
+    assert body == pattern(5000) and again == [] and once == [pattern(300)]
 
 
 def test_many_threads_share_one_pool(nginx: Any) -> None:

@@ -326,17 +326,8 @@ class Response:
             self._content = b"".join([data async for data in self.aiter_bytes()])
         return self._content
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        if self._content is not None:
-            if self._content:
-                yield self._content
-            return
-        stream = self._async_stream()
-        while True:
-            data = await stream.anext_data()
-            if data is None:
-                return
-            yield data
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return _AsyncBytes(self)
 
     async def aclose(self) -> None:
         if self._stream is not None:
@@ -348,3 +339,38 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response [{self.status} {self.reason}] {self.method.decode('ascii', 'replace')} {self.url}>"
+
+
+class _AsyncBytes:
+    """`Response.aiter_bytes()`: an async iterator of its own rather than an async
+    generator, so that one made and dropped unread is just dropped (the compiled
+    twin's async generators warn like coroutines never awaited)."""
+
+    __slots__ = ("response", "done")
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+        self.done = False
+
+    def __aiter__(self) -> _AsyncBytes:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if not self.done:
+            response = self.response
+            content = response._content
+            if content is not None:
+                self.done = True
+                if content:
+                    return content
+            else:
+                data = await response._async_stream().anext_data()
+                if data is not None:
+                    return data
+                self.done = True
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Stop iterating (`contextlib.aclosing`); the response's `aclose()` gives the
+        connection back."""
+        self.done = True
