@@ -11,6 +11,10 @@ pool, printed after the tables:
 - hopwire-async reaches ASYNC_TARGET of hopwire-sync on every workload;
 - both pipelined16 contenders reach PIPELINED_TARGET of the pipelined floor.
 
+With the asyncio floor measured too, it also prints what bounds the async
+target: the bare asyncio Protocol loop's share of hopwire-sync (no asyncio
+client can do better), and hopwire-async's share of that floor.
+
 Default: 7 rounds of ~0.4 s batches (about 2 minutes on a 2-core VM);
 --quick: 3 rounds of ~0.12 s batches (about 30 s).
 
@@ -94,6 +98,21 @@ def targets(doc: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
     return out
 
 
+def references(doc: dict[str, Any]) -> list[tuple[str, float]]:
+    """Ratios that bound the targets, measured in the same run: what asyncio's own
+    loop leaves to any asyncio client (the bare Protocol floor against hopwire-sync),
+    and how much of it hopwire-async keeps."""
+    out: list[tuple[str, float]] = []
+    w = doc["workloads"]
+    for name in w:
+        rows = w[name].get("contenders", {})
+        for key, ref in (("floor-asyncio", "hopwire-sync"), ("hopwire-async", "floor-asyncio")):
+            a, b = rows.get(key, {}), rows.get(ref, {})
+            if a.get("status") == "ok" and b.get("status") == "ok":
+                out.append((f"{key} / {ref}, {name}", float(a["req_s"]) / float(b["req_s"])))
+    return out
+
+
 def report(doc: dict[str, Any]) -> str:
     s = Symbols()
     lines = header({"environment": doc["environment"], "pools": doc}, s) + [""] + pools_report(doc, s)
@@ -102,6 +121,10 @@ def report(doc: dict[str, Any]) -> str:
         lines += ["", "targets:"]
         lines += [f"  {what}: {value:.2f} (target >= {threshold:.2f}) {'met' if met else 'MISSED'}"
                   for what, value, threshold, met in found]
+    bounds = references(doc)
+    if bounds:
+        lines += ["", "for reference (what asyncio itself leaves, same run):"]
+        lines += [f"  {what}: {value:.2f}" for what, value in bounds]
     lines += ["", f"CPU {s.mu}s/req: this process only (time.process_time, all threads); "
               f"server {s.mu}s/req: the server's process (schedstat). vs hopwire: hopwire of the same "
               "I/O model (sync or asyncio); % of floor: share of the floor's req/s.",
