@@ -132,9 +132,10 @@ class _CountingSocket:
 
 
 class _CountingPool(hopwire.Pool):
-    writes: list[bytes]
+    writes: list[bytes]  # what each sendall wrote; b"<connect>" where a connect began
 
     def _open(self, origin: Any, t: Any) -> Any:
+        self.writes.append(b"<connect>")
         return _CountingSocket(super()._open(origin, t), self.writes)
 
 
@@ -148,6 +149,19 @@ def test_a_pipelined_batch_leaves_in_one_write_sync(fault_server: Any) -> None:
         results = pool.request_all(batch)
     assert [r.content.split(b" #")[0] for r in results] == [f"GET /n/{i}".encode() for i in range(8)]
     assert len(pool.writes) == 1 and pool.writes[0].count(b"GET /n/") == 8
+
+
+def test_a_deferred_head_leaves_before_the_pool_connects(fault_server: Any) -> None:
+    """Below the per-host cap the batch's second request gets a new connection: the
+    first one's head, deferred on the idle connection, is written before that connect."""
+    server = fault_server()
+    with _CountingPool(max_connections_per_host=2, pipeline_depth=4) as pool:
+        pool.writes = []
+        pool.request("GET", server.url + "/first")
+        del pool.writes[:]
+        results = pool.request_all([("GET", server.url + "/a"), ("GET", server.url + "/b")])
+    assert [r.content.split(b" #")[0] for r in results] == [b"GET /a", b"GET /b"]
+    assert [w.split(b" HTTP")[0] for w in pool.writes] == [b"GET /a", b"<connect>", b"GET /b"]
 
 
 def test_a_pipelined_batch_leaves_in_one_write_async(fault_server: Any) -> None:

@@ -247,10 +247,10 @@ class _SyncLink(Link):
         """Record the request and write it; a failed write is kept for after the answer is read.
 
         `defer` (a batch, `request_all`): a bodiless request waits in `out`
-        for `flush()` (or the next write or read on the connection), so that
-        the batch's heads leave in one system call, the first included (a
-        first head alone costs a write, and the server a read and a write,
-        per batch).
+        for `flush()` (or the next write or read on the connection, or a
+        connect of the pool), so that the batch's heads leave in one system
+        call, the first included (a first head alone costs a write, and the
+        server a read and a write, per batch).
         """
         conn = self.conn
         with self.write_lock:
@@ -830,6 +830,11 @@ class Pool:
                 return link, in_flight > 0 or link.answered > 0
             if kind is EvictThenDial:
                 self._links.pop(action.entry).close()  # type: ignore[union-attr]
+            # A connect may take a while: heads a batch deferred (see `_SyncLink.send`)
+            # leave before it, so that their servers need not wait for it.
+            for waiting in list(self._links.values()):
+                if waiting.out:
+                    waiting.flush(t)
             return self._dial(origin, t, attempt.pipelinable), False
 
     def _wait(self, waiter: _Waiter, deadline: float | None) -> Any:
