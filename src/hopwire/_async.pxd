@@ -1,7 +1,7 @@
 # Declarations for the compiled twin of _async.py (see _connection.pxd).
 cimport cython
 from hopwire._client cimport Attempt, Exchange, Link, give_back, record
-from hopwire._connection cimport Connection
+from hopwire._connection cimport Connection, PreparedRequest
 from hopwire._pool_state cimport PoolState
 
 
@@ -24,7 +24,7 @@ cdef class _AsyncLink(Link):
     @cython.locals(ex=Exchange)
     cpdef object _wake_sleepers(self)
     @cython.locals(conn=Connection)
-    cpdef object send(self, Exchange ex, object prepared, object body, object timeout, object defer=*)
+    cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, object timeout, object defer=*)
     cpdef bint peer_gone(self)
     cpdef double now(self)
     cpdef object sleep(self, Exchange ex, object timeout)
@@ -46,7 +46,7 @@ cdef class AsyncPool:
     cpdef object _sleep(self, _AsyncLink link, Exchange ex, object timeout)
     cpdef object _woke(self, _AsyncLink link, Exchange ex, object result, object timeout)
     cpdef object _collected(self, Attempt attempt, _AsyncLink link, Exchange ex, object started)
-    @cython.locals(link=_AsyncLink)
+    @cython.locals(link=_AsyncLink, prepared=PreparedRequest)
     cpdef object _acquire_idle(self, Attempt attempt)
     cpdef object _release(self, _AsyncLink link, Exchange ex=*, object sent=*, object pipelinable=*)
     @cython.locals(ex=Exchange)

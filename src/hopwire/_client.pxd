@@ -1,6 +1,6 @@
 # Declarations for the compiled twin of _client.py (see _connection.pxd).
 cimport cython
-from hopwire._connection cimport Connection
+from hopwire._connection cimport Connection, PreparedRequest
 from hopwire._pool_state cimport Entry, PoolState
 
 
@@ -34,7 +34,7 @@ cdef class Link:
 cdef class Attempt:
     cdef public object url
     cdef public object where
-    cdef public object prepared
+    cdef public PreparedRequest prepared
     cdef public object body
     cdef public bint pipelinable
     cdef public bint replayable_body
@@ -49,7 +49,7 @@ cdef class Attempt:
 
 
 @cython.locals(conn=Connection)
-cpdef object record(Link link, Exchange ex, object prepared)
+cpdef object record(Link link, Exchange ex, PreparedRequest prepared)
 
 @cython.locals(conn=Connection, entry=Entry)
 cpdef tuple give_back(PoolState state, Link link, object now, object sent, object pipelinable)

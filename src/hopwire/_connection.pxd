@@ -13,6 +13,16 @@ cdef class _InFlight:
     cdef public bint switching
 
 
+cdef class PreparedRequest:
+    cdef public bytes method
+    cdef public bytes head
+    cdef public object body_length
+    cdef public bint chunked
+    cdef public bint barrier
+    cdef public bint upgrade
+    cdef public bint expect_continue
+
+
 cdef class _Body:
     cdef public object id
     cdef public object remaining
@@ -38,7 +48,7 @@ cdef class Connection:
 
     cpdef object _refusal(self, object method, object barrier)
     @cython.locals(request=_InFlight)
-    cpdef object send_prepared(self, object prepared)
+    cpdef object send_prepared(self, PreparedRequest prepared)
     cpdef object _receive_into(self, object data, object link)
     @cython.locals(request=_InFlight, kinds=dict, tagged=list, exchanges=dict)
     cpdef list _tag_all(self, object events, object link=*)

@@ -180,16 +180,27 @@ def _event_kinds(parser_class: type) -> dict[type, str]:
     return kinds
 
 
-class PreparedRequest(NamedTuple):
-    """A request checked and serialized once, ready for any connection."""
+class PreparedRequest:
+    """A request checked and serialized once, ready for any connection (immutable by
+    convention: the pool caches and shares them)."""
 
-    method: bytes
-    head: bytes  # request line and header section, blank line included
-    body_length: int | None
-    chunked: bool
-    barrier: bool  # CONNECT, Upgrade or Expect: 100-continue: nothing may be pipelined behind it
-    upgrade: bool
-    expect_continue: bool
+    __slots__ = ("method", "head", "body_length", "chunked", "barrier", "upgrade", "expect_continue")
+
+    def __init__(self, method: bytes, head: bytes, body_length: int | None, chunked: bool,
+                 barrier: bool, upgrade: bool, expect_continue: bool) -> None:
+        self.method = method
+        self.head = head  # request line and header section, blank line included
+        self.body_length = body_length
+        self.chunked = chunked
+        self.barrier = barrier  # CONNECT, Upgrade or Expect: 100-continue: nothing pipelined behind it
+        self.upgrade = upgrade
+        self.expect_continue = expect_continue
+
+    def __repr__(self) -> str:
+        return (f"PreparedRequest(method={self.method!r}, head={self.head!r}, "
+                f"body_length={self.body_length!r}, chunked={self.chunked!r}, "
+                f"barrier={self.barrier!r}, upgrade={self.upgrade!r}, "
+                f"expect_continue={self.expect_continue!r})")
 
 
 def prepare_request(

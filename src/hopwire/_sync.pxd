@@ -1,7 +1,7 @@
 # Declarations for the compiled twin of _sync.py (see _connection.pxd).
 cimport cython
 from hopwire._client cimport Attempt, Exchange, Link, give_back, record
-from hopwire._connection cimport Connection
+from hopwire._connection cimport Connection, PreparedRequest
 from hopwire._pool_state cimport PoolState
 
 
@@ -23,7 +23,7 @@ cdef class _SyncLink(Link):
     cpdef bint check_peer(self)
     cpdef bint gone(self, double now, object method)
     @cython.locals(conn=Connection)
-    cpdef object send(self, Exchange ex, object prepared, object body, object timeout, object defer=*)
+    cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, object timeout, object defer=*)
     @cython.locals(conn=Connection)
     cpdef object next_event(self, Exchange ex, object timeout)
 
@@ -38,11 +38,11 @@ cdef class Pool:
     cdef public object _next_expiry
     cdef public bint _closed
 
-    @cython.locals(link=_SyncLink, ex=Exchange)
+    @cython.locals(link=_SyncLink, ex=Exchange, prepared=PreparedRequest)
     cpdef object _request_idle(self, Attempt attempt, object t)
     @cython.locals(link=_SyncLink, ex=Exchange)
     cpdef object _start(self, Attempt attempt, object t, object block, object defer=*)
-    @cython.locals(link=_SyncLink, state=PoolState, in_flight=Py_ssize_t)
+    @cython.locals(link=_SyncLink, state=PoolState, in_flight=Py_ssize_t, prepared=PreparedRequest)
     cpdef object _acquire(self, Attempt attempt, object t, object block=*)
     @cython.locals(ex=Exchange)
     cpdef object _answer(self, Attempt attempt, _SyncLink link, Exchange ex, object t, object collect=*)
