@@ -2,6 +2,14 @@
 # object every request makes.
 
 
+cdef class ExchangeInfo:
+    cdef public object connection
+    cdef public bint reused
+    cdef public object pipelined
+    cdef public bint replayed
+    cdef public double elapsed
+
+
 cdef class Response:
     cdef public object status
     cdef public object reason

@@ -227,15 +227,37 @@ class BodyStream:
         raise TypeError("this response came from a Pool: use close()")
 
 
-@dataclass(slots=True)
 class ExchangeInfo:
-    """How a response was obtained: the connection story `hopwire get -v` tells."""
+    """How a response was obtained: the connection story `hopwire get -v` tells.
 
-    connection: int  # the pool's number of the connection that answered
-    reused: bool  # the connection had answered an earlier request
-    pipelined: int  # requests ahead of this one in flight on the connection when it was sent
-    replayed: bool  # sent again after a connection closed before answering it
-    elapsed: float = 0.0  # seconds from sending to the end of the response head
+    (A class of its own rather than a dataclass: one is made per request, and
+    a dataclass's generated `__init__` is Python code even in the compiled core.)
+    """
+
+    __slots__ = ("connection", "reused", "pipelined", "replayed", "elapsed")
+
+    def __init__(self, connection: int, reused: bool, pipelined: int, replayed: bool,
+                 elapsed: float = 0.0) -> None:
+        self.connection = connection  # the pool's number of the connection that answered
+        self.reused = reused  # the connection had answered an earlier request
+        self.pipelined = pipelined  # requests ahead of this one in flight on the connection when it was sent
+        self.replayed = replayed  # sent again after a connection closed before answering it
+        self.elapsed = elapsed  # seconds from sending to the end of the response head
+
+    def _fields(self) -> tuple[int, bool, int, bool, float]:
+        return self.connection, self.reused, self.pipelined, self.replayed, self.elapsed
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, ExchangeInfo)
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return (f"ExchangeInfo(connection={self.connection!r}, reused={self.reused!r}, "
+                f"pipelined={self.pipelined!r}, replayed={self.replayed!r}, elapsed={self.elapsed!r})")
 
 
 class ResponseNotRead(LocalProtocolError):
