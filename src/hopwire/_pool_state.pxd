@@ -6,12 +6,12 @@ from hopwire._connection cimport Connection
 cdef class Entry:
     cdef public Connection connection
     cdef public object origin
-    cdef public object serial
+    cdef public Py_ssize_t serial
     cdef public object idle_since
     cdef public object expires_at
-    cdef public object leases
-    cdef public object unsent
-    cdef public object unsent_blockers
+    cdef public Py_ssize_t leases
+    cdef public Py_ssize_t unsent
+    cdef public Py_ssize_t unsent_blockers
 
 
 cdef class PoolState:
@@ -27,7 +27,7 @@ cdef class PoolState:
     cdef public bint _closed
 
     @cython.locals(best=Entry, e=Entry, c=Connection)
-    cpdef object _idle(self, object origin, object now, object min_serial=*)
+    cpdef object _idle(self, object origin, object now, Py_ssize_t min_serial=*)
     @cython.locals(best=Entry, e=Entry)
     cpdef object acquire_now(self, object origin, object method, object now,
                              object expect_continue=*, object upgrade=*, object min_serial=*)
