@@ -12,6 +12,7 @@ cdef class Entry:
     cdef public Py_ssize_t leases
     cdef public Py_ssize_t unsent
     cdef public Py_ssize_t unsent_blockers
+    cdef public bint pooled
 
 
 cdef class PoolState:

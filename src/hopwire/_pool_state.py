@@ -79,7 +79,7 @@ class Entry:
     """One live connection of the pool; compared by identity."""
 
     __slots__ = ("connection", "origin", "serial", "idle_since", "expires_at", "leases", "unsent",
-                 "unsent_blockers")
+                 "unsent_blockers", "pooled")
 
     def __init__(self, connection: Connection, origin: Origin, serial: int = 0) -> None:
         self.connection = connection
@@ -90,6 +90,7 @@ class Entry:
         self.leases = 0  # callers that hold it: requests handed out and not released
         self.unsent = 0  # leases whose request is not recorded on the connection yet (`sent()`)
         self.unsent_blockers = 0  # of those, the ones that may not be pipelined
+        self.pooled = False  # in its PoolState's entries (a list: `in` would compare each)
 
     @property
     def is_available(self) -> bool:
@@ -309,6 +310,7 @@ class PoolState:
         if self.pipeline_depth > 1:
             entry.unsent = 1
             entry.unsent_blockers = 0 if pipelinable else 1
+        entry.pooled = True
         self._entries.append(entry)
         return entry
 
@@ -321,7 +323,7 @@ class PoolState:
         """A caller holding the entry recorded its request on the connection
         (`send_prepared()`): a waiter may now pipeline behind it."""
         _unlease(entry, pipelinable)
-        return self._wake(now) if self._waiters and entry in self._entries else []
+        return self._wake(now) if self._waiters and entry.pooled else []
 
     def released(self, entry: Entry, now: float, sent: bool = True,
                  pipelinable: bool = True) -> Wakeups:
@@ -336,19 +338,19 @@ class PoolState:
         """
         if not sent:
             _unlease(entry, pipelinable)
-        if entry not in self._entries:
+        if not entry.pooled:
             return []  # dropped already (discarded, or closed while pipelined)
         leases = entry.leases = entry.leases - 1 if entry.leases > 0 else 0
         connection = entry.connection
         # `connection.state` without the property (three calls per request): ended,
         # then CLOSING (no more requests), then IDLE (nothing in flight or being written).
         if connection._ended is not None:
-            self._entries.remove(entry)
+            self._drop(entry)
         elif leases != 0:
             pass
         elif connection._peer_closing or (connection._request_limit is not None
                                           and connection._next_id >= connection._request_limit):
-            self._entries.remove(entry)
+            self._drop(entry)
         elif not connection._in_flight and connection._body is None:
             entry.idle_since = now
             server_timeout = connection._keep_alive_timeout
@@ -358,8 +360,8 @@ class PoolState:
 
     def discard(self, entry: Entry, now: float) -> Wakeups:
         """The connection was lost or failed: free its slot (the driver closes it)."""
-        if entry in self._entries:
-            self._entries.remove(entry)
+        if entry.pooled:
+            self._drop(entry)
         return self._wake(now)
 
     def cancel(self, waiter: Waiter) -> bool:
@@ -377,7 +379,7 @@ class PoolState:
         """Remove and return the idle connections past their expiry, for closing."""
         expired = [e for e in self._entries if e.is_available and e.is_expired(now)]
         for entry in expired:
-            self._entries.remove(entry)
+            self._drop(entry)
         return expired
 
     # -- pipelining ----------------------------------------------------------------
@@ -394,6 +396,8 @@ class PoolState:
         """Forget everything; return every connection for closing. Waiters are the driver's to fail."""
         self._closed = True
         entries, self._entries = self._entries, []
+        for entry in entries:
+            entry.pooled = False
         self._waiters.clear()
         self._dialing.clear()
         return entries
@@ -478,7 +482,7 @@ class PoolState:
                     action.entry.unsent_blockers += 1
             action.entry.idle_since = action.entry.expires_at = None
         elif isinstance(action, EvictThenDial):
-            self._entries.remove(action.entry)
+            self._drop(action.entry)
             self._dialing[action.origin] += 1
         elif isinstance(action, Dial):
             self._dialing[action.origin] += 1
@@ -508,6 +512,10 @@ class PoolState:
                                                  request.upgrade))
                 woken.append((waiter, action))
         return woken
+
+    def _drop(self, entry: Entry) -> None:
+        entry.pooled = False
+        self._entries.remove(entry)
 
     def _undial(self, origin: Origin) -> None:
         if self._dialing[origin] <= 0:
