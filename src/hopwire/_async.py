@@ -692,9 +692,7 @@ class AsyncPool:
             if put is None:
                 continue
             ex, rest = put
-            if rest is None:
-                self._sent(link, attempt)
-            else:
+            if rest is not None:
                 await self._finish_start(attempt, link, ex, rest)
             return link, ex
 
@@ -716,18 +714,14 @@ class AsyncPool:
             return None
         link, reused = got
         put = self._put(attempt, link, reused, t, defer)
-        if put is None:
-            return None
-        ex, rest = put
-        if rest is None:
-            self._sent(link, attempt)
-        return link, ex, rest
+        return None if put is None else (link, put[0], put[1])
 
     def _put(self, attempt: Attempt, link: _AsyncLink, reused: bool, t: Timeout,
              defer: bool = False) -> tuple[Exchange, Coroutine[Any, Any, None] | None] | None:
         """Record the request on the link it was given and write what can be written now:
-        the exchange and the rest of the write (see `_AsyncLink.send`); None when it lost a
-        race with a reader that ended or filled the connection (the link is given back)."""
+        the exchange and the rest of the write (see `_AsyncLink.send`; when all is written,
+        the pool state is told, else `_finish_start` tells it); None when it lost a race
+        with a reader that ended or filled the connection (the link is given back)."""
         ex = attempt.exchange(link.number, reused)
         try:
             rest = link.send(ex, attempt.prepared, attempt.body, t, defer)
@@ -737,6 +731,8 @@ class AsyncPool:
         except BaseException:
             self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
             raise
+        if rest is None:
+            self._sent(link, attempt)
         return ex, rest
 
     async def _finish_start(self, attempt: Attempt, link: _AsyncLink, ex: Exchange,

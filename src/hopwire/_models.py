@@ -244,14 +244,14 @@ class ExchangeInfo:
         self.replayed = replayed  # sent again after a connection closed before answering it
         self.elapsed = elapsed  # seconds from sending to the end of the response head
 
-    def _fields(self) -> tuple[int, bool, int, bool, float]:
+    def _values(self) -> tuple[int, bool, int, bool, float]:
         return self.connection, self.reused, self.pipelined, self.replayed, self.elapsed
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
         assert isinstance(other, ExchangeInfo)
-        return self._fields() == other._fields()
+        return self._values() == other._values()
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 

@@ -696,11 +696,6 @@ class Pool:
         ex = self._put(attempt, link, link.answered > 0, t)
         if ex is None:
             return None
-        if self._state._waiters:  # (`has_waiters`, without the property)
-            with self._lock:
-                wakeups = self._state.sent(entry, monotonic(), pipelinable=attempt.pipelinable)
-                if wakeups:
-                    self._wake(wakeups)
         try:
             return self._answer(attempt, link, ex, t, True)
         except Replay:
@@ -717,18 +712,13 @@ class Pool:
             ex = self._put(attempt, link, reused, t, defer)
             if ex is None:
                 continue
-            if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
-                with self._lock:
-                    wakeups = self._state.sent(link.entry, monotonic(),  # type: ignore[arg-type]
-                                               pipelinable=attempt.pipelinable)
-                    if wakeups:
-                        self._wake(wakeups)
             return link, ex
 
     def _put(self, attempt: Attempt, link: _SyncLink, reused: bool, t: Timeout,
              defer: bool = False) -> Exchange | None:
-        """Record and write the request on the link it was given; None when it lost a race
-        with a reader that ended or filled the connection (the link is given back)."""
+        """Record and write the request on the link it was given, and tell the pool state;
+        None when it lost a race with a reader that ended or filled the connection (the
+        link is given back)."""
         ex = attempt.exchange(link.number, reused)
         try:
             link.send(ex, attempt.prepared, attempt.body, t, defer)
@@ -738,6 +728,12 @@ class Pool:
         except BaseException:
             self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
             raise
+        if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
+            with self._lock:  # a waiter may pipeline behind it now
+                wakeups = self._state.sent(link.entry, monotonic(),  # type: ignore[arg-type]
+                                           pipelinable=attempt.pipelinable)
+                if wakeups:
+                    self._wake(wakeups)
         return ex
 
     def _answer(self, attempt: Attempt, link: _SyncLink, ex: Exchange, t: Timeout,
