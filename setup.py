@@ -53,7 +53,7 @@ if os.environ.get("HOPWIRE_NO_EXTENSIONS", "") in ("", "0"):
                       extra_compile_args=compile_args, extra_link_args=link_args)
             for name in COMPILED
         ],
-        include_path=["src"],
+        include_path=["src", "ext"],  # (ext: the parser's .pxd, for its event types)
         build_dir="build/cython",
         # The Python source keeps Python's semantics: its annotations are for mypy, and
         # only the .pxd declares C types.

@@ -2,8 +2,9 @@
 
 No sockets: a scripted "server" is a string of response bytes fed to
 `receive_data()` (whole, and byte by byte: the `feed` fixture), and the end of
-the connection is `receive_eof()` or `close()`. Every test runs on both parser
-twins (the `twin` fixture of conftest). The rules come from issue 3
+the connection is `receive_eof()` or `close()`. Every test runs on the parser
+twin `import hopwire` selected, the only one a Connection takes: the C twin
+with the compiled core, the Python twin in the pure run. The rules come from issue 3
 ("Persistent connections", "Pipelining") and the servers of REAL-SERVERS.md.
 A property test at the end drives random interleavings of sends, body writes
 and partial deliveries against a model of the rules.
@@ -21,7 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import hopwire
-from hopwire import _rules
+from hopwire import _parser_py, _rules
 from hopwire._connection import (
     BODY_TOO_LONG,
     BODY_TOO_SHORT,
@@ -46,6 +47,15 @@ Summary = list[tuple[Any, ...]]
 
 
 # -- helpers ---------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def twin(twin: ModuleType) -> ModuleType:
+    """conftest's twin, when it is the one a Connection takes here."""
+    if twin.ResponseParser is not hopwire.ResponseParser:
+        pytest.skip("a Connection takes the parser twin `import hopwire` selected; "
+                    "the run that selects this one tests it")
+    return twin
+
 
 @pytest.fixture
 def make(twin: ModuleType) -> Callable[..., Connection]:
@@ -781,6 +791,12 @@ def test_default_parser_is_the_selected_twin() -> None:
     assert type(conn._parser) is hopwire.ResponseParser
 
 
+def test_a_parser_of_the_other_twin_is_refused(c_twin: ModuleType) -> None:
+    other = _parser_py if hopwire.ResponseParser is c_twin.ResponseParser else c_twin
+    with pytest.raises(TypeError, match="other parser twin"):
+        Connection(parser=other.ResponseParser())
+
+
 # -- property: random interleavings against a model --------------------------------------------
 
 METHODS = [b"GET", b"HEAD", b"OPTIONS", b"POST", b"PUT", b"DELETE"]
@@ -1015,7 +1031,7 @@ def finish(conn: Connection, model: Model, server: Server, bodies: dict[int, byt
 # -- _receive_into: receive_data and Link.dispatch in one ------------------------------
 
 def _links_state(link: Any, exchanges: list[Any]) -> Any:
-    return (link.answered, sorted(link.exchanges),
+    return (link.conn.answered, sorted(link.exchanges),
             [(ex.rid, ex.ended, ex.buffered, summary([(ex.rid, e) for e in ex.events]))
              for ex in exchanges])
 
@@ -1028,7 +1044,8 @@ def test_receive_into_matches_receive_data_then_dispatch(pieces: int, gone: int 
     """What `_receive_into` hands each exchange is what `receive_data` + `Link.dispatch`
     would: every piece size, an exchange whose caller went away, a protocol error.
     (With the parser twin the pools use: `Link.dispatch` knows the events of that one.)"""
-    from hopwire._client import Exchange, Link
+    from hopwire._client import Link
+    from hopwire._connection import Exchange
     from hopwire._models import ExchangeInfo
 
     answers = (response(103, framing="none") + ok(b"first") + ok(b"x" * 300, framing="chunked")
@@ -1037,7 +1054,6 @@ def test_receive_into_matches_receive_data_then_dispatch(pieces: int, gone: int 
     made: list[list[Any]] = []
     for _ in range(2):
         link = Link(proven(Connection, pipeline_depth=8), 1, False)
-        link.answered = 1
         made.append([])
         for _ in range(4):
             ex = Exchange(ExchangeInfo(1, True, 0, False))
@@ -1051,7 +1067,7 @@ def test_receive_into_matches_receive_data_then_dispatch(pieces: int, gone: int 
         for i in range(0, len(answers), size):
             try:
                 if into:
-                    link.conn._receive_into(answers[i:i + size], link)
+                    link.conn._receive_into(answers[i:i + size], link.exchanges)
                 else:
                     link.dispatch(link.conn.receive_data(answers[i:i + size]))
             except hopwire.RemoteProtocolError as exc:
@@ -1060,4 +1076,4 @@ def test_receive_into_matches_receive_data_then_dispatch(pieces: int, gone: int 
     plain, fused = links
     assert _links_state(fused, made[1]) == _links_state(plain, made[0])
     assert fused.conn.state is plain.conn.state
-    assert plain.answered == 5 and not plain.exchanges
+    assert plain.conn.answered == 5 and not plain.exchanges

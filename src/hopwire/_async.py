@@ -27,7 +27,6 @@ from ._client import (
     HIGH_WATER,
     SMALL_BODY,
     Attempt,
-    Exchange,
     Link,
     PoolOptions,
     Replay,
@@ -42,6 +41,7 @@ from ._connection import (
     SWITCHED,
     Connection,
     ConnectionStateError,
+    Exchange,
     PreparedRequest,
     prepare_request,
 )
@@ -160,7 +160,7 @@ class _AsyncLink(Link):
         conn = self.conn
         try:
             if data:
-                conn._receive_into(data, self)  # (`receive_data` and `dispatch` in one)
+                conn._receive_into(data, self.exchanges)  # (`receive_data` and `dispatch` in one)
             else:
                 self.dispatch(conn.receive_eof())
         except RemoteProtocolError as exc:
@@ -822,7 +822,7 @@ class AsyncPool:
         if in_flight == 0 and link.peer_gone():
             self._lose(link)
             return None
-        return link, in_flight > 0 or link.answered > 0
+        return link, in_flight > 0 or link.conn.answered > 0
 
     async def _acquire(self, attempt: Attempt, t: Timeout,
                        block: bool = True) -> tuple[_AsyncLink, bool] | None:
@@ -854,7 +854,7 @@ class AsyncPool:
                 if link.conn.in_flight == 0 and link.peer_gone():
                     self._lose(link)
                     continue
-                return link, link.answered > 0 or link.conn.in_flight > 0
+                return link, link.conn.answered > 0 or link.conn.in_flight > 0
             if isinstance(action, EvictThenDial):
                 self._links.pop(action.entry).close()
             return await self._dial(origin, t, attempt.pipelinable), False
@@ -999,7 +999,6 @@ class AsyncPool:
         assert isinstance(tls_transport, asyncio.Transport)
         link.transport = tls_transport
         link.conn = real_conn
-        link.answered = 0
         link.tunneling = False
 
     def _release(self, link: _AsyncLink, ex: Exchange | None = None, sent: bool = True,

@@ -1,23 +1,8 @@
 # Declarations for the compiled twin of _client.py (see _connection.pxd).
 cimport cython
-from hopwire._connection cimport Connection, PreparedRequest
+from hopwire._connection cimport Connection, Exchange, PreparedRequest
+from hopwire._parser_c cimport Response as _ResponseEvent
 from hopwire._pool_state cimport Entry, PoolState
-
-
-cdef class Exchange:
-    cdef public object rid
-    cdef public object events
-    cdef public object error
-    cdef public bint ended
-    cdef public bint may_replay
-    cdef public bint replay_alone
-    cdef public bint replay_pipelined
-    cdef public object info
-    cdef public object buffered
-    cdef public object waiter
-    cdef public bint collect
-    cdef public object write_error
-    cdef public object read_timeout
 
 
 cdef class Link:
@@ -25,7 +10,6 @@ cdef class Link:
     cdef public object entry
     cdef public object number
     cdef public dict exchanges
-    cdef public object answered
     cdef public bint replay_unsafe
     cdef public bint closed
     cdef public bint pipeline_failed
@@ -44,6 +28,7 @@ cdef class Attempt:
     cdef public object min_serial
 
     cpdef object exchange(self, object number, object reused)
+    @cython.locals(head=_ResponseEvent)
     cpdef object response(self, object event, object info, object stream)
     cpdef object collected(self, object event, Exchange ex)
 

@@ -38,7 +38,7 @@ from typing import Any, Union
 
 from . import Data, EndOfMessage
 from . import _rules as R
-from ._connection import BROKEN, CLOSED, SWITCHED, Connection, PreparedRequest
+from ._connection import BROKEN, CLOSED, SWITCHED, Connection, Exchange, PreparedRequest
 from ._errors import ConnectionLost, HopwireError, RemoteProtocolError, TransportError
 from ._models import (
     BodyStream,
@@ -115,32 +115,6 @@ class PoolOptions:
         return self.ssl_context
 
 
-class Exchange:
-    """One request in flight on a link and the events of its answer, in order."""
-
-    __slots__ = ("rid", "events", "error", "ended", "may_replay", "replay_alone",
-                 "replay_pipelined", "info", "buffered", "waiter", "collect", "write_error",
-                 "read_timeout")
-
-    def __init__(self, info: ExchangeInfo, replay_alone: bool = False,
-                 replay_pipelined: bool = False) -> None:
-        self.rid = -1
-        self.events: deque[Any] = deque()
-        self.error: BaseException | None = None
-        self.ended = False  # its EndOfMessage was received (it may still sit in `events`)
-        # Whether it may be sent again (see the module docstring): decided
-        # when it is recorded on its connection, by what is in flight ahead.
-        self.may_replay = False
-        self.replay_alone = replay_alone
-        self.replay_pipelined = replay_pipelined
-        self.info = info
-        self.buffered = 0  # bytes of Data in `events` (asyncio flow control)
-        self.waiter: Any = None  # the asyncio future its reader awaits
-        self.collect = False  # asyncio: wake the reader only at the end (request(), not stream())
-        self.write_error: TransportError | None = None
-        self.read_timeout: float | None = None  # asyncio: of the wait in progress
-
-
 def record(link: Link, ex: Exchange, prepared: Any) -> int:
     """Put the exchange in flight on the link (the caller holds the link's lock);
     returns how many requests are ahead of it."""
@@ -157,7 +131,7 @@ def record(link: Link, ex: Exchange, prepared: Any) -> int:
 class Link:
     """A pooled connection: protocol state, pool entry, exchanges in flight by request id."""
 
-    __slots__ = ("conn", "entry", "number", "exchanges", "answered", "replay_unsafe", "closed",
+    __slots__ = ("conn", "entry", "number", "exchanges", "replay_unsafe", "closed",
                  "pipeline_failed")
 
     def __init__(self, conn: Connection, number: int, replay_unsafe: bool) -> None:
@@ -165,7 +139,6 @@ class Link:
         self.entry: Entry | None = None
         self.number = number
         self.exchanges: dict[int, Exchange] = {}
-        self.answered = 0  # responses completed on this connection
         self.replay_unsafe = replay_unsafe
         self.closed = False  # the transport was closed
         self.pipeline_failed = False  # it ended with requests cut off behind others
@@ -177,7 +150,6 @@ class Link:
             ex = exchanges.get(rid)
             kind = type(event)
             if kind is EndOfMessage:
-                self.answered += 1
                 if ex is not None:
                     del exchanges[rid]
                     ex.ended = True
@@ -290,8 +262,9 @@ class Attempt:
 
     def response(self, event: Any, info: ExchangeInfo, stream: BodyStream | None) -> Response:
         """The caller's response for the answer's head `event`; its body from `stream`."""
-        return Response(event.status_code, event.reason.decode("latin-1"),
-                        HTTP_VERSIONS.get(event.http_version, "HTTP/1.1"), event.headers,
+        head = event  # (typed in the compiled twin: see `Connection._tag_all`)
+        return Response(head.status_code, head.reason.decode("latin-1"),
+                        HTTP_VERSIONS.get(head.http_version, "HTTP/1.1"), head.headers,
                         self.prepared.method, self.url, info, stream)
 
     def collected(self, event: Any, ex: Exchange) -> Response:

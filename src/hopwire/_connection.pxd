@@ -1,7 +1,9 @@
 # Declarations for the compiled twin of _connection.py (Cython reads this file next to the
 # .py it compiles; the .py stays the source of both twins). Attributes are C fields of the
-# object instead of slot descriptors; `_tag_all`'s locals are typed, its loop is the hot path.
+# object instead of slot descriptors; `_tag_all`'s locals are typed, its loop is the hot path:
+# it reads the C parser's events and the pools' exchanges as C structs.
 cimport cython
+from hopwire._parser_c cimport Data as _DataEvent, Response as _ResponseEvent
 
 
 cdef class _InFlight:
@@ -28,6 +30,22 @@ cdef class _Body:
     cdef public object remaining
 
 
+cdef class Exchange:
+    cdef public object rid
+    cdef public object events
+    cdef public object error
+    cdef public bint ended
+    cdef public bint may_replay
+    cdef public bint replay_alone
+    cdef public bint replay_pipelined
+    cdef public object info
+    cdef public Py_ssize_t buffered
+    cdef public object waiter
+    cdef public bint collect
+    cdef public object write_error
+    cdef public object read_timeout
+
+
 cdef class Connection:
     cdef public object pipeline_depth
     cdef public bint proxied
@@ -38,6 +56,7 @@ cdef class Connection:
     cdef public int _blockers
     cdef public object _body
     cdef public object _next_id
+    cdef public Py_ssize_t answered
     cdef public object _request_limit
     cdef public object _keep_alive_timeout
     cdef public bint _proven
@@ -49,6 +68,7 @@ cdef class Connection:
     cpdef object _refusal(self, object method, object barrier)
     @cython.locals(request=_InFlight)
     cpdef object send_prepared(self, PreparedRequest prepared)
-    cpdef object _receive_into(self, object data, object link)
-    @cython.locals(request=_InFlight, kinds=dict, tagged=list, exchanges=dict)
-    cpdef list _tag_all(self, object events, object link=*)
+    cpdef object _receive_into(self, object data, dict exchanges)
+    @cython.locals(request=_InFlight, kinds=dict, tagged=list, ex=Exchange, head=_ResponseEvent,
+                   piece=_DataEvent)
+    cpdef list _tag_all(self, object events, dict exchanges=*)

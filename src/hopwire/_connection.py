@@ -35,13 +35,16 @@ import enum
 import sys
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from . import ResponseParser, connection_tokens, parse_keep_alive
 from . import _rules as R
-from ._errors import HopwireError, LocalProtocolError, ParseError, RemoteProtocolError
+from ._errors import HopwireError, LocalProtocolError, ParseError, RemoteProtocolError, TransportError
 from ._events import Data, EndOfMessage, Headers, InformationalResponse, Response
 from ._writer import Field, Text, chunk, last_chunk, request_head
+
+if TYPE_CHECKING:
+    from ._models import ExchangeInfo
 
 RequestId = int  # the n-th request sent on this connection, from 0
 Event = Union[InformationalResponse, Response, Data, EndOfMessage]  # what a response parser gives
@@ -115,6 +118,37 @@ class _Body:
     def __init__(self, request_id: RequestId, remaining: int | None) -> None:
         self.id = request_id
         self.remaining = remaining
+
+
+class Exchange:
+    """A pool's record of one request in flight and the events of its answer, in order.
+
+    It lives here, next to the connection that fills it (`_receive_into`), so
+    that the compiled twin reaches its fields as C fields; the pools' drivers
+    (`_client`) make and read it.
+    """
+
+    __slots__ = ("rid", "events", "error", "ended", "may_replay", "replay_alone",
+                 "replay_pipelined", "info", "buffered", "waiter", "collect", "write_error",
+                 "read_timeout")
+
+    def __init__(self, info: ExchangeInfo, replay_alone: bool = False,
+                 replay_pipelined: bool = False) -> None:
+        self.rid = -1
+        self.events: deque[Any] = deque()
+        self.error: BaseException | None = None
+        self.ended = False  # its EndOfMessage was received (it may still sit in `events`)
+        # Whether it may be sent again (see `_client`'s docstring): decided
+        # when it is recorded on its connection, by what is in flight ahead.
+        self.may_replay = False
+        self.replay_alone = replay_alone
+        self.replay_pipelined = replay_pipelined
+        self.info = info
+        self.buffered = 0  # bytes of Data in `events` (asyncio flow control)
+        self.waiter: Any = None  # the asyncio future its reader awaits
+        self.collect = False  # asyncio: wake the reader only at the end (request(), not stream())
+        self.write_error: TransportError | None = None
+        self.read_timeout: float | None = None  # asyncio: of the wait in progress
 
 
 _WATCHED_LENGTHS = frozenset([len(b"expect"), len(b"upgrade"), len(b"proxy-connection")])
@@ -236,8 +270,9 @@ class Connection:
     says that the peer is a forward proxy: its HTTP/1.0 keep-alive is never
     trusted, and an HTTP/1.1 answer keeps the connection only when it carries
     `Via`, unless `trust_proxy` (see `_persists`). `parser` is a fresh
-    `ResponseParser` of either twin (for other limits); by default the one
-    `import hopwire` selected.
+    `hopwire.ResponseParser` (for other limits): of the twin `import hopwire`
+    selected, whose events the compiled twin of this class reads as C structs.
+    `answered` counts the responses received whole.
     """
 
     def __init__(self, *, pipeline_depth: int = 1, proxied: bool = False, trust_proxy: bool = False,
@@ -247,12 +282,18 @@ class Connection:
         self.pipeline_depth = pipeline_depth
         self.proxied = proxied
         self.trust_proxy = trust_proxy
-        self._parser = ResponseParser() if parser is None else parser
+        if parser is None:
+            parser = ResponseParser()
+        elif not isinstance(parser, ResponseParser):
+            raise TypeError(f"parser must be a hopwire.ResponseParser, not {type(parser).__module__}."
+                            f"{type(parser).__qualname__} (the other parser twin)")
+        self._parser = parser
         self._kinds = _event_kinds(type(self._parser))
         self._in_flight: deque[_InFlight] = deque()
         self._blockers = 0  # requests in `_in_flight` that nothing may be pipelined behind
         self._body: _Body | None = None  # at most one: nothing is sent while it is unfinished
         self._next_id: RequestId = 0
+        self.answered = 0
         self._request_limit: int | None = None  # requests the connection may carry (max=)
         self._keep_alive_timeout: int | None = None
         self._proven = False
@@ -435,13 +476,13 @@ class Connection:
         """Feed bytes read from the transport; return the events, each with its request."""
         return self._receive_into(data, None)
 
-    def _receive_into(self, data: Buffer, link: Any) -> list[Tagged]:
-        """`receive_data()`; with a `link` (the pools'), each event goes straight to its
-        exchange, as `Link.dispatch` would put it, and the list returned is empty.
+    def _receive_into(self, data: Buffer, exchanges: dict[RequestId, Exchange] | None) -> list[Tagged]:
+        """`receive_data()`; with the `exchanges` in flight (a pool link's, by request
+        id), each event goes straight into its exchange, as `Link.dispatch` would put
+        it, and the list returned is empty.
 
-        `link` is a `_client.Link` (its `exchanges` and `answered`). When this
-        raises RemoteProtocolError, the events handed over already are not in its
-        `events`: what is there is still the link's to dispatch.
+        When this raises RemoteProtocolError, the events handed over already are
+        not in its `events`: what is there is still to be dispatched.
         """
         if self._error is not None or self._ended is SWITCHED or self._transport_closed:
             self._check_receiving()
@@ -455,7 +496,7 @@ class Connection:
             events = self._parser.feed(data)
         except ParseError as exc:
             raise self._break(exc.reason, exc, self._tag_all(exc.events)) from exc
-        return self._tag_all(events, link)
+        return self._tag_all(events, exchanges)
 
     def receive_eof(self) -> list[Tagged]:
         """The peer closed its side; the connection is CLOSED.
@@ -515,16 +556,20 @@ class Connection:
 
     # -- matching events to requests ---------------------------------------------
 
-    def _tag_all(self, events: Iterable[Any], link: Any = None) -> list[Tagged]:
-        """Tag each event with its request; with a `link` (see `_receive_into`), hand
-        each to its exchange instead (and return an empty list)."""
+    def _tag_all(self, events: Iterable[Any], exchanges: dict[RequestId, Exchange] | None = None
+                 ) -> list[Tagged]:
+        """Tag each event with its request; with `exchanges` (see `_receive_into`), put
+        each into its exchange instead (and return an empty list).
+
+        (`head` and `piece` name the event again where its class is known: the
+        compiled twin reads the C parser's events through them as C structs.)
+        """
         kinds = self._kinds
         in_flight = self._in_flight
         tagged: list[Tagged] = []
         request: _InFlight | None = None  # the oldest in flight, once an event came for it
         rid = -1
-        exchanges: Any = None if link is None else link.exchanges
-        ex: Any = None  # with a link: the exchange of `rid`, if its caller did not go away
+        ex: Exchange | None = None  # with exchanges: that of `rid`, if its caller did not go away
         for event in events:
             if request is None:
                 if not in_flight:
@@ -537,24 +582,27 @@ class Connection:
             kind = kinds[type(event)]
             if kind is _DATA:
                 if ex is not None:
-                    ex.events.append(event)
-                    ex.buffered += len(event.data)
+                    piece = event
+                    ex.events.append(piece)
+                    ex.buffered += len(piece.data)
                     continue
             elif kind is _RESPONSE:
+                head = event
                 # The common answer inline: HTTP/1.1, kept alive, no tunnel,
                 # no proxy to doubt (what `_on_response` decides for it).
-                if (event.keep_alive and event.http_version == b"1.1" and not event.upgrade
+                if (head.keep_alive and head.http_version == b"1.1" and not head.upgrade
                         and (not self.proxied or self.trust_proxy)):
                     self._proven = True
-                    hop = event.hop_headers
-                    for name, _ in (event.headers + hop if hop else event.headers):
+                    hop = head.hop_headers
+                    for name, _ in (head.headers + hop if hop else head.headers):
                         if name == b"keep-alive":
-                            self._read_keep_alive(rid, event)
+                            self._read_keep_alive(rid, head)
                             break
                 else:
-                    self._on_response(request, event)
+                    self._on_response(request, head)
             elif kind is _END:
                 in_flight.popleft()
+                self.answered += 1
                 if not request.pipelinable:
                     self._blockers -= 1
                 if request.switching:
@@ -569,16 +617,12 @@ class Connection:
                 request = None
             if exchanges is None:
                 tagged.append((rid, event))
-            else:  # `Link.dispatch`, inline
+            elif ex is not None:  # `Link.dispatch`, inline
+                ex.events.append(event)
                 if kind is _END:
-                    link.answered += 1
-                    if ex is not None:
-                        del exchanges[rid]
-                        ex.ended = True
-                        ex.events.append(event)
-                        ex = None
-                elif ex is not None:
-                    ex.events.append(event)
+                    del exchanges[rid]
+                    ex.ended = True
+                    ex = None
         return tagged
 
     def _on_switch(self, request: _InFlight, tagged: list[Tagged]) -> None:

@@ -1,7 +1,7 @@
 # Declarations for the compiled twin of _sync.py (see _connection.pxd).
 cimport cython
-from hopwire._client cimport Attempt, Exchange, Link, give_back, record
-from hopwire._connection cimport Connection, PreparedRequest
+from hopwire._client cimport Attempt, Link, give_back, record
+from hopwire._connection cimport Connection, Exchange, PreparedRequest
 from hopwire._pool_state cimport PoolState
 
 

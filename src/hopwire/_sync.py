@@ -46,7 +46,6 @@ from ._client import (
     READ_SIZE,
     SMALL_BODY,
     Attempt,
-    Exchange,
     Link,
     PoolOptions,
     Replay,
@@ -57,7 +56,7 @@ from ._client import (
     protocol_error,
     record,
 )
-from ._connection import Connection, ConnectionStateError, PreparedRequest
+from ._connection import Connection, ConnectionStateError, Exchange, PreparedRequest
 from ._errors import (
     ConnectError,
     ConnectTimeout,
@@ -393,7 +392,7 @@ class _SyncLink(Link):
                     elif data:  # `_receive_locked`, the common case inline
                         conn = self.conn
                         try:
-                            conn._receive_into(data, self)  # (`receive_data` and `dispatch` in one)
+                            conn._receive_into(data, self.exchanges)  # (`receive_data` and `dispatch` in one)
                         except RemoteProtocolError as exc:
                             self.dispatch(exc.events)
                             self.fail(protocol_error(exc))
@@ -693,7 +692,7 @@ class Pool:
         if link.gone(now, prepared.method):  # an idle connection: nothing in flight on it
             self._lose(link)
             return None
-        ex = self._put(attempt, link, link.answered > 0, t)
+        ex = self._put(attempt, link, link.conn.answered > 0, t)
         if ex is None:
             return None
         try:
@@ -823,7 +822,7 @@ class Pool:
                     self._lose(link)
                     now = monotonic()
                     continue
-                return link, in_flight > 0 or link.answered > 0
+                return link, in_flight > 0 or link.conn.answered > 0
             if kind is EvictThenDial:
                 self._links.pop(action.entry).close()  # type: ignore[union-attr]
             # A connect may take a while: heads a batch deferred (see `_SyncLink.send`)
