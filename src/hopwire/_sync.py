@@ -13,6 +13,10 @@ Threads pipeline by sharing a connection; one thread pipelines with
 `request_all()`, which puts requests in flight while the pool can take them,
 writes their heads together and reads the oldest answer when it cannot.
 
+The per-request paths take their locks with explicit `acquire()` and
+`release()`: compiled, a `with` block costs 1.46k instructions and the pair
+0.89k (six a request); the other paths keep `with`.
+
 Plain sockets stay blocking and the kernel enforces read and write timeouts
 (SO_RCVTIMEO, SO_SNDTIMEO), set only when they change; TLS sockets use
 Python's socket timeout. Before an idle connection is reused, a zero-timeout
@@ -252,13 +256,18 @@ class _SyncLink(Link):
         server a read and a write, per batch).
         """
         conn = self.conn
-        with self.write_lock:
-            with self.lock:
+        lock, write_lock = self.lock, self.write_lock
+        write_lock.acquire()
+        try:
+            lock.acquire()
+            try:
                 # (`_ended` is set exactly when the state is in ENDED.)
                 if self.closed or conn._ended is not None:
                     raise ConnectionStateError("the connection ended before the request was sent")
                 record(self, ex, prepared)
                 rid = ex.rid
+            finally:
+                lock.release()
             if defer and body is None:
                 self.out.append(prepared.head)
                 self.out_timeout = timeout
@@ -283,10 +292,14 @@ class _SyncLink(Link):
                     self.sock.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
+        finally:
+            write_lock.release()
 
     def flush(self, timeout: Timeout) -> None:
         """Write the deferred heads (see `send`)."""
-        with self.write_lock:
+        write_lock = self.write_lock
+        write_lock.acquire()
+        try:
             if not self.out:
                 return
             try:
@@ -301,6 +314,8 @@ class _SyncLink(Link):
                     self.sock.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
+        finally:
+            write_lock.release()
 
     def _flush_locked(self) -> None:
         data = b"".join(self.out)
@@ -351,7 +366,8 @@ class _SyncLink(Link):
         """
         lock = self.lock
         while True:
-            with lock:
+            lock.acquire()
+            try:
                 if ex.events:
                     return ex.events.popleft()
                 if ex.error is not None:
@@ -368,6 +384,8 @@ class _SyncLink(Link):
                     else:
                         wake.clear()
                     self.sleepers.append(ex)
+            finally:
+                lock.release()
             if read:  # read once and hand out what came (this caller's next event, if it came)
                 if self.out and self.out_timeout is not None:  # a request waits in `out` for its answer
                     self.flush(self.out_timeout)
@@ -383,7 +401,8 @@ class _SyncLink(Link):
                 except (OSError, ssl.SSLError) as exc:
                     error = ReadError(f"reading the answer failed: {exc}")
                     peer_closed = True
-                with lock:
+                lock.acquire()
+                try:
                     self.reading = False
                     if self.closed:  # closed under the read (Pool.close): its exchanges are failed already
                         self._abort_locked(ReadError("the connection was closed"))
@@ -407,6 +426,8 @@ class _SyncLink(Link):
                         self._wake_sleepers_locked()
                     if ex.events:
                         return ex.events.popleft()
+                finally:
+                    lock.release()
                 continue
             woken = wake.wait(timeout)
             with lock:
@@ -679,7 +700,8 @@ class Pool:
         nothing that the general path would not do again, when that is not the case
         (or the request is to be sent again)."""
         now = monotonic()
-        with self._lock:
+        self._lock.acquire()
+        try:
             if self._closed or now >= self._next_expiry or attempt.fresh:
                 return None
             prepared = attempt.prepared
@@ -689,6 +711,8 @@ class Pool:
             if entry is None:
                 return None
             link = self._links[entry]
+        finally:
+            self._lock.release()
         if link.gone(now, prepared.method):  # an idle connection: nothing in flight on it
             self._lose(link)
             return None
@@ -728,11 +752,14 @@ class Pool:
             self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
             raise
         if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
-            with self._lock:  # a waiter may pipeline behind it now
+            self._lock.acquire()  # a waiter may pipeline behind it now
+            try:
                 wakeups = self._state.sent(link.entry, monotonic(),  # type: ignore[arg-type]
                                            pipelinable=attempt.pipelinable)
                 if wakeups:
                     self._wake(wakeups)
+            finally:
+                self._lock.release()
         return ex
 
     def _answer(self, attempt: Attempt, link: _SyncLink, ex: Exchange, t: Timeout,
@@ -779,7 +806,8 @@ class Pool:
         deadline = None if t.pool is None else now + t.pool
         while True:
             expired: list[_SyncLink] | None = None
-            with self._lock:
+            self._lock.acquire()
+            try:
                 if self._closed:
                     raise PoolClosed("the pool is closed")
                 if now >= self._next_expiry:
@@ -806,6 +834,8 @@ class Pool:
                             state.cancel(waiter)
                             return None
                         waiter.event = threading.Event()
+            finally:
+                self._lock.release()
             if expired:
                 for expired_link in expired:
                     expired_link.close()
@@ -927,12 +957,15 @@ class Pool:
         """
         if ex is not None and not ex.ended and abandoned(link, ex):
             link.abort(ReadError("the answer was abandoned before its end"))
-        with self._lock:
+        self._lock.acquire()
+        try:
             wakeups, done = give_back(self._state, link, monotonic(), sent, pipelinable)
             if done:
                 self._links.pop(link.entry, None)  # type: ignore[arg-type]
             if wakeups:
                 self._wake(wakeups)
+        finally:
+            self._lock.release()
         if done:
             link.abort(ReadError("the connection was closed"))
 
