@@ -51,6 +51,8 @@ Event = Union[InformationalResponse, Response, Data, EndOfMessage]  # what a res
 Tagged = tuple[RequestId, Event]
 Buffer = Union[bytes, bytearray, memoryview]
 
+_SAFE = R.SAFE_METHODS  # (a module global: a module's attribute is looked up at every use)
+
 # -- reasons of LocalProtocolError raised here -----------------------------------
 
 PROXY_CONNECTION = "Proxy-Connection is never sent (RFC 9112 Appendix C.2.2)"
@@ -104,7 +106,7 @@ class _InFlight:
         # RFC 9112 §9.3.2: only safe methods go into a pipeline, and nothing
         # goes behind a request whose answer may turn the connection into
         # something else (CONNECT, Upgrade) or that waits for a 100 (Expect).
-        self.pipelinable = method in R.SAFE_METHODS and not barrier
+        self.pipelinable = method in _SAFE and not barrier
         self.upgrade = upgrade
         self.started = False  # a byte of its response arrived
         self.switching = False  # its final response opened a CONNECT tunnel
@@ -379,7 +381,7 @@ class Connection:
             return "no pipelining before an HTTP/1.1 response proved the connection persistent"
         if len(self._in_flight) >= self.pipeline_depth:
             return f"{len(self._in_flight)} requests in flight (pipeline_depth={self.pipeline_depth})"
-        if method not in R.SAFE_METHODS:
+        if method not in _SAFE:
             return f"{method!r} is not a safe method: it waits for an idle connection"
         if barrier:
             return "CONNECT, Upgrade and Expect: 100-continue requests wait for an idle connection"

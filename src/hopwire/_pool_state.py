@@ -63,6 +63,7 @@ Waiter = Hashable  # an opaque id chosen by the driver
 SAFETY_MARGIN = 1.0  # seconds before a server's Keep-Alive timeout an idle connection expires
 PIPELINE_FAILURES = 2  # failures mid-pipeline after which an origin is no longer pipelined
 _ENDED = frozenset([CLOSED, BROKEN, SWITCHED])
+_SAFE = R.SAFE_METHODS  # (a module global: a module's attribute is looked up at every use)
 
 
 class PoolStateError(HopwireError, RuntimeError):
@@ -156,7 +157,7 @@ def _unlease(entry: Entry, pipelinable: bool) -> None:
 
 def _pipelinable(method: bytes, expect_continue: bool, upgrade: bool) -> bool:
     """May a request go into a pipeline (RFC 9112 §9.3.2; see `Connection._refusal`)?"""
-    return method in R.SAFE_METHODS and not expect_continue and not upgrade
+    return method in _SAFE and not expect_continue and not upgrade
 
 
 def _within(requests_left: int | None, unsent: int) -> bool:
@@ -239,7 +240,7 @@ class PoolState:
             raise PoolStateError(f"waiter {waiter!r} is already waiting")
         method_b = method if type(method) is bytes else (
             method.encode("ascii", "replace") if isinstance(method, str) else bytes(method))
-        pipelinable = method_b in R.SAFE_METHODS and not expect_continue and not upgrade
+        pipelinable = method_b in _SAFE and not expect_continue and not upgrade
         best = None if fresh else self._idle(origin, now, min_serial)
         if best is not None:  # policy step 1, the common case, without building a request
             action: Action = Use(best)
@@ -263,7 +264,7 @@ class PoolState:
         """
         if self._closed:
             raise PoolStateError("the pool is closed")
-        pipelinable = method in R.SAFE_METHODS and not expect_continue and not upgrade
+        pipelinable = method in _SAFE and not expect_continue and not upgrade
         best = self._idle(origin, now, min_serial)
         if best is None:
             if self.pipeline_depth == 1:
