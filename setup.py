@@ -1,7 +1,8 @@
 """Declares the C extensions only; all metadata lives in pyproject.toml.
 
 Two kinds: the parser, written in Cython (ext/hopwire/_parser_c.pyx, its twin is
-_parser_py.py), and the pool's core modules compiled from their own Python source
+_parser_py.py) with the sync pool's lock (ext/hopwire/_lock_c.pyx, its twin is
+threading.Lock), and the pool's core modules compiled from their own Python source
 (src/hopwire/X.py, typed by the X.pxd next to it, built next to it; _select.py loads
 the source instead when extensions are off). With HOPWIRE_NO_EXTENSIONS=1 nothing is
 compiled and the package is pure Python.
@@ -36,7 +37,9 @@ if os.environ.get("HOPWIRE_NO_EXTENSIONS", "") in ("", "0"):
                 include_dirs=["ext/hopwire"],
                 extra_compile_args=compile_args,
                 extra_link_args=link_args,
-            )
+            ),
+            Extension("hopwire._lock_c", ["ext/hopwire/_lock_c.pyx"],
+                      extra_compile_args=compile_args, extra_link_args=link_args),
         ],
         compiler_directives={
             "language_level": "3",

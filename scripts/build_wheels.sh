@@ -68,6 +68,7 @@ mkdir -p "$WORK/unpacked" && tar -xzf "$SDIST" -C "$WORK/unpacked"
 SOURCE=$(echo "$WORK"/unpacked/hopwire-*)
 missing=""
 for needed in ext/hopwire/_parser_c.pyx ext/hopwire/_parser_c.pxd ext/hopwire/__init__.pxd ext/hopwire/_scan.h \
+    ext/hopwire/_lock_c.pyx ext/hopwire/_lock_c.pxd \
     src/hopwire/_connection.pxd src/hopwire/_client.pxd src/hopwire/_pool_state.pxd src/hopwire/_sync.pxd src/hopwire/_async.pxd src/hopwire/_models.pxd; do
   [ -e "$SOURCE/$needed" ] || missing="$missing $needed"
 done

@@ -2,15 +2,16 @@
 cimport cython
 from hopwire._client cimport Attempt, Link, give_back, record
 from hopwire._connection cimport Connection, Exchange, PreparedRequest
+from hopwire._lock_c cimport Lock as _Lock
 from hopwire._pool_state cimport PoolState
 
 
 cdef class _SyncLink(Link):
     cdef public object sock
-    cdef public object lock
+    cdef public _Lock lock
     cdef public bint reading
     cdef public list sleepers
-    cdef public object write_lock
+    cdef public _Lock write_lock
     cdef public list out
     cdef public object out_timeout
     cdef public object timeout
@@ -22,9 +23,11 @@ cdef class _SyncLink(Link):
 
     cpdef bint check_peer(self)
     cpdef bint gone(self, double now, object method)
-    @cython.locals(conn=Connection)
+    @cython.locals(conn=Connection, lock=_Lock, write_lock=_Lock)
     cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, object timeout, object defer=*)
-    @cython.locals(conn=Connection)
+    @cython.locals(write_lock=_Lock)
+    cpdef object flush(self, object timeout)
+    @cython.locals(conn=Connection, lock=_Lock)
     cpdef object next_event(self, Exchange ex, object timeout)
 
 
@@ -32,7 +35,7 @@ cdef class Pool:
     cdef public object _options
     cdef public PoolState _state
     cdef public bint _pipelining
-    cdef public object _lock
+    cdef public _Lock _lock
     cdef public dict _links
     cdef public object _numbers
     cdef public object _next_expiry

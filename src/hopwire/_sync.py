@@ -75,6 +75,7 @@ from ._errors import (
     WriteError,
     WriteTimeout,
 )
+from ._locks import Lock
 from ._models import (
     BodyStream,
     HeaderInput,
@@ -137,10 +138,10 @@ class _SyncLink(Link):
     def __init__(self, sock: socket.socket, conn: Connection, number: int, replay_unsafe: bool) -> None:
         super().__init__(conn, number, replay_unsafe)
         self.sock = sock
-        self.lock = threading.Lock()  # guards the Connection, the exchanges and the sleepers
+        self.lock = Lock()  # guards the Connection, the exchanges and the sleepers
         self.reading = False  # a caller is in recv() for this connection
         self.sleepers: list[Exchange] = []  # exchanges whose callers wait for their `waiter` event
-        self.write_lock = threading.Lock()
+        self.write_lock = Lock()
         self.out: list[bytes] = []  # deferred heads of pipelined requests (see send)
         self.out_timeout: Timeout | None = None
         self.poller: Any = None
@@ -576,7 +577,7 @@ class Pool:
             trust_proxy_keep_alive=trust_proxy_keep_alive)
         self._state = self._options.new_state()
         self._pipelining = pipeline_depth > 1
-        self._lock = threading.Lock()
+        self._lock = Lock()
         self._links: dict[Entry, _SyncLink] = {}
         self._numbers = iter(range(1, 1 << 62))
         self._next_expiry = 0.0

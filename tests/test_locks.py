@@ -1,0 +1,162 @@
+"""The sync pool's lock: the C twin (hopwire._lock_c.Lock) behaves as threading.Lock.
+
+Every test runs on threading.Lock (the reference, and the pure twin) and on
+the C lock when it is built (skipped with HOPWIRE_NO_EXTENSIONS=1, a failure
+with HOPWIRE_REQUIRE_EXTENSIONS=1 when it does not import).
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+
+import hopwire
+from hopwire import _locks
+
+JOIN = 10.0  # seconds a test waits for a thread before calling it stuck
+
+
+@pytest.fixture(params=["threading", "c"])
+def lock_class(request: pytest.FixtureRequest) -> Any:
+    if request.param == "threading":
+        return threading.Lock
+    if NO_EXTENSIONS:
+        pytest.skip("HOPWIRE_NO_EXTENSIONS=1: the C lock is not tested")
+    try:
+        return importlib.import_module("hopwire._lock_c").Lock
+    except ImportError as exc:
+        if REQUIRE_EXTENSIONS:
+            pytest.fail(f"HOPWIRE_REQUIRE_EXTENSIONS=1 but hopwire._lock_c does not import: {exc}")
+        pytest.skip(f"hopwire._lock_c is not built ({exc})")
+
+
+def test_the_pool_uses_the_c_lock_with_extensions() -> None:
+    if hopwire.EXTENSIONS_ACTIVE:
+        assert _locks.Lock.__module__ == "hopwire._lock_c"
+    else:
+        assert _locks.Lock is threading.Lock
+
+
+def test_acquire_release_locked_and_with(lock_class: Any) -> None:
+    lock = lock_class()
+    assert not lock.locked()
+    assert lock.acquire() is True
+    assert lock.locked()
+    lock.release()
+    assert not lock.locked()
+    with lock:
+        assert lock.locked()
+    assert not lock.locked()
+    with pytest.raises(ValueError), lock:
+        raise ValueError("inside")
+    assert not lock.locked()
+
+
+def test_releasing_an_unheld_lock_is_an_error(lock_class: Any) -> None:
+    lock = lock_class()
+    with pytest.raises(RuntimeError):
+        lock.release()
+    lock.acquire()
+    lock.release()
+    with pytest.raises(RuntimeError):
+        lock.release()
+
+
+def test_another_thread_may_release_it(lock_class: Any) -> None:
+    lock = lock_class()
+    lock.acquire()
+    thread = threading.Thread(target=lock.release)
+    thread.start()
+    thread.join(JOIN)
+    assert not lock.locked()
+
+
+def test_one_holder_at_a_time(lock_class: Any) -> None:
+    lock = lock_class()
+    inside = []
+    overlaps = []
+    count = [0]
+
+    def work() -> None:
+        for _ in range(2_000):
+            lock.acquire()
+            try:
+                if inside:
+                    overlaps.append(1)
+                inside.append(1)
+                value = count[0]
+                if value % 97 == 0:
+                    time.sleep(0)  # let another thread try to get in
+                count[0] = value + 1
+                inside.pop()
+            finally:
+                lock.release()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(JOIN)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not overlaps and count[0] == 8_000
+
+
+def test_a_waiter_lets_other_threads_run(lock_class: Any) -> None:
+    """A blocked acquire waits without the GIL: the holder can go on and release it."""
+    lock = lock_class()
+    lock.acquire()
+    got = threading.Event()
+
+    def waiter() -> None:
+        lock.acquire()
+        got.set()
+        lock.release()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    deadline = time.monotonic() + 0.2
+    spins = 0
+    while time.monotonic() < deadline:  # this thread still runs while the other one waits
+        spins += 1
+    assert spins > 1_000 and not got.is_set()
+    lock.release()
+    thread.join(JOIN)
+    assert got.is_set() and not thread.is_alive()
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not hasattr(signal, "setitimer"),
+                    reason="needs SIGALRM and setitimer")
+def test_a_signal_handler_interrupts_a_blocked_acquire(lock_class: Any) -> None:
+    """Ctrl-C reaches a thread waiting for a lock (its handler raises in the waiter)."""
+
+    class Interrupted(Exception):
+        pass
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Interrupted()
+
+    lock = lock_class()
+    lock.acquire()  # held, and not reentrant: the next acquire waits until the signal
+    # Should the signal not interrupt the wait, this releases the lock: the test fails, not hangs.
+    watchdog = threading.Timer(JOIN, lock.release)
+    previous = signal.signal(signal.SIGALRM, handler)
+    try:
+        watchdog.start()
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(Interrupted):
+            lock.acquire()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        watchdog.cancel()
+    assert lock.locked()  # still held by the first acquire only
+    lock.release()
+    assert lock.acquire() and lock.locked()
+    lock.release()
