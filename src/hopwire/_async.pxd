@@ -1,7 +1,8 @@
 # Declarations for the compiled twin of _async.py (see _connection.pxd).
 cimport cython
-from hopwire._client cimport Attempt, Link, give_back, record
+from hopwire._client cimport Attempt, Link, PoolOptions, give_back, record
 from hopwire._connection cimport Connection, Exchange, PreparedRequest
+from hopwire._models cimport Timeout
 from hopwire._pool_state cimport PoolState
 
 
@@ -24,7 +25,7 @@ cdef class _AsyncLink(Link):
     @cython.locals(ex=Exchange)
     cpdef object _wake_sleepers(self)
     @cython.locals(conn=Connection)
-    cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, object timeout, object defer=*)
+    cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, Timeout timeout, object defer=*)
     cpdef bint peer_gone(self)
     cpdef double now(self)
     cpdef object sleep(self, Exchange ex, object timeout)
@@ -32,7 +33,7 @@ cdef class _AsyncLink(Link):
 
 
 cdef class AsyncPool:
-    cdef public object _options
+    cdef public PoolOptions _options
     cdef public PoolState _state
     cdef public bint _pipelining
     cdef public dict _links
@@ -42,12 +43,12 @@ cdef class AsyncPool:
 
     cpdef object _sent(self, _AsyncLink link, Attempt attempt)
     @cython.locals(link=_AsyncLink, ex=Exchange)
-    cpdef object _start_now(self, Attempt attempt, object t, object defer=*)
-    cpdef object _sleep(self, _AsyncLink link, Exchange ex, object timeout)
+    cpdef object _start_now(self, Attempt attempt, Timeout t, object defer=*)
+    cpdef object _wait_more(self, _AsyncLink link, Exchange ex, object timeout)
     cpdef object _woke(self, _AsyncLink link, Exchange ex, object result, object timeout)
     cpdef object _collected(self, Attempt attempt, _AsyncLink link, Exchange ex, object started)
     @cython.locals(link=_AsyncLink, prepared=PreparedRequest)
     cpdef object _acquire_idle(self, Attempt attempt)
     cpdef object _release(self, _AsyncLink link, Exchange ex=*, object sent=*, object pipelinable=*)
     @cython.locals(ex=Exchange)
-    cpdef object _put(self, Attempt attempt, _AsyncLink link, object reused, object t, object defer=*)
+    cpdef object _put(self, Attempt attempt, _AsyncLink link, object reused, Timeout t, object defer=*)

@@ -549,10 +549,9 @@ class AsyncPool:
             begun = monotonic()
             if rest is not None:
                 await self._finish_start(attempt, link, ex, rest)
-            ex.collect = True
             timeout_read = t.read
-            while not ex.ended and ex.error is None:
-                waiter = self._sleep(link, ex, timeout_read)
+            waiter = self._wait_more(link, ex, timeout_read)
+            while waiter is not None:
                 try:
                     result = await waiter
                 except BaseException:
@@ -562,12 +561,14 @@ class AsyncPool:
                         self._release(link, ex)
                     raise
                 self._woke(link, ex, result, timeout_read)
+                waiter = self._wait_more(link, ex, timeout_read)
             response = self._collected(attempt, link, ex, begun)
-            if response is None:
-                try:
-                    response = await self._answer(attempt, link, ex, t, True, begun)
-                except Replay:
-                    response = None
+            if response is not None:
+                return response  # whole: no body stream to read
+            try:
+                response = await self._answer(attempt, link, ex, t, True, begun)
+            except Replay:
+                response = None
         if response is None:
             response = await self._send(attempt, t, True)
         stream = response._stream
@@ -746,9 +747,15 @@ class AsyncPool:
         self._sent(link, attempt)
 
     # `link.sleep` and `link.woke` for `request()`, whose locals are untyped: through
-    # the pool's typed arguments they are C calls in the compiled twin.
+    # the pool's typed arguments they are C calls, and the exchange's fields C fields,
+    # in the compiled twin.
 
-    def _sleep(self, link: _AsyncLink, ex: Exchange, timeout: float | None) -> asyncio.Future[Any]:
+    def _wait_more(self, link: _AsyncLink, ex: Exchange,
+                   timeout: float | None) -> asyncio.Future[Any] | None:
+        """The future `request()` awaits for more of its answer; None once it ended or failed."""
+        if ex.ended or ex.error is not None:
+            return None
+        ex.collect = True  # woken at the end only; its body never pauses reading
         return link.sleep(ex, timeout)
 
     def _woke(self, link: _AsyncLink, ex: Exchange, result: Any, timeout: float | None) -> None:

@@ -1,8 +1,22 @@
 # Declarations for the compiled twin of _client.py (see _connection.pxd).
 cimport cython
 from hopwire._connection cimport Connection, Exchange, PreparedRequest
+from hopwire._models cimport Timeout
 from hopwire._parser_c cimport Response as _ResponseEvent
 from hopwire._pool_state cimport Entry, PoolState
+
+
+cdef class PoolOptions:
+    cdef public object max_connections
+    cdef public object max_connections_per_host
+    cdef public object pipeline_depth
+    cdef public object keepalive_expiry
+    cdef public Timeout timeout
+    cdef public object retries
+    cdef public object proxy
+    cdef public object ssl_context
+    cdef public bint replay_unsafe
+    cdef public bint trust_proxy_keep_alive
 
 
 cdef class Link:

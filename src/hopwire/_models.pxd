@@ -2,6 +2,13 @@
 # object every request makes.
 
 
+cdef class Timeout:
+    cdef public object connect
+    cdef public object read
+    cdef public object write
+    cdef public object pool
+
+
 cdef class ExchangeInfo:
     cdef public object connection
     cdef public bint reused

@@ -1,7 +1,8 @@
 # Declarations for the compiled twin of _sync.py (see _connection.pxd).
 cimport cython
-from hopwire._client cimport Attempt, Link, give_back, record
+from hopwire._client cimport Attempt, Link, PoolOptions, give_back, record
 from hopwire._connection cimport Connection, Exchange, PreparedRequest
+from hopwire._models cimport Timeout
 from hopwire._lock_c cimport Lock as _Lock
 from hopwire._pool_state cimport PoolState
 
@@ -24,15 +25,15 @@ cdef class _SyncLink(Link):
     cpdef bint check_peer(self)
     cpdef bint gone(self, double now, object method)
     @cython.locals(conn=Connection, lock=_Lock, write_lock=_Lock)
-    cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, object timeout, object defer=*)
+    cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, Timeout timeout, object defer=*)
     @cython.locals(write_lock=_Lock)
-    cpdef object flush(self, object timeout)
+    cpdef object flush(self, Timeout timeout)
     @cython.locals(conn=Connection, lock=_Lock)
     cpdef object next_event(self, Exchange ex, object timeout)
 
 
 cdef class Pool:
-    cdef public object _options
+    cdef public PoolOptions _options
     cdef public PoolState _state
     cdef public bint _pipelining
     cdef public _Lock _lock
@@ -42,13 +43,13 @@ cdef class Pool:
     cdef public bint _closed
 
     @cython.locals(link=_SyncLink, ex=Exchange, prepared=PreparedRequest)
-    cpdef object _request_idle(self, Attempt attempt, object t)
+    cpdef object _request_idle(self, Attempt attempt, Timeout t)
     @cython.locals(link=_SyncLink, ex=Exchange)
-    cpdef object _start(self, Attempt attempt, object t, object block, object defer=*)
+    cpdef object _start(self, Attempt attempt, Timeout t, object block, object defer=*)
     @cython.locals(link=_SyncLink, state=PoolState, in_flight=Py_ssize_t, prepared=PreparedRequest)
-    cpdef object _acquire(self, Attempt attempt, object t, object block=*)
+    cpdef object _acquire(self, Attempt attempt, Timeout t, object block=*)
     @cython.locals(ex=Exchange)
-    cpdef object _answer(self, Attempt attempt, _SyncLink link, Exchange ex, object t, object collect=*)
+    cpdef object _answer(self, Attempt attempt, _SyncLink link, Exchange ex, Timeout t, object collect=*)
     cpdef object _release(self, _SyncLink link, Exchange ex=*, object sent=*, object pipelinable=*)
     @cython.locals(ex=Exchange)
-    cpdef object _put(self, Attempt attempt, _SyncLink link, object reused, object t, object defer=*)
+    cpdef object _put(self, Attempt attempt, _SyncLink link, object reused, Timeout t, object defer=*)
