@@ -791,10 +791,13 @@ def test_default_parser_is_the_selected_twin() -> None:
     assert type(conn._parser) is hopwire.ResponseParser
 
 
-def test_a_parser_of_the_other_twin_is_refused(c_twin: ModuleType) -> None:
-    other = _parser_py if hopwire.ResponseParser is c_twin.ResponseParser else c_twin
-    with pytest.raises(TypeError, match="other parser twin"):
-        Connection(parser=other.ResponseParser())
+def test_a_parser_of_the_other_twin_or_kind_is_refused() -> None:
+    others = [_parser_py.RequestParser()]
+    if hopwire.ResponseParser is not _parser_py.ResponseParser:  # the C twin is selected
+        others.append(_parser_py.ResponseParser())
+    for other in others:
+        with pytest.raises(TypeError, match="must be a hopwire.ResponseParser"):
+            Connection(parser=other)
 
 
 # -- property: random interleavings against a model --------------------------------------------

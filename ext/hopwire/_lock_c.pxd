@@ -9,4 +9,4 @@ cdef class Lock:
     cdef bint _held
 
     cpdef bint acquire(self) except -1
-    cpdef int release(self) except -1
+    cpdef release(self)

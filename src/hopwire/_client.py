@@ -39,7 +39,7 @@ from typing import Any, Union
 from . import Data, EndOfMessage
 from . import _rules as R
 from ._connection import BROKEN, CLOSED, SWITCHED, Connection, Exchange, PreparedRequest
-from ._errors import ConnectionLost, HopwireError, RemoteProtocolError, TransportError
+from ._errors import ConnectionLost, HopwireError, RemoteProtocolError
 from ._models import (
     BodyStream,
     ExchangeInfo,

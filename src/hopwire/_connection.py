@@ -204,9 +204,9 @@ _kinds_by_parser: dict[type, dict[type, str]] = {}
 def _event_kinds(parser_class: type) -> dict[type, str]:
     """{event class: its kind} for the twin that defines `parser_class`.
 
-    The two parser twins define distinct classes of the same names, and a
-    connection may be given either twin's parser: events are told apart by
-    a lookup of their exact class, made once per twin.
+    The two parser twins define distinct classes of the same names: events
+    are told apart by a lookup of their exact class, made once per twin (a
+    connection takes the selected twin's parser; the suite runs both).
     """
     kinds = _kinds_by_parser.get(parser_class)
     if kinds is None:
@@ -287,8 +287,9 @@ class Connection:
         if parser is None:
             parser = ResponseParser()
         elif not isinstance(parser, ResponseParser):
-            raise TypeError(f"parser must be a hopwire.ResponseParser, not {type(parser).__module__}."
-                            f"{type(parser).__qualname__} (the other parser twin)")
+            raise TypeError("parser must be a hopwire.ResponseParser (of the parser twin `import "
+                            f"hopwire` selected), not {type(parser).__module__}."
+                            f"{type(parser).__qualname__}")
         self._parser = parser
         self._kinds = _event_kinds(type(self._parser))
         self._in_flight: deque[_InFlight] = deque()
