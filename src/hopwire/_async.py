@@ -875,24 +875,17 @@ class AsyncPool:
             if self._state.cancel(waiter):
                 raise PoolTimeout(f"no connection available within {self._options.timeout.pool} s") from None
         except BaseException:
-            if not self._state.cancel(waiter) and waiter.action is not None:
-                self._give_back(waiter.action, pipelinable)
+            action = waiter.action
+            if not self._state.cancel(waiter) and action is not None:
+                self._wake(self._state.abandon(action, monotonic(), pipelinable))
+                if isinstance(action, EvictThenDial):
+                    link = self._links.pop(action.entry, None)
+                    if link is not None:
+                        link.close()
             raise
         if waiter.action is None:
             raise PoolClosed("the pool is closed")
         return waiter.action
-
-    def _give_back(self, action: Any, pipelinable: bool) -> None:
-        """A woken waiter was cancelled: undo the action it was given."""
-        now = monotonic()
-        if isinstance(action, Use):
-            self._wake(self._state.released(action.entry, now, sent=False, pipelinable=pipelinable))
-        else:
-            if isinstance(action, EvictThenDial):
-                link = self._links.pop(action.entry, None)
-                if link is not None:
-                    link.close()
-            self._wake(self._state.dial_failed(action.origin, now))
 
     def _wake(self, wakeups: Wakeups) -> None:
         for waiter, action in wakeups:

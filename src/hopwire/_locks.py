@@ -9,25 +9,10 @@ this picks the C lock.
 
 from __future__ import annotations
 
-import platform
 import threading
 from typing import Any
 
-from ._select import _flag
+from ._select import c_twin
 
-
-def _choose() -> Any:
-    if _flag("HOPWIRE_NO_EXTENSIONS"):
-        return threading.Lock
-    try:
-        from ._lock_c import Lock as CLock  # type: ignore[import-not-found]
-    except ImportError:
-        if _flag("HOPWIRE_REQUIRE_EXTENSIONS"):
-            raise
-        return threading.Lock
-    if platform.python_implementation() != "CPython" and not _flag("HOPWIRE_REQUIRE_EXTENSIONS"):
-        return threading.Lock
-    return CLock
-
-
-Lock: Any = _choose()
+_lock_c = c_twin("_lock_c")
+Lock: Any = threading.Lock if _lock_c is None else _lock_c.Lock

@@ -40,3 +40,4 @@ cdef class PoolState:
 
 
 cpdef object _unlease(Entry entry, bint pipelinable)
+cpdef bint _pipelinable(object method, bint expect_continue, bint upgrade)

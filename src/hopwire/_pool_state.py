@@ -240,7 +240,7 @@ class PoolState:
             raise PoolStateError(f"waiter {waiter!r} is already waiting")
         method_b = method if type(method) is bytes else (
             method.encode("ascii", "replace") if isinstance(method, str) else bytes(method))
-        pipelinable = method_b in _SAFE and not expect_continue and not upgrade
+        pipelinable = _pipelinable(method_b, expect_continue, upgrade)
         best = None if fresh else self._idle(origin, now, min_serial)
         if best is not None:  # policy step 1, the common case, without building a request
             action: Action = Use(best)
@@ -264,7 +264,7 @@ class PoolState:
         """
         if self._closed:
             raise PoolStateError("the pool is closed")
-        pipelinable = method in _SAFE and not expect_continue and not upgrade
+        pipelinable = _pipelinable(method, expect_continue, upgrade)
         best = self._idle(origin, now, min_serial)
         if best is None:
             if self.pipeline_depth == 1:
@@ -319,6 +319,16 @@ class PoolState:
         """A dial failed: its slot is free again."""
         self._undial(origin)
         return self._wake(now)
+
+    def abandon(self, action: Action, now: float, pipelinable: bool = True) -> Wakeups:
+        """A waiter woken with `action` gave up before acting on it (cancelled,
+        interrupted): its lease (`Use`) or its dial slot goes back. The entry of an
+        `EvictThenDial` is out of the pool already: the driver still closes it."""
+        if isinstance(action, Use):
+            return self.released(action.entry, now, sent=False, pipelinable=pipelinable)
+        if isinstance(action, (Dial, EvictThenDial)):
+            return self.dial_failed(action.origin, now)
+        return []
 
     def sent(self, entry: Entry, now: float, pipelinable: bool = True) -> Wakeups:
         """A caller holding the entry recorded its request on the connection

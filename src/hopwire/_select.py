@@ -31,21 +31,28 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
 
 
+def c_twin(name: str) -> ModuleType | None:
+    """The C extension `hopwire.<name>` if it may and can be used (see the module
+    docstring), else None; with HOPWIRE_REQUIRE_EXTENSIONS, failing to import it raises."""
+    if _flag("HOPWIRE_NO_EXTENSIONS"):
+        return None
+    try:
+        module = importlib.import_module(f"{__package__}.{name}")
+    except ImportError:
+        if _flag("HOPWIRE_REQUIRE_EXTENSIONS"):
+            raise
+        return None
+    if platform.python_implementation() != "CPython" and not _flag("HOPWIRE_REQUIRE_EXTENSIONS"):
+        return None
+    return module
+
+
 def choose() -> tuple[ModuleType, bool]:
     """Return the parser module to use and whether it is the C twin."""
     from . import _parser_py
 
-    if _flag("HOPWIRE_NO_EXTENSIONS"):
-        return _parser_py, False
-    try:
-        from . import _parser_c  # type: ignore[attr-defined]
-    except ImportError:
-        if _flag("HOPWIRE_REQUIRE_EXTENSIONS"):
-            raise
-        return _parser_py, False
-    if platform.python_implementation() != "CPython" and not _flag("HOPWIRE_REQUIRE_EXTENSIONS"):
-        return _parser_py, False
-    return _parser_c, True
+    parser_c = c_twin("_parser_c")
+    return (_parser_py, False) if parser_c is None else (parser_c, True)
 
 
 class _SourceFinder(importlib.abc.MetaPathFinder):

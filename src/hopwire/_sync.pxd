@@ -24,9 +24,8 @@ cdef class _SyncLink(Link):
 
     cpdef bint check_peer(self)
     cpdef bint gone(self, double now, object method)
-    @cython.locals(conn=Connection, lock=_Lock, write_lock=_Lock)
+    @cython.locals(conn=Connection)
     cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, Timeout timeout, object defer=*)
-    @cython.locals(write_lock=_Lock)
     cpdef object flush(self, Timeout timeout)
     @cython.locals(conn=Connection, lock=_Lock)
     cpdef object next_event(self, Exchange ex, object timeout)

@@ -846,9 +846,13 @@ class Pool:
         try:
             woken = waiter.event.wait(timeout)
         except BaseException:  # an interrupt (Ctrl-C) while waiting: undo what it was given
+            evicted = None
             with self._lock:
-                woken_with = None if self._state.cancel(waiter) else waiter.action
-                evicted = self._give_back(woken_with, pipelinable)
+                action = None if self._state.cancel(waiter) else waiter.action
+                if action is not None:
+                    self._wake(self._state.abandon(action, monotonic(), pipelinable))
+                    if isinstance(action, EvictThenDial):
+                        evicted = self._links.pop(action.entry, None)
             if evicted is not None:
                 evicted.close()
             raise
@@ -859,19 +863,6 @@ class Pool:
         if waiter.action is None:  # the pool was closed while waiting
             raise PoolClosed("the pool is closed")
         return waiter.action
-
-    def _give_back(self, action: Any, pipelinable: bool) -> _SyncLink | None:
-        """A waiter woken with `action` gave up (under the pool's lock): its lease or its
-        dial slot goes back; returns a link it was to evict, for the caller to close."""
-        if action is None:
-            return None
-        now = monotonic()
-        if isinstance(action, Use):
-            self._wake(self._state.released(action.entry, now, sent=False, pipelinable=pipelinable))
-            return None
-        evicted = self._links.pop(action.entry, None) if isinstance(action, EvictThenDial) else None
-        self._wake(self._state.dial_failed(action.origin, now))
-        return evicted
 
     def _wake(self, wakeups: Wakeups) -> None:
         """Hand the woken waiters their actions (under the pool's lock)."""
