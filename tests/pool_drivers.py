@@ -3,23 +3,32 @@
 Every pool test is written once, as a coroutine over a `Client`, and runs
 against `Pool` (each call in a thread of a private executor, so that
 concurrent calls really are concurrent threads sharing the pool) and against
-`AsyncPool` (each call a task). `run(kind, scenario, **options)` starts a
-fresh event loop, makes the client, runs the scenario and always closes the
-pool, bounded by a timeout so a hang fails the test instead of stalling CI.
+`AsyncPool` (each call a task), on asyncio's own loop ("async") and on uvloop
+("uvloop": its transports and loop are classes of its own, not asyncio's).
+`run(kind, scenario, **options)` starts a fresh event loop, makes the client,
+runs the scenario and always closes the pool, bounded by a timeout so a hang
+fails the test instead of stalling CI.
+
+uvloop is a test extra; where it is not installed the "uvloop" cases skip,
+or fail under HOPWIRE_REQUIRE_SERVERS=1 (as in CI).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+
+import pytest
 
 import hopwire
 
 T = TypeVar("T")
-KINDS = ("sync", "async")
+KINDS = ("sync", "async", "uvloop")
+ASYNC_KINDS = ("async", "uvloop")
 SCENARIO_TIMEOUT = 60.0  # seconds: a hung pool fails the test
 
 
@@ -108,6 +117,21 @@ def make_client(kind: str, **options: Any) -> Client:
     return SyncClient(**options) if kind == "sync" else AsyncClient(**options)
 
 
+def run_on(kind: str, main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)` on a loop of `kind`: uvloop's for "uvloop", else asyncio's."""
+    if kind != "uvloop":
+        return asyncio.run(main)
+    try:
+        import uvloop
+    except ImportError:
+        main.close()
+        if os.environ.get("HOPWIRE_REQUIRE_SERVERS", "") not in ("", "0"):
+            pytest.fail("HOPWIRE_REQUIRE_SERVERS=1 but uvloop is not installed", pytrace=False)
+        pytest.skip("uvloop is not installed (a test extra)")
+    result: T = uvloop.run(main)
+    return result
+
+
 def run(kind: str, scenario: Callable[[Client], Awaitable[T]], **options: Any) -> T:
     """Run `scenario(client)` on a fresh loop with a pool of `kind`; always close the pool."""
     async def main() -> T:
@@ -117,7 +141,7 @@ def run(kind: str, scenario: Callable[[Client], Awaitable[T]], **options: Any) -
         finally:
             await client.close()
             client.dispose()
-    return asyncio.run(main())
+    return run_on(kind, main())
 
 
 async def trickled(*pieces: bytes) -> AsyncIterator[bytes]:

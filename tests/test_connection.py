@@ -557,7 +557,33 @@ def test_garbage_breaks_the_connection(make: Any) -> None:
     assert conn.receive_eof() == [] and conn.state is BROKEN
     conn.close()
     assert conn.state is BROKEN
-    assert conn.unanswered() == Unanswered([ids[2]], [ids[1]])
+    # Bytes that cannot begin a status line, where the second answer should start on a
+    # connection that answered before, are no answer: that request may be replayed.
+    assert not conn.is_answering()
+    assert conn.unanswered() == Unanswered([ids[1], ids[2]], [])
+
+
+def test_garbage_as_the_first_answer_of_a_connection_is_an_answer(make: Any) -> None:
+    # On a new connection there is no earlier message the bytes could belong to:
+    # the server answered with something that is not HTTP, and may have acted.
+    conn = make()
+    first = send(conn)
+    with pytest.raises(RemoteProtocolError):
+        conn.receive_data(b"<html>oops</html>\r\n")
+    assert conn.is_answering()
+    assert conn.unanswered() == Unanswered([], [first])
+
+
+@pytest.mark.parametrize("bad", [b"HTTP/1.1 2x0 OK\r\n", b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n"])
+def test_a_broken_answer_on_a_reused_connection_has_begun(make: Any, bad: bytes) -> None:
+    # A status line that begins right and breaks later is an answer under way.
+    conn = proven(make, pipeline_depth=4)
+    send(conn)
+    broken = send(conn)
+    with pytest.raises(RemoteProtocolError):
+        conn.receive_data(ok() + bad)
+    assert conn.is_answering()
+    assert conn.unanswered() == Unanswered([], [broken])
 
 
 def test_data_while_idle_breaks_the_connection(make: Any) -> None:
@@ -600,8 +626,9 @@ def test_waitress_body_after_a_pipelined_head(make: Any) -> None:
     with pytest.raises(RemoteProtocolError) as info:
         conn.receive_data(response(200, content_length=5) + b"hello" + ok())
     assert summary(info.value.events) == [("resp", head_id, 200), ("end", head_id)]
-    # The GET met the stray bytes where its answer should start: it may have been processed.
-    assert conn.unanswered() == Unanswered([last_id], [get_id])
+    # The GET met the stray bytes where its answer should start: they are no answer,
+    # and it may be sent again (GET is idempotent: RFC 9110 §9.2.2).
+    assert conn.unanswered() == Unanswered([get_id, last_id], [])
 
 
 # -- 1xx, Upgrade and CONNECT ---------------------------------------------------------------

@@ -217,7 +217,7 @@ def test_an_interrupt_during_requests_never_leaves_a_pool_lock_held() -> None:
                 pass  # an interrupted request may leave its connection closed: a later one fails
             if pool._lock.locked():
                 held.append("the pool's lock")
-            for link in list(pool._links.values()):
+            for link in [entry.link for entry in pool._state.entries]:
                 if link.lock.locked() or link.write_lock.locked():
                     held.append(f"a lock of connection {link.number}")
     finally:

@@ -13,8 +13,14 @@ from typing import Any
 import pytest
 
 import hopwire
-from pool_drivers import KINDS, Client, run, trickled
+from pool_drivers import ASYNC_KINDS, KINDS, Client, run, run_on, trickled
 from servers import HELLO, open_fds, pattern, wait_for
+
+
+def answered_as(result: Any, method: str, target: str) -> bool:
+    """Is `result` the fault server's answer to that request?"""
+    return (isinstance(result, hopwire.HTTPResponse) and result.status == 200
+            and result.content.startswith(f"{method} {target} #".encode()))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -199,6 +205,80 @@ def test_cancelled_waiter_gives_its_turn_back(fault_server: Any) -> None:
 
     response = asyncio.run(main())
     assert response.content.startswith(b"GET /next #1.2")
+
+
+async def _cancel_every_other(pool: Any, url: str, how: str) -> list[Any]:
+    """20 requests; every other one cancelled after 20 ms (`how`: task.cancel(), or a
+    timeout of `asyncio.wait_for` / `asyncio.timeout`); the results, in order."""
+    async def limited(coro: Any) -> Any:
+        if how == "wait_for":
+            return await asyncio.wait_for(coro, 0.02)
+        async with asyncio.timeout(0.02):  # type: ignore[attr-defined]
+            return await coro
+
+    tasks = []
+    for i in range(20):
+        coro = pool.request("GET", f"{url}/delay/50?n={i}")
+        tasks.append(asyncio.ensure_future(limited(coro) if i % 2 == 0 and how != "cancel" else coro))
+    await asyncio.sleep(0.02)
+    if how == "cancel":
+        for task in tasks[::2]:
+            task.cancel()
+    return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+
+@pytest.mark.parametrize("how", ["cancel", "wait_for", "timeout"])
+@pytest.mark.parametrize("kind", ASYNC_KINDS)
+def test_cancelling_pipelined_requests_never_fails_another(kind: str, how: str,
+                                                            fault_server: Any) -> None:
+    # A cancelled request's answer still comes on its pipelined connection, before
+    # the answers behind it: it is read off and dropped, and its slot comes back.
+    if how == "timeout" and sys.version_info < (3, 11):
+        pytest.skip("asyncio.timeout is new in Python 3.11")
+    server = fault_server()
+
+    async def main() -> tuple[list[list[Any]], Any, list[int]]:
+        async with hopwire.AsyncPool(max_connections_per_host=2, pipeline_depth=4,
+                                     timeout=hopwire.Timeout(5.0, pool=5.0)) as pool:
+            rounds = [await _cancel_every_other(pool, server.url, how) for _ in range(3)]
+            after = await pool.request("GET", server.url + "/after")
+            await asyncio.sleep(0.2)  # answers of cancelled requests still being read off
+            return rounds, after, [e.leases for e in pool._state.entries]
+
+    rounds, after, leases = run_on(kind, main())
+    for results in rounds:
+        for i, result in enumerate(results):
+            if i % 2:
+                assert answered_as(result, "GET", f"/delay/50?n={i}"), (i, result)
+            else:  # cancelled, timed out, or answered before its time was up
+                assert isinstance(result, (asyncio.CancelledError, asyncio.TimeoutError,
+                                           hopwire.HTTPResponse)), (i, result)
+    assert answered_as(after, "GET", "/after")
+    assert leases and all(n == 0 for n in leases)  # every slot came back
+    assert server.connections_accepted <= 4
+
+
+@pytest.mark.parametrize("kind", ASYNC_KINDS)
+def test_a_long_cancelled_answer_closes_its_connection_and_the_rest_go_again(
+        kind: str, fault_server: Any) -> None:
+    # Reading off more than DRAIN_LIMIT bytes for nobody costs more than a new
+    # connection: the connection is closed, and the requests behind go again.
+    server = fault_server()
+
+    async def main() -> list[Any]:
+        async with hopwire.AsyncPool(max_connections_per_host=1, pipeline_depth=4) as pool:
+            await pool.request("GET", server.url + "/warm")
+            long = asyncio.ensure_future(pool.request("GET", server.url + "/slow-chunks/200"))
+            behind = [asyncio.ensure_future(pool.request("GET", server.url + f"/b{i}"))
+                      for i in range(3)]
+            await asyncio.sleep(0.1)
+            long.cancel()
+            return list(await asyncio.gather(*behind, return_exceptions=True))
+
+    behind = run_on(kind, main())
+    for i, result in enumerate(behind):
+        assert answered_as(result, "GET", f"/b{i}"), (i, result)
+    assert len(server.requests("GET", "/slow-chunks/200")) == 1
 
 
 def test_async_iterable_body(aiohttp_server: Any) -> None:

@@ -374,9 +374,9 @@ def test_timed_out_and_cancel() -> None:
     pool.acquire("soon", A, "GET", 0.0, deadline=2.0)
     pool.acquire("never", A, "GET", 0.0)
     pool.acquire("later", A, "GET", 0.0, deadline=5.0)
-    assert pool.timed_out(1.9) == []
-    assert pool.timed_out(2.0) == ["soon"]
-    assert pool.cancel("never") and not pool.cancel("never")
+    assert pool.timed_out(1.9) == ([], [])
+    assert pool.timed_out(2.0) == (["soon"], [])
+    assert pool.cancel("never", 2.5) == [] and pool.cancel("never", 2.5) is None
     assert pool.waiting == ("later",)
     assert answer(pool, entry, 3.0) == [("later", Use(entry))]
 
@@ -481,7 +481,10 @@ class PoolMachine(RuleBasedStateMachine):
         would give (and changes nothing when it would do anything else), then `acquire()`."""
         waiter, self.next_id = self.next_id, self.next_id + 1
         self.methods[waiter] = method
-        planned = self.pool._plan(_Request(origin, method, None, False, False), self.now)
+        # With others of the origin waiting, a new request queues behind them (FIFO).
+        queued = self.pool._head(origin) is not None
+        planned = Wait() if queued else self.pool._plan(_Request(origin, method, None, False, False),
+                                                        self.now)
         before = [(e, e.leases, e.unsent, e.unsent_blockers, e.idle_since, e.expires_at)
                   for e in self.pool.entries]
         entry = self.pool.acquire_now(origin, method, self.now)
@@ -527,18 +530,22 @@ class PoolMachine(RuleBasedStateMachine):
         for entry in self.pool.expire(self.now):
             assert not self.holders.get(entry) and entry.connection.is_idle
             entry.connection.close()
-        for waiter in self.pool.timed_out(self.now):
+        late, woken = self.pool.timed_out(self.now)
+        for waiter in late:
             assert isinstance(waiter, int)
             self.waiting.remove(waiter)
             self.gone.add(waiter)
+        self.wake(woken)
 
     @precondition(lambda self: self.waiting)
     @rule(data=st.data())
     def cancel(self, data: st.DataObject) -> None:
         waiter = data.draw(st.sampled_from(self.waiting))
-        assert self.pool.cancel(waiter)
+        woken = self.pool.cancel(waiter, self.now)
+        assert woken is not None
         self.waiting.remove(waiter)
         self.gone.add(waiter)
+        self.wake(woken)
 
     @invariant()
     def caps_hold(self) -> None:
@@ -560,9 +567,20 @@ class PoolMachine(RuleBasedStateMachine):
         assert len(self.waiting) + len(self.served) + len(self.gone) == self.next_id
 
     @invariant()
-    def no_waiter_could_be_served(self) -> None:
-        for request in self.pool._waiters.values():
-            assert isinstance(self.pool._plan(request, self.now), Wait)
+    def no_head_of_a_queue_could_be_served(self) -> None:
+        for origin in (A, B, C):
+            head = self.pool._head(origin)
+            if head is not None:
+                assert isinstance(self.pool._plan(head.request, self.now), Wait)
+
+    @invariant()
+    def queues_are_fifo_per_origin(self) -> None:
+        live = [q for queue in self.pool._queues.values() for q in queue
+                if self.pool._waiters.get(q.waiter) is q]
+        assert sorted(q.waiter for q in live) == sorted(self.waiting)
+        for queue in self.pool._queues.values():
+            orders = [q.order for q in queue]
+            assert orders == sorted(orders)
 
 
 PoolMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None,

@@ -36,10 +36,10 @@ cdef class AsyncPool:
     cdef public PoolOptions _options
     cdef public PoolState _state
     cdef public bint _pipelining
-    cdef public dict _links
     cdef public object _numbers
     cdef public object _next_expiry
     cdef public bint _closed
+    cdef public set _reading_off
 
     cpdef object _sent(self, _AsyncLink link, Attempt attempt)
     @cython.locals(link=_AsyncLink, ex=Exchange)

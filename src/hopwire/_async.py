@@ -34,7 +34,6 @@ from ._client import (
     abandoned,
     give_back,
     plan_batch,
-    protocol_error,
     record,
 )
 from ._connection import (
@@ -80,7 +79,7 @@ class _Waiter:
     __slots__ = ("future", "action", "link")
 
     def __init__(self) -> None:
-        self.future: asyncio.Future[None] | None = None
+        self.future: asyncio.Future[Any] | None = None
         self.action: Any = None
         self.link: _AsyncLink | None = None  # of a Use action, looked up when it is given
 
@@ -95,8 +94,8 @@ class _Protocol(asyncio.Protocol):
         self.is_lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Any conforming loop's transport: uvloop's are not asyncio.Transport subclasses.
+        self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         if self.link is not None:
@@ -164,8 +163,7 @@ class _AsyncLink(Link):
             else:
                 self.dispatch(conn.receive_eof())
         except RemoteProtocolError as exc:
-            self.dispatch(exc.events)
-            self.fail(protocol_error(exc))
+            self.broke(exc)
             self.close()
         else:
             ended = conn._ended  # not None exactly when the state is in ENDED
@@ -194,6 +192,9 @@ class _AsyncLink(Link):
         if not self.closed and self.exchanges:
             error = None if exc is None else ReadError(f"the connection was lost: {exc}")
             self._fail_and_wake(error, peer_closed=True)
+        # Lost while idle too (a reset): the connection has ended, and its place in
+        # the pool is free (PoolState drops an entry that ended while nobody held it).
+        self.conn.close()
         self.closed = True
         self.wake_drain()
 
@@ -380,12 +381,11 @@ class _AsyncLink(Link):
             self.abort(ReadTimeout(f"no byte of the answer within {timeout} s"))
 
     def cancelled(self, ex: Exchange) -> None:
-        """The await of `sleep`'s future raised: the answer is in an unknown state."""
-        try:
-            self.abort(ReadError("the request was cancelled while waiting for its answer"))
-        finally:
-            self.sleepers.remove(ex)
-            ex.waiter = None
+        """The await of `sleep`'s future raised (the caller was cancelled or
+        interrupted): it sleeps no more. What becomes of its answer is the pool's
+        to decide (`AsyncPool._give_up`)."""
+        self.sleepers.remove(ex)
+        ex.waiter = None
 
     def _arm(self, when: float) -> None:
         if self.timer is not None:
@@ -412,6 +412,11 @@ class _AsyncLink(Link):
                 earliest = deadline
         if earliest is not None and not self.closed:
             self._arm(earliest)
+
+
+def _time_out(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_result(_TIMED_OUT)
 
 
 async def _pieces(body: Any) -> AsyncIterator[bytes]:
@@ -459,8 +464,8 @@ class _AsyncBody(BodyStream):
             return None
         try:
             event = await self.link.next_event(self.ex, self.timeout)
-        except BaseException:
-            self._finish()
+        except BaseException as exc:
+            self._finish(exc)
             raise
         if type(event) is Data:
             return bytes(event.data)
@@ -480,8 +485,10 @@ class _AsyncBody(BodyStream):
                 if type(event) is not Data:
                     break
                 parts.append(event.data)
-        finally:
-            self._finish()
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._finish()
         return parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
 
     async def aclose(self) -> None:
@@ -498,13 +505,19 @@ class _AsyncBody(BodyStream):
                 budget -= len(getattr(event, "data", b""))
         except HopwireError:
             link.abort(ReadError("the response was closed before its end"))
-        finally:
-            self._finish()
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._finish()
 
-    def _finish(self) -> None:
+    def _finish(self, error: BaseException | None = None) -> None:
+        """The caller is done with the body: its end was read, or `error` stopped it."""
         if not self.closed:
             self.closed = True
-            self.pool._release(self.link, self.ex)
+            if error is None:
+                self.pool._release(self.link, self.ex)
+            else:
+                self.pool._give_up(self.link, self.ex, error, self.timeout)
 
 
 class AsyncPool:
@@ -527,10 +540,10 @@ class AsyncPool:
             trust_proxy_keep_alive=trust_proxy_keep_alive)
         self._state = self._options.new_state()
         self._pipelining = pipeline_depth > 1
-        self._links: dict[Entry, _AsyncLink] = {}
         self._numbers = iter(range(1, 1 << 62))
         self._next_expiry = 0.0
         self._closed = False
+        self._reading_off: set[asyncio.Task[None]] = set()  # see `_give_up`
 
     # -- public API --------------------------------------------------------------------
 
@@ -554,11 +567,9 @@ class AsyncPool:
             while waiter is not None:
                 try:
                     result = await waiter
-                except BaseException:
-                    try:
-                        link.cancelled(ex)
-                    finally:
-                        self._release(link, ex)
+                except BaseException as exc:
+                    link.cancelled(ex)
+                    self._give_up(link, ex, exc, timeout_read)
                     raise
                 self._woke(link, ex, result, timeout_read)
                 waiter = self._wait_more(link, ex, timeout_read)
@@ -648,10 +659,7 @@ class AsyncPool:
             assert isinstance(waiter, _Waiter) and waiter.future is not None
             if not waiter.future.done():
                 waiter.future.set_result(None)  # no action: PoolClosed
-        links = [self._links.pop(entry) for entry in entries if entry in self._links]
-        links += self._links.values()
-        self._links.clear()
-        for link in links:
+        for link in [entry.link for entry in entries]:
             link.abort(ReadError("the pool was closed"))
         await asyncio.sleep(0)  # let the transports run their connection_lost
 
@@ -797,8 +805,8 @@ class AsyncPool:
             self._release(link)
             attempt.replayed(ex.info.pipelined > 0, self._state.next_serial)
             raise
-        except BaseException:
-            self._release(link, ex)
+        except BaseException as exc:
+            self._give_up(link, ex, exc, t.read)
             raise
         ex.info.elapsed = monotonic() - started
         if collect and ex.ended and not link.reading_paused:
@@ -824,7 +832,7 @@ class AsyncPool:
                                         upgrade=prepared.upgrade, min_serial=attempt.min_serial)
         if entry is None:
             return None
-        link = self._links[entry]
+        link = entry.link
         in_flight = len(link.conn._in_flight)
         if in_flight == 0 and link.peer_gone():
             self._lose(link)
@@ -850,39 +858,51 @@ class AsyncPool:
                                          min_serial=attempt.min_serial)
             if isinstance(action, Wait):
                 if not block:
-                    self._state.cancel(waiter)
+                    self._wake(self._state.cancel(waiter, now) or [])
                     return None
                 waiter.future = loop.create_future()
                 action = await self._wait(waiter, deadline, attempt.pipelinable)
                 link = waiter.link  # type: ignore[assignment]
             elif isinstance(action, Use):
-                link = self._links[action.entry]
+                link = action.entry.link
             if isinstance(action, Use):
                 if link.conn.in_flight == 0 and link.peer_gone():
                     self._lose(link)
                     continue
                 return link, link.conn.answered > 0 or link.conn.in_flight > 0
             if isinstance(action, EvictThenDial):
-                self._links.pop(action.entry).close()
+                action.entry.link.close()
             return await self._dial(origin, t, attempt.pipelinable), False
 
     async def _wait(self, waiter: _Waiter, deadline: float | None, pipelinable: bool) -> Any:
-        assert waiter.future is not None
-        timeout = None if deadline is None else max(0.0, deadline - monotonic())
+        """Wait to be woken with an action, until the deadline (PoolTimeout). The
+        future is awaited bare, with a timer of the loop's to end the wait: a waiter
+        costs no task of its own (a gather of thousands of requests waits here)."""
+        future = waiter.future
+        assert future is not None
+        timer = None
+        if deadline is not None:
+            timer = future.get_loop().call_later(max(0.0, deadline - monotonic()), _time_out, future)
         try:
-            await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
-        except asyncio.TimeoutError:
-            if self._state.cancel(waiter):
-                raise PoolTimeout(f"no connection available within {self._options.timeout.pool} s") from None
-        except BaseException:
+            result = await future
+        except BaseException:  # cancelled: give back what it was woken with, if anything
+            held_up = self._state.cancel(waiter, monotonic())
+            if held_up:
+                self._wake(held_up)
             action = waiter.action
-            if not self._state.cancel(waiter) and action is not None:
+            if held_up is None and action is not None:
                 self._wake(self._state.abandon(action, monotonic(), pipelinable))
                 if isinstance(action, EvictThenDial):
-                    link = self._links.pop(action.entry, None)
-                    if link is not None:
-                        link.close()
+                    action.entry.link.close()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if result is _TIMED_OUT:
+            held_up = self._state.cancel(waiter, monotonic())
+            if held_up is not None:  # (else it was woken as the timer fired: it goes on)
+                self._wake(held_up)
+                raise PoolTimeout(f"no connection available within {self._options.timeout.pool} s")
         if waiter.action is None:
             raise PoolClosed("the pool is closed")
         return waiter.action
@@ -892,7 +912,7 @@ class AsyncPool:
             assert isinstance(waiter, _Waiter) and waiter.future is not None
             waiter.action = action
             if isinstance(action, Use):
-                waiter.link = self._links[action.entry]
+                waiter.link = action.entry.link
             if not waiter.future.done():
                 waiter.future.set_result(None)
 
@@ -900,7 +920,7 @@ class AsyncPool:
         if now < self._next_expiry:
             return []
         self._next_expiry = now + 0.5
-        return [self._links.pop(entry) for entry in self._state.expire(now) if entry in self._links]
+        return [entry.link for entry in self._state.expire(now)]
 
     async def _dial(self, origin: Origin, t: Timeout, pipelinable: bool = True) -> _AsyncLink:
         options = self._options
@@ -920,7 +940,7 @@ class AsyncPool:
             attempt += 1
         entry = self._state.connected(origin, link.conn, monotonic(), pipelinable=pipelinable)
         link.entry = entry
-        self._links[entry] = link
+        entry.link = link
         if self._closed:
             link.close()
         return link
@@ -942,7 +962,7 @@ class AsyncPool:
             raise ConnectError(f"TLS with {origin.host}:{origin.port} failed: {exc}") from exc
         except OSError as exc:
             raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
-        assert isinstance(transport, asyncio.Transport) and isinstance(protocol, _Protocol)
+        assert isinstance(protocol, _Protocol)
         proxied = proxy is not None and not tls
         conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied,
                           trust_proxy=options.trust_proxy_keep_alive)
@@ -996,10 +1016,48 @@ class AsyncPool:
                                                  server_hostname=origin.host)
         except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
             raise ConnectError(f"TLS with {origin.host}:{origin.port} failed: {exc}") from exc
-        assert isinstance(tls_transport, asyncio.Transport)
+        if tls_transport is None:  # (the loop's type allows it; a closed transport)
+            raise ConnectError(f"TLS with {origin.host}:{origin.port} failed: the connection closed")
         link.transport = tls_transport
         link.conn = real_conn
         link.tunneling = False
+
+    def _give_up(self, link: _AsyncLink, ex: Exchange, error: BaseException,
+                 timeout: float | None) -> None:
+        """The caller of `ex` stops waiting for its answer, stopped by `error`.
+
+        A caller alone on its connection leaves it in an unknown state: the
+        connection is closed, and its place in the pool is free at once. A
+        cancelled caller (`task.cancel()`, `asyncio.timeout`, `wait_for`) whose
+        request is pipelined with others' leaves its answer to be read off and
+        dropped in the background, up to DRAIN_LIMIT bytes of body, and its
+        lease goes back at the answer's end: closing would cut off the others'
+        answers, and no caller may see another's cancellation.
+        """
+        if (isinstance(error, asyncio.CancelledError) and ex.rid >= 0 and not ex.ended
+                and ex.error is None and not link.closed and len(link.exchanges) > 1):
+            task = link.loop.create_task(self._read_off(link, ex, timeout))
+            self._reading_off.add(task)
+            task.add_done_callback(self._reading_off.discard)
+        else:
+            self._release(link, ex)
+
+    async def _read_off(self, link: _AsyncLink, ex: Exchange, timeout: float | None) -> None:
+        """Read the answer of a cancelled caller to its end and drop it (see `_give_up`)."""
+        budget = DRAIN_LIMIT
+        ex.collect = False  # woken at each batch of events, to keep count
+        try:
+            while not ex.ended and ex.error is None:
+                await link._wait(ex, timeout)
+                for event in ex.events:
+                    if type(event) is Data:
+                        budget -= len(event.data)
+                ex.events.clear()
+                ex.buffered = 0
+                if budget < 0 and not ex.ended:
+                    link.abort(ReadError("the answer of a cancelled request was too long to read off"))
+        finally:
+            self._release(link, ex)
 
     def _release(self, link: _AsyncLink, ex: Exchange | None = None, sent: bool = True,
                  pipelinable: bool = True) -> None:
@@ -1008,7 +1066,6 @@ class AsyncPool:
             link.abort(ReadError("the answer was abandoned before its end"))
         wakeups, done = give_back(self._state, link, monotonic(), sent, pipelinable)
         if done:
-            self._links.pop(link.entry, None)  # type: ignore[arg-type]
             link.abort(ReadError("the connection was closed"))
         if wakeups:
             self._wake(wakeups)
@@ -1018,5 +1075,4 @@ class AsyncPool:
         link.abort(ReadError("the server closed the connection"), peer_closed=True)
         entry = link.entry
         assert entry is not None
-        self._links.pop(entry, None)
         self._wake(self._state.discard(entry, monotonic()))

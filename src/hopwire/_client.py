@@ -159,6 +159,14 @@ class Link:
                 if kind is Data:
                     ex.buffered += len(event.data)
 
+    def broke(self, exc: RemoteProtocolError) -> None:
+        """The server broke HTTP on the connection (now BROKEN): hand over the events
+        that came before, and fail the exchanges left. When the bytes were no answer
+        at all (a reused connection, see `Connection._receive_into`), the requests
+        were not answered: they may be replayed, as after a close by the server."""
+        self.dispatch(exc.events)
+        self.fail(protocol_error(exc), peer_closed=not self.conn.is_answering())
+
     def fail(self, error: BaseException | None, peer_closed: bool = False) -> bool:
         """The connection ended: give every exchange left its outcome, and forget them.
 

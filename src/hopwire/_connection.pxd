@@ -65,6 +65,7 @@ cdef class Connection:
     cdef public bint _transport_closed
     cdef public object _error
 
+    cpdef bint is_answering(self)
     cpdef object _refusal(self, object method, object barrier)
     @cython.locals(request=_InFlight)
     cpdef object send_prepared(self, PreparedRequest prepared)

@@ -52,6 +52,7 @@ Tagged = tuple[RequestId, Event]
 Buffer = Union[bytes, bytearray, memoryview]
 
 _SAFE = R.SAFE_METHODS  # (a module global: a module's attribute is looked up at every use)
+_NOT_A_STATUS_LINE = R.INVALID_VERSION[0]  # the parser's reason for bytes that cannot begin one
 
 # -- reasons of LocalProtocolError raised here -----------------------------------
 
@@ -498,7 +499,14 @@ class Connection:
         try:
             events = self._parser.feed(data)
         except ParseError as exc:
-            raise self._break(exc.reason, exc, self._tag_all(exc.events)) from exc
+            tagged = self._tag_all(exc.events)
+            # On a reused connection, bytes that cannot begin a status line where the
+            # next answer should start are the rest of an earlier message framed
+            # wrongly (waitress and cheroot write a body after their answer to HEAD),
+            # not an answer: the request was not answered, as after a close.
+            stray = (exc.reason == _NOT_A_STATUS_LINE and self.answered > 0
+                     and bool(self._in_flight) and not self._in_flight[0].started)
+            raise self._break(exc.reason, exc, tagged, answer_began=not stray) from exc
         return self._tag_all(events, exchanges)
 
     def receive_eof(self) -> list[Tagged]:
@@ -539,6 +547,11 @@ class Connection:
             return True
         return False
 
+    def is_answering(self) -> bool:
+        """Did a byte of the oldest unanswered request's answer arrive? Once the
+        connection broke: False when what came was no answer (see `_receive_into`)."""
+        return bool(self._in_flight) and self._in_flight[0].started
+
     def _check_receiving(self) -> None:
         if self._error is not None:
             raise ConnectionStateError("the connection is broken") from self._error
@@ -548,9 +561,10 @@ class Connection:
             raise ConnectionStateError("the connection is closed")
 
     def _break(self, reason: str, parse_error: ParseError | None = None,
-               events: Iterable[Tagged] = ()) -> RemoteProtocolError:
-        """Mark the connection BROKEN; the oldest request in flight counts as started."""
-        if self._in_flight:
+               events: Iterable[Tagged] = (), answer_began: bool = True) -> RemoteProtocolError:
+        """Mark the connection BROKEN; the oldest request in flight counts as started
+        unless the bytes were no answer at all (`answer_began=False`)."""
+        if self._in_flight and answer_began:
             self._in_flight[0].started = True
         error = RemoteProtocolError(reason, parse_error, events)
         self._error = error

@@ -13,6 +13,15 @@ cdef class Entry:
     cdef public Py_ssize_t unsent
     cdef public Py_ssize_t unsent_blockers
     cdef public bint pooled
+    cdef public object link
+
+    cpdef bint is_dead(self)
+
+
+cdef class _Queued:
+    cdef public object waiter
+    cdef public object request
+    cdef public Py_ssize_t order
 
 
 cdef class PoolState:
@@ -23,6 +32,9 @@ cdef class PoolState:
     cdef public list _entries
     cdef public object _dialing
     cdef public dict _waiters
+    cdef public dict _queues
+    cdef public Py_ssize_t _stale
+    cdef public Py_ssize_t _order
     cdef public object _pipeline_failures
     cdef public object _serial
     cdef public bint _closed
@@ -37,6 +49,11 @@ cdef class PoolState:
     cpdef bint _joinable(self, Entry entry, object method, object expect_continue, object upgrade)
     @cython.locals(connection=Connection)
     cpdef object released(self, Entry entry, object now, object sent=*, object pipelinable=*)
+    @cython.locals(head=_Queued, first=_Queued)
+    cpdef list _wake(self, object now)
+    @cython.locals(place=_Queued)
+    cpdef object _head(self, object origin)
+    cpdef object _reap(self)
 
 
 cpdef object _unlease(Entry entry, bint pipelinable)

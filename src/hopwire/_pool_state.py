@@ -21,7 +21,14 @@ Policy of `acquire()`, the first that applies:
 4. a slot can be freed by closing an idle connection: an expired one of the
    origin, or (at the global cap) the least recently used idle connection of
    another origin: `EvictThenDial`;
-5. otherwise wait in the pool's FIFO.
+5. otherwise wait in the origin's FIFO queue. While an origin has callers
+   waiting, a new request of that origin waits behind them (FIFO: a request
+   that cannot pipeline is not overtaken for ever by ones that can).
+
+A connection that ended while nobody held it (the server closed it while
+idle, or sent bytes nobody asked for) holds no slot: every decision leaves it
+out, and the next `acquire()`, wake-up or `expire()` drops it from the pool.
+Whoever saw it end (the driver's read of the transport) closed its transport.
 
 A connection is leased to a caller by `Use` and by `Dial` (the entry from
 `connected()`); the caller gives it back with `released()` once its response
@@ -41,18 +48,21 @@ connections are never handed out; `expire()` returns them for closing.
 Waking: every call that frees capacity or opens a pipeline (`released`,
 `discard`, `dial_failed`, and `sent`, which the driver calls once a handed-out
 request is recorded on its connection) hands it to the waiters that can use it
-now, oldest first. After each call no
-waiter could be served, so a new `acquire()` never jumps over a waiter that
-could use the same thing. `expire()` needs no wake-up: a waiter never waits
-while an idle connection could serve it or be evicted for it.
+now: per origin, from the head of its queue until a head cannot be served;
+across origins, the oldest head first. So serving the next waiter costs the
+same with ten waiters or ten thousand (a `gather` of many requests on a
+bounded pool). After each call no head of a queue could be served.
+`expire()` needs no wake-up: a waiter never waits while an idle connection
+could serve it or be evicted for it. A cancelled waiter leaves its place in
+its queue lazily (skipped when it comes to the head).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
 
 from . import _rules as R
 from ._connection import BROKEN, CLOSED, SWITCHED, Connection
@@ -80,7 +90,7 @@ class Entry:
     """One live connection of the pool; compared by identity."""
 
     __slots__ = ("connection", "origin", "serial", "idle_since", "expires_at", "leases", "unsent",
-                 "unsent_blockers", "pooled")
+                 "unsent_blockers", "pooled", "link")
 
     def __init__(self, connection: Connection, origin: Origin, serial: int = 0) -> None:
         self.connection = connection
@@ -92,6 +102,7 @@ class Entry:
         self.unsent = 0  # leases whose request is not recorded on the connection yet (`sent()`)
         self.unsent_blockers = 0  # of those, the ones that may not be pipelined
         self.pooled = False  # in its PoolState's entries (a list: `in` would compare each)
+        self.link: Any = None  # the driver's link: its transport for the connection (opaque here)
 
     @property
     def is_available(self) -> bool:
@@ -100,6 +111,10 @@ class Entry:
 
     def is_expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
+
+    def is_dead(self) -> bool:
+        """Ended while nobody held it (closed by the server while idle): it holds no slot."""
+        return self.leases == 0 and self.connection._ended is not None
 
     def __repr__(self) -> str:
         return (f"<Entry {self.origin.host}:{self.origin.port} leases={self.leases} "
@@ -134,6 +149,7 @@ class Wait:
 
 
 Action = Union[Use, Dial, EvictThenDial, Wait]
+WAIT = Wait()
 Wakeups = list[tuple[Waiter, Action]]
 
 
@@ -145,6 +161,18 @@ class _Request(NamedTuple):
     upgrade: bool
     fresh: bool = False  # only a new connection will do
     min_serial: int = 0  # only connections opened since this serial will do
+
+
+class _Queued:
+    """A waiter's place in its origin's queue (compared by identity: a waiter id
+    cancelled and queued again has a new place)."""
+
+    __slots__ = ("waiter", "request", "order")
+
+    def __init__(self, waiter: Waiter, request: _Request, order: int) -> None:
+        self.waiter = waiter
+        self.request = request
+        self.order = order  # when it was queued, across origins
 
 
 def _unlease(entry: Entry, pipelinable: bool) -> None:
@@ -185,7 +213,10 @@ class PoolState:
         self.keepalive_expiry = keepalive_expiry
         self._entries: list[Entry] = []
         self._dialing: Counter[Origin] = Counter()
-        self._waiters: dict[Waiter, _Request] = {}  # insertion order is the FIFO
+        self._waiters: dict[Waiter, _Queued] = {}  # insertion order is the FIFO
+        self._queues: dict[Origin, deque[_Queued]] = {}  # per origin, oldest first
+        self._stale = 0  # places of cancelled waiters still in `_queues`
+        self._order = 0
         self._pipeline_failures: Counter[Origin] = Counter()
         self._serial = 0  # the serial of the next connection
         self._closed = False
@@ -217,8 +248,8 @@ class PoolState:
     def count(self, origin: Origin | None = None) -> int:
         """Connections (live and being dialled) of the origin, or of the pool."""
         if origin is None:
-            return len(self._entries) + self.dialing
-        return sum(e.origin == origin for e in self._entries) + self._dialing[origin]
+            return sum(not e.is_dead() for e in self._entries) + self.dialing
+        return sum(e.origin == origin and not e.is_dead() for e in self._entries) + self._dialing[origin]
 
     def idle_count(self) -> int:
         return sum(e.is_available for e in self._entries)
@@ -241,15 +272,17 @@ class PoolState:
         method_b = method if type(method) is bytes else (
             method.encode("ascii", "replace") if isinstance(method, str) else bytes(method))
         pipelinable = _pipelinable(method_b, expect_continue, upgrade)
-        best = None if fresh else self._idle(origin, now, min_serial)
+        queued = bool(self._waiters) and self._head(origin) is not None
+        best = None if fresh or queued else self._idle(origin, now, min_serial)
         if best is not None:  # policy step 1, the common case, without building a request
             action: Action = Use(best)
             self._apply(action, pipelinable)
             return action
+        self._reap()
         request = _Request(origin, method_b, deadline, expect_continue, upgrade, fresh, min_serial)
-        action = self._plan(request, now, idle_checked=True)
+        action = WAIT if queued else self._plan(request, now, idle_checked=True)
         if type(action) is Wait:
-            self._waiters[waiter] = request
+            self._queue(waiter, request)
         else:
             self._apply(action, pipelinable)
         return action
@@ -264,6 +297,8 @@ class PoolState:
         """
         if self._closed:
             raise PoolStateError("the pool is closed")
+        if self._waiters and origin in self._queues:
+            return None  # others of the origin wait: `acquire()` queues it behind them
         pipelinable = _pipelinable(method, expect_continue, upgrade)
         best = self._idle(origin, now, min_serial)
         if best is None:
@@ -272,14 +307,17 @@ class PoolState:
             # Steps 2 and 3 of `_plan`: at a cap, a busy connection that can take it.
             mine = 0
             candidates = []
+            dead = 0
             for e in self._entries:
-                if e.origin == origin:
+                if e.leases == 0 and e.connection._ended is not None:  # `is_dead`
+                    dead += 1
+                elif e.origin == origin:
                     mine += 1
                     if e.leases > 0 and e.serial >= min_serial:
                         candidates.append(e)
             dialing = self._dialing
             host_full = mine + (dialing[origin] if dialing else 0) >= self.max_connections_per_host
-            if not host_full and (len(self._entries) + (self.dialing if dialing else 0)
+            if not host_full and (len(self._entries) - dead + (self.dialing if dialing else 0)
                                   < self.max_connections):
                 return None  # step 2: a new connection
             if not candidates or not self.pipelining_enabled(origin):
@@ -375,20 +413,36 @@ class PoolState:
             self._drop(entry)
         return self._wake(now)
 
-    def cancel(self, waiter: Waiter) -> bool:
-        """The caller gave up waiting; whether it was waiting."""
-        return self._waiters.pop(waiter, None) is not None
+    def cancel(self, waiter: Waiter, now: float) -> Wakeups | None:
+        """The caller gave up waiting: None if it was not waiting (served or gone
+        already), else the waiters that its place held up and that can go now."""
+        place = self._waiters.pop(waiter, None)
+        if place is None:
+            return None
+        self._stale += 1
+        if self._stale > 64 and self._stale > len(self._waiters):
+            self._compact()
+        if self._head(place.request.origin) is None or not self._waiters:
+            return []
+        return self._wake(now)
 
-    def timed_out(self, now: float) -> list[Waiter]:
-        """Remove and return the waiters past their deadline (the driver raises PoolTimeout)."""
-        late = [w for w, r in self._waiters.items() if r.deadline is not None and now >= r.deadline]
+    def timed_out(self, now: float) -> tuple[list[Waiter], Wakeups]:
+        """Remove the waiters past their deadline (the driver raises PoolTimeout), and
+        return them with the waiters they held up that can go now.
+
+        A walk over every waiter: the drivers time their waiters out themselves
+        (each wait has its own timeout) and `cancel()` them."""
+        late = [w for w, q in self._waiters.items()
+                if q.request.deadline is not None and now >= q.request.deadline]
+        woken: Wakeups = []
         for waiter in late:
-            del self._waiters[waiter]
-        return late
+            woken += self.cancel(waiter, now) or []
+        return late, woken
 
     def expire(self, now: float) -> list[Entry]:
-        """Remove and return the idle connections past their expiry, for closing."""
-        expired = [e for e in self._entries if e.is_available and e.is_expired(now)]
+        """Remove and return the idle connections past their expiry, and those
+        that ended while idle, for closing."""
+        expired = [e for e in self._entries if e.is_dead() or (e.is_available and e.is_expired(now))]
         for entry in expired:
             self._drop(entry)
         return expired
@@ -410,6 +464,8 @@ class PoolState:
         for entry in entries:
             entry.pooled = False
         self._waiters.clear()
+        self._queues.clear()
+        self._stale = 0
         self._dialing.clear()
         return entries
 
@@ -423,10 +479,11 @@ class PoolState:
         best: Entry | None = None if fresh or idle_checked else self._idle(origin, now, min_serial)
         if best is not None:
             return Use(best)
-        mine = [e for e in self._entries if e.origin == origin]
+        live = [e for e in self._entries if not e.is_dead()]
+        mine = [e for e in live if e.origin == origin]
         dialing = self._dialing
         host_full = len(mine) + (dialing[origin] if dialing else 0) >= self.max_connections_per_host
-        pool_full = len(self._entries) + (self.dialing if dialing else 0) >= self.max_connections
+        pool_full = len(live) + (self.dialing if dialing else 0) >= self.max_connections
         if not host_full and not pool_full:
             return Dial(origin)
         if not fresh and self.pipelining_enabled(origin):
@@ -440,7 +497,7 @@ class PoolState:
                 return Use(best)
         # An idle connection of the origin that cannot serve the request is a
         # victim too: expired, or older than the request accepts.
-        victims = [e for e in self._entries if e.is_available and (
+        victims = [e for e in live if e.is_available and (
             (e.is_expired(now) or fresh or e.serial < min_serial) if e.origin == origin
             else not host_full)]
         if victims:
@@ -499,30 +556,81 @@ class PoolState:
             self._dialing[action.origin] += 1
 
     def _wake(self, now: float) -> Wakeups:
-        """Serve the waiters that can be served now, oldest first.
+        """Serve the heads of the queues that can be served now, the oldest head
+        first, until no head can be (see "Waking" in the module docstring).
 
-        Serving a waiter only takes capacity away: once a request cannot be
-        served, a later one of the same origin, method and flags cannot be
-        either in this pass, and is not planned again (many waiters behind a
-        pipeline would otherwise cost a plan each on every call).
+        Serving a waiter only takes capacity away: a head that cannot be served
+        stays so for the rest of this pass, and its origin is not asked again.
         """
         woken: Wakeups = []
         if not self._waiters:
             return woken
-        blocked: set[_Request] = set()
-        for waiter, request in list(self._waiters.items()):
-            key = request._replace(deadline=None)
-            if key in blocked:
-                continue
-            action = self._plan(request, now)
-            if isinstance(action, Wait):
-                blocked.add(key)
+        self._reap()
+        blocked: set[Origin] = set()
+        while True:
+            head = None
+            if len(self._queues) == 1:  # the common case: one origin
+                origin = next(iter(self._queues))
+                if origin not in blocked:
+                    head = self._head(origin)
             else:
-                del self._waiters[waiter]
-                self._apply(action, _pipelinable(request.method, request.expect_continue,
-                                                 request.upgrade))
-                woken.append((waiter, action))
-        return woken
+                for origin in list(self._queues):
+                    if origin not in blocked:
+                        first = self._head(origin)
+                        if first is not None and (head is None or first.order < head.order):
+                            head = first
+            if head is None:
+                return woken
+            request = head.request
+            action = self._plan(request, now)
+            if type(action) is Wait:
+                blocked.add(request.origin)
+                continue
+            self._queues[request.origin].popleft()
+            del self._waiters[head.waiter]
+            self._apply(action, _pipelinable(request.method, request.expect_continue,
+                                             request.upgrade))
+            woken.append((head.waiter, action))
+
+    def _queue(self, waiter: Waiter, request: _Request) -> None:
+        place = _Queued(waiter, request, self._order)
+        self._order += 1
+        self._waiters[waiter] = place
+        queue = self._queues.get(request.origin)
+        if queue is None:
+            queue = self._queues[request.origin] = deque()
+        queue.append(place)
+
+    def _head(self, origin: Origin) -> _Queued | None:
+        """The oldest waiter of the origin still waiting (cancelled places are dropped)."""
+        queue = self._queues.get(origin)
+        if queue is None:
+            return None
+        waiters = self._waiters
+        while queue:
+            place = queue[0]
+            if waiters.get(place.waiter) is place:
+                return place
+            queue.popleft()
+            self._stale -= 1
+        del self._queues[origin]
+        return None
+
+    def _compact(self) -> None:
+        """Drop the places of cancelled waiters (many waiters gave up at once)."""
+        waiters = self._waiters
+        for origin in list(self._queues):
+            queue = deque(q for q in self._queues[origin] if waiters.get(q.waiter) is q)
+            if queue:
+                self._queues[origin] = queue
+            else:
+                del self._queues[origin]
+        self._stale = 0
+
+    def _reap(self) -> None:
+        """Drop the connections that ended while nobody held them (see the module docstring)."""
+        for entry in [e for e in self._entries if e.is_dead()]:
+            self._drop(entry)
 
     def _drop(self, entry: Entry) -> None:
         entry.pooled = False

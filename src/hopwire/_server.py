@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from . import Data, EndOfMessage, ParseError, Request, RequestParser, __version__
 from ._serving import LoopThread, TCPListener, run_until_stopped
@@ -199,8 +199,8 @@ class _Connection(asyncio.Protocol):
     # -- asyncio callbacks ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Any conforming loop's transport: uvloop's are not asyncio.Transport subclasses.
+        self.transport = cast(asyncio.Transport, transport)
         self.server.stats.connections += 1
         self.server.connections.add(self)
         self.idle_handle = self.loop.call_at(self.last_active + self.options.idle_timeout, self._idle)

@@ -36,7 +36,6 @@ cdef class Pool:
     cdef public PoolState _state
     cdef public bint _pipelining
     cdef public _Lock _lock
-    cdef public dict _links
     cdef public object _numbers
     cdef public object _next_expiry
     cdef public bint _closed

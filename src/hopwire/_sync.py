@@ -59,7 +59,6 @@ from ._client import (
     abandoned,
     give_back,
     plan_batch,
-    protocol_error,
     record,
 )
 from ._connection import Connection, ConnectionStateError, Exchange, PreparedRequest
@@ -401,8 +400,7 @@ class _SyncLink(Link):
                         try:
                             conn._receive_into(data, self.exchanges)  # (`receive_data` and `dispatch` in one)
                         except RemoteProtocolError as exc:
-                            self.dispatch(exc.events)
-                            self.fail(protocol_error(exc))
+                            self.broke(exc)
                             self.close()
                         else:
                             if conn._ended is not None:
@@ -434,8 +432,7 @@ class _SyncLink(Link):
         try:
             tagged = conn.receive_data(data) if data else conn.receive_eof()
         except RemoteProtocolError as exc:
-            self.dispatch(exc.events)
-            self.fail(protocol_error(exc))
+            self.broke(exc)
             self.close()
             return
         self.dispatch(tagged)
@@ -563,7 +560,6 @@ class Pool:
         self._state = self._options.new_state()
         self._pipelining = pipeline_depth > 1
         self._lock = Lock()
-        self._links: dict[Entry, _SyncLink] = {}
         self._numbers = iter(range(1, 1 << 62))
         self._next_expiry = 0.0
         self._closed = False
@@ -650,10 +646,7 @@ class Pool:
             for waiter in waiters:
                 assert isinstance(waiter, _Waiter) and waiter.event is not None
                 waiter.event.set()  # with no action: PoolClosed
-            links = [self._links.pop(entry) for entry in entries if entry in self._links]
-            links += self._links.values()
-            self._links.clear()
-        for link in links:
+        for link in [entry.link for entry in entries]:
             link.abort(ReadError("the pool was closed"))
 
     def __enter__(self) -> Pool:
@@ -695,7 +688,7 @@ class Pool:
                                             upgrade=prepared.upgrade)
             if entry is None:
                 return None
-            link = self._links[entry]
+            link = entry.link
         if link.gone(now, prepared.method):  # an idle connection: nothing in flight on it
             self._lose(link)
             return None
@@ -798,7 +791,7 @@ class Pool:
                     upgrade=prepared.upgrade, min_serial=attempt.min_serial)
                 if ready is not None:
                     kind: Any = Use
-                    link = self._links[ready]
+                    link = ready.link
                 else:
                     waiter = _Waiter()
                     # Its event exists before it is queued: a waiter woken without one
@@ -810,9 +803,9 @@ class Pool:
                                            min_serial=attempt.min_serial)
                     kind = type(action)
                     if kind is Use:
-                        link = self._links[action.entry]  # type: ignore[union-attr]
+                        link = action.entry.link  # type: ignore[union-attr]
                     elif kind is Wait and not block:
-                        state.cancel(waiter)
+                        self._wake(state.cancel(waiter, now) or [])
                         return None
             if expired:
                 for expired_link in expired:
@@ -832,10 +825,11 @@ class Pool:
                     continue
                 return link, in_flight > 0 or link.conn.answered > 0
             if kind is EvictThenDial:
-                self._links.pop(action.entry).close()  # type: ignore[union-attr]
+                action.entry.link.close()  # type: ignore[union-attr]
             # A connect may take a while: heads a batch deferred (see `_SyncLink.send`)
             # leave before it, so that their servers need not wait for it.
-            for waiting in list(self._links.values()):
+            for entry in state.entries:
+                waiting = entry.link
                 if waiting.out:
                     waiting.flush(t)
             return self._dial(origin, t, attempt.pipelinable), False
@@ -848,17 +842,22 @@ class Pool:
         except BaseException:  # an interrupt (Ctrl-C) while waiting: undo what it was given
             evicted = None
             with self._lock:
-                action = None if self._state.cancel(waiter) else waiter.action
+                held_up = self._state.cancel(waiter, monotonic())
+                action = None if held_up is not None else waiter.action
+                if held_up:
+                    self._wake(held_up)
                 if action is not None:
                     self._wake(self._state.abandon(action, monotonic(), pipelinable))
                     if isinstance(action, EvictThenDial):
-                        evicted = self._links.pop(action.entry, None)
+                        evicted = action.entry.link
             if evicted is not None:
                 evicted.close()
             raise
         if not woken:
             with self._lock:
-                if self._state.cancel(waiter):
+                held_up = self._state.cancel(waiter, monotonic())
+                if held_up is not None:
+                    self._wake(held_up)
                     raise PoolTimeout(f"no connection available within {self._options.timeout.pool} s")
         if waiter.action is None:  # the pool was closed while waiting
             raise PoolClosed("the pool is closed")
@@ -870,12 +869,12 @@ class Pool:
             assert isinstance(waiter, _Waiter) and waiter.event is not None
             waiter.action = action
             if isinstance(action, Use):
-                waiter.link = self._links[action.entry]
+                waiter.link = action.entry.link
             waiter.event.set()
 
     def _expire(self, now: float) -> list[_SyncLink]:
         self._next_expiry = now + 0.5
-        return [self._links.pop(entry) for entry in self._state.expire(now) if entry in self._links]
+        return [entry.link for entry in self._state.expire(now)]
 
     def _dial(self, origin: Origin, t: Timeout, pipelinable: bool = True) -> _SyncLink:
         options = self._options
@@ -902,7 +901,7 @@ class Pool:
         with self._lock:
             entry = self._state.connected(origin, conn, monotonic(), pipelinable=pipelinable)
             link.entry = entry
-            self._links[entry] = link
+            entry.link = link
             if self._closed:
                 link.close()
         return link
@@ -950,8 +949,6 @@ class Pool:
             link.abort(ReadError("the answer was abandoned before its end"))
         with self._lock:
             wakeups, done = give_back(self._state, link, monotonic(), sent, pipelinable)
-            if done:
-                self._links.pop(link.entry, None)  # type: ignore[arg-type]
             if wakeups:
                 self._wake(wakeups)
         if done:
@@ -967,7 +964,6 @@ class Pool:
         entry = link.entry
         assert entry is not None
         with self._lock:
-            self._links.pop(entry, None)
             self._wake(self._state.discard(entry, monotonic()))
 
 

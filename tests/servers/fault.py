@@ -56,6 +56,9 @@ Behaviours, keyword arguments of `start_fault_server()` and `FaultServer.set()`
 - ``truncate=True``: send ``Content-Length: 100`` and only 10 bytes of body, then close.
 - ``idle_close=S``: close (no notice) a connection idle for S seconds, that is S seconds
   after its last response (or its accept) with no byte of a next request received.
+- ``head_body=S``: after its answer to HEAD, write the body anyway, S seconds later (0: in
+  the same write), as waitress and cheroot do: the stray bytes race the client's next
+  request on the connection.
 - ``ignore_expect=True``: never send ``100 Continue`` (the client must send the body
   anyway, as after its own timeout).
 
@@ -117,6 +120,7 @@ class Behaviour:
     garbage: bool = False
     truncate: bool = False
     idle_close: float | None = None
+    head_body: float | None = None
     ignore_expect: bool = False
 
     def __post_init__(self) -> None:
@@ -126,7 +130,7 @@ class Behaviour:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative, not {value}")
-        for name in ("stall", "stall_body", "idle_close"):
+        for name in ("stall", "stall_body", "idle_close", "head_body"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative, not {value}")
@@ -465,7 +469,11 @@ class _Connection:
         if connection is not None:
             fields.append(("Connection", connection))
         head = self._head(b, status, fields)
-        if req.method == "HEAD" or status in (204, 304):
+        if req.method == "HEAD" and b.head_body is not None and body and chunks is None:
+            self._send(head)
+            self._pause(b.head_body)
+            self._send(body)  # the stray bytes: framed as no answer, they are the next one's
+        elif req.method == "HEAD" or status in (204, 304):
             self._send(head)
         elif chunks is None or b.http10:
             self._send(head + body)
