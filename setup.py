@@ -23,6 +23,10 @@ sanitize = os.environ.get("HOPWIRE_SANITIZE", "") not in ("", "0")
 # import-time choice in _select.py must name the same ones.
 COMPILED = ["_models", "_connection", "_client", "_pool_state", "_sync", "_async"]
 
+# The C twins of the HTTP/2 codec (their Python twins are src/hopwire/_h2/*_py.py; the
+# selectors _h2/frames.py and _h2/hpack.py load them through _select.c_twin).
+H2_TWINS = ["_hpack_c", "_frames_c"]
+
 ext_modules = []
 if os.environ.get("HOPWIRE_NO_EXTENSIONS", "") in ("", "0"):
     from Cython.Build import cythonize
@@ -40,6 +44,11 @@ if os.environ.get("HOPWIRE_NO_EXTENSIONS", "") in ("", "0"):
             ),
             Extension("hopwire._lock_c", ["ext/hopwire/_lock_c.pyx"],
                       extra_compile_args=compile_args, extra_link_args=link_args),
+        ] + [
+            Extension(f"hopwire._h2.{name}", [f"ext/hopwire/_h2/{name}.pyx"],
+                      include_dirs=["ext/hopwire/_h2"],
+                      extra_compile_args=compile_args, extra_link_args=link_args)
+            for name in H2_TWINS
         ],
         compiler_directives={
             "language_level": "3",

@@ -69,6 +69,8 @@ SOURCE=$(echo "$WORK"/unpacked/hopwire-*)
 missing=""
 for needed in ext/hopwire/_parser_c.pyx ext/hopwire/_parser_c.pxd ext/hopwire/__init__.pxd ext/hopwire/_scan.h \
     ext/hopwire/_lock_c.pyx ext/hopwire/_lock_c.pxd \
+    ext/hopwire/_h2/__init__.pxd ext/hopwire/_h2/_hpack_c.pyx ext/hopwire/_h2/_hpack_c.pxd \
+    ext/hopwire/_h2/_frames_c.pyx ext/hopwire/_h2/_frames_c.pxd \
     src/hopwire/_connection.pxd src/hopwire/_client.pxd src/hopwire/_pool_state.pxd src/hopwire/_sync.pxd src/hopwire/_async.pxd src/hopwire/_models.pxd; do
   [ -e "$SOURCE/$needed" ] || missing="$missing $needed"
 done
