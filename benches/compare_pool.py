@@ -5,15 +5,24 @@
 
 The pool part of `hopwire bench` (the machinery lives in `hopwire.bench`:
 pool_peers, pools, target, nginx, report), plus the project's targets for the
-pool, printed after the tables:
+pool, printed after the tables, every ratio between two contenders of the
+same run:
 
 - hopwire-sync sequential reaches SEQUENTIAL_TARGET of the floor's req/s;
-- hopwire-async reaches ASYNC_TARGET of hopwire-sync on every workload;
+- hopwire-async sequential reaches ASYNC_FLOOR_TARGET of the asyncio floor
+  (a bare asyncio Protocol + httptools) on the same loop: asyncio's own
+  loop, and uvloop's (hopwire-async-uvloop against floor-asyncio-uvloop);
+- hopwire-async on uvloop, sequential, reaches UVLOOP_TARGET of hopwire-sync;
 - both pipelined16 contenders reach PIPELINED_TARGET of the pipelined floor.
 
-With the asyncio floor measured too, it also prints what bounds the async
-target: the bare asyncio Protocol loop's share of hopwire-sync (no asyncio
-client can do better), and hopwire-async's share of that floor.
+A target whose contenders did not run (uvloop not installed, a failure) is
+listed as not measured, with the reason.
+
+For information (not targets), also from the same run: hopwire-async against
+hopwire-sync on every workload on asyncio's loop (asyncio's loop alone costs
+more per request than a blocking socket: the asyncio floor against
+hopwire-sync shows how much), the same on uvloop, and hopwire-async's share
+of the asyncio floor on every workload and loop.
 
 Default: 7 rounds of ~0.4 s batches (about 2 minutes on a 2-core VM);
 --quick: 3 rounds of ~0.12 s batches (about 30 s).
@@ -36,12 +45,17 @@ from hopwire.bench import pool_peers as pp  # noqa: E402
 from hopwire.bench import pools  # noqa: E402
 from hopwire.bench.environment import environment  # noqa: E402
 from hopwire.bench.progress import Progress  # noqa: E402
-from hopwire.bench.report import Symbols, header, pools_report  # noqa: E402
+from hopwire.bench.report import Symbols, header, markdown, pools_report  # noqa: E402
 from hopwire.bench.target import PLACEMENTS, SERVERS, ServerUnavailable  # noqa: E402
 
 SEQUENTIAL_TARGET = 0.60  # hopwire sync sequential vs the floor
-ASYNC_TARGET = 0.80  # hopwire async vs hopwire sync, same workload
+ASYNC_FLOOR_TARGET = 0.90  # hopwire async sequential vs the asyncio floor, on the same loop
+UVLOOP_TARGET = 0.80  # hopwire async on uvloop, sequential, vs hopwire sync
 PIPELINED_TARGET = 0.60  # hopwire pipelined16 vs the pipelined floor
+
+# (contender, reference, loop named in the text) for the async/floor comparisons.
+ASYNC_PAIRS = (("hopwire-async", "floor-asyncio", "asyncio loop"),
+               ("hopwire-async-uvloop", "floor-asyncio-uvloop", "uvloop"))
 
 
 def run(workloads: Iterable[str] | None = None, contenders: Iterable[str] | None = None, *,
@@ -72,44 +86,66 @@ def run(workloads: Iterable[str] | None = None, contenders: Iterable[str] | None
     return doc
 
 
-def targets(doc: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
-    """(what, measured ratio, threshold, met) for each target that could be measured."""
-    out: list[tuple[str, float, float, bool]] = []
+def _ratio(doc: dict[str, Any], workload: str, key: str, ref: str) -> tuple[float | None, str]:
+    """req/s of `key` over `ref`'s on `workload`, or None and why it was not measured."""
+    rows = doc["workloads"].get(workload, {}).get("contenders", {})
+    a, b = rows.get(key, {}), rows.get(ref, {})
+    if a.get("status") == "ok" and b.get("status") == "ok":
+        return float(a["req_s"]) / float(b["req_s"]), ""
+    why = [f"{k} {r.get('status', 'not run')}" + (f" ({r['detail']})" if r.get("detail") else "")
+           for k, r in ((key, a), (ref, b)) if r.get("status") != "ok"]
+    return None, "; ".join(why)
+
+
+Target = tuple[str, float | None, float, str]  # what, measured ratio or None, threshold, why not
+
+
+def targets(doc: dict[str, Any]) -> list[Target]:
+    """(what, measured ratio or None, threshold, why not measured) for each target
+    whose workload ran; met means ratio >= threshold."""
+    out: list[Target] = []
     w = doc["workloads"]
 
-    def ratio(workload: str, key: str, ref: str) -> float | None:
-        rows = w.get(workload, {}).get("contenders", {})
-        a, b = rows.get(key, {}), rows.get(ref, {})
-        if a.get("status") == "ok" and b.get("status") == "ok":
-            return float(a["req_s"]) / float(b["req_s"])
-        return None
+    def add(what: str, workload: str, key: str, ref: str, threshold: float) -> None:
+        if workload in w:
+            value, why = _ratio(doc, workload, key, ref)
+            out.append((what, value, threshold, why))
 
-    def add(what: str, value: float | None, threshold: float) -> None:
-        if value is not None:
-            out.append((what, value, threshold, value >= threshold))
-
-    add("hopwire-sync sequential / floor", ratio("sequential", "hopwire-sync", "floor"), SEQUENTIAL_TARGET)
-    for name in w:
-        add(f"hopwire-async / hopwire-sync, {name}", ratio(name, "hopwire-async", "hopwire-sync"),
-            ASYNC_TARGET)
+    add("hopwire-sync sequential / floor", "sequential", "hopwire-sync", "floor", SEQUENTIAL_TARGET)
+    for key, ref, loop in ASYNC_PAIRS:
+        add(f"{key} sequential / {ref} (same loop: {loop})", "sequential", key, ref, ASYNC_FLOOR_TARGET)
+    add("hopwire-async-uvloop sequential / hopwire-sync", "sequential", "hopwire-async-uvloop",
+        "hopwire-sync", UVLOOP_TARGET)
     for key in ("hopwire-sync", "hopwire-async"):
-        add(f"{key} pipelined16 / floor-pipelined16", ratio("pipelined16", key, "floor-pipelined16"),
+        add(f"{key} pipelined16 / floor-pipelined16", "pipelined16", key, "floor-pipelined16",
             PIPELINED_TARGET)
     return out
 
 
-def references(doc: dict[str, Any]) -> list[tuple[str, float]]:
-    """Ratios that bound the targets, measured in the same run: what asyncio's own
-    loop leaves to any asyncio client (the bare Protocol floor against hopwire-sync),
-    and how much of it hopwire-async keeps."""
-    out: list[tuple[str, float]] = []
-    w = doc["workloads"]
-    for name in w:
-        rows = w[name].get("contenders", {})
-        for key, ref in (("floor-asyncio", "hopwire-sync"), ("hopwire-async", "floor-asyncio")):
-            a, b = rows.get(key, {}), rows.get(ref, {})
-            if a.get("status") == "ok" and b.get("status") == "ok":
-                out.append((f"{key} / {ref}, {name}", float(a["req_s"]) / float(b["req_s"])))
+# Ratios for information: (column head, contender, reference), a column each.
+REFERENCES = (
+    ("async/sync", "hopwire-async", "hopwire-sync"),
+    ("async/sync (uvloop)", "hopwire-async-uvloop", "hopwire-sync"),
+    ("floor/sync", "floor-asyncio", "hopwire-sync"),
+    ("floor/sync (uvloop)", "floor-asyncio-uvloop", "hopwire-sync"),
+    ("async/floor", "hopwire-async", "floor-asyncio"),
+    ("async/floor (uvloop)", "hopwire-async-uvloop", "floor-asyncio-uvloop"),
+    ("async: uvloop/asyncio", "hopwire-async-uvloop", "hopwire-async"),
+)
+
+
+def references(doc: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Ratios for information, measured in the same run, by workload and column
+    (REFERENCES): hopwire-async against hopwire-sync on each loop (on asyncio's
+    loop, the old target), what each loop leaves to any asyncio client (the bare
+    Protocol floor against hopwire-sync), how much of it hopwire-async keeps,
+    and what uvloop gives hopwire-async."""
+    out: dict[str, dict[str, float]] = {}
+    for name in doc["workloads"]:
+        for head, key, ref in REFERENCES:
+            value, _ = _ratio(doc, name, key, ref)
+            if value is not None:
+                out.setdefault(name, {})[head] = value
     return out
 
 
@@ -118,16 +154,25 @@ def report(doc: dict[str, Any]) -> str:
     lines = header({"environment": doc["environment"], "pools": doc}, s) + [""] + pools_report(doc, s)
     found = targets(doc)
     if found:
-        lines += ["", "targets:"]
-        lines += [f"  {what}: {value:.2f} (target >= {threshold:.2f}) {'met' if met else 'MISSED'}"
-                  for what, value, threshold, met in found]
+        lines += ["", "targets (req/s ratios, same run):"]
+        for what, value, threshold, why in found:
+            if value is None:
+                lines.append(f"  {what}: not measured: {why} (target >= {threshold:.2f})")
+            else:
+                verdict = "met" if value >= threshold else "MISSED"
+                lines.append(f"  {what}: {value:.2f} (target >= {threshold:.2f}) {verdict}")
     bounds = references(doc)
-    if bounds:
-        lines += ["", "for reference (what asyncio itself leaves, same run):"]
-        lines += [f"  {what}: {value:.2f}" for what, value in bounds]
+    heads = [head for head, _, _ in REFERENCES if any(head in row for row in bounds.values())]
+    if heads:
+        lines += ["", "for information (req/s ratios, same run; async: hopwire-async, sync: hopwire-sync, "
+                  "floor: floor-asyncio, a bare Protocol + httptools; (uvloop): the async side on uvloop, "
+                  "else on asyncio's loop):", ""]
+        lines += markdown(["workload"] + heads,
+                          [[name] + [f"{row[h]:.2f}" if h in row else "" for h in heads]
+                           for name, row in bounds.items()], "<" + ">" * len(heads))
     lines += ["", f"CPU {s.mu}s/req: this process only (time.process_time, all threads); "
               f"server {s.mu}s/req: the server's process (schedstat). vs hopwire: hopwire of the same "
-              "I/O model (sync or asyncio); % of floor: share of the floor's req/s.",
+              "I/O model (sync, asyncio or uvloop); % of floor: share of the floor's req/s.",
               f"({doc.get('elapsed_s', 0):.0f} s)"]
     return "\n".join(lines)
 

@@ -27,8 +27,8 @@ pytest.importorskip("pytest_benchmark")
 from hopwire.bench import pool_peers as pp  # noqa: E402
 from hopwire.bench.target import ServerUnavailable, place, start_server  # noqa: E402
 
-CONTENDERS = ("hopwire-sync", "hopwire-async", "urllib3", "httpx-sync", "httpx-async", "aiohttp",
-              "floor", "floor-pipelined16")
+CONTENDERS = ("hopwire-sync", "hopwire-async", "hopwire-async-uvloop", "urllib3", "httpx-sync",
+              "httpx-async", "aiohttp", "floor", "floor-asyncio-uvloop", "floor-pipelined16")
 WORKLOADS = (pp.WORKLOADS_BY_NAME["sequential"], pp.WORKLOADS_BY_NAME["pipelined16"])
 REQUESTS = 320  # per round: a multiple of the pipeline depth
 ROUNDS = 10

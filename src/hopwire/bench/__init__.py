@@ -6,7 +6,8 @@ Two parts, each gated on correctness before anything is timed:
   twins, httptools, aiohttp's C and Python parsers and h11, each handed the
   same bytes and made to return the same method, target, headers and body;
 - connection pools (`pool_peers`, `pools`): hopwire's Pool and AsyncPool,
-  urllib3, requests, httpx, aiohttp, http.client and a raw-socket floor,
+  urllib3, requests, httpx, aiohttp, http.client and a raw-socket floor
+  (AsyncPool and the asyncio floor also on uvloop, when it is installed),
   against nginx on 127.0.0.1 (`nginx`) or hopwire's embedded server
   (`target`), every response checked.
 

@@ -32,6 +32,14 @@ recv, and parse with httptools, collecting the status, the headers and the
 body. `floor-pipelined16` writes 16 requests in one sendall and parses the
 16 answers. `floor-asyncio` is the same on an asyncio Protocol.
 
+Event loops: every asyncio contender runs on a loop of its own, made by
+`new_loop(cls.loop_name)`: asyncio's own (`asyncio.new_event_loop`) or
+uvloop's. `hopwire-async-uvloop` and `floor-asyncio-uvloop` are
+`hopwire-async` and `floor-asyncio` on uvloop (their I/O model reads
+"uvloop"): compared with each other, they show what hopwire keeps of the
+faster loop. uvloop is optional like the other peers: absent, those rows are
+"not installed".
+
 Every request loop is bounded: by its count n, by each client's 5 s
 per-request timeout, and by RUN_TIMEOUT for a whole `run()`.
 
@@ -51,7 +59,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit
 
 from .. import AsyncPool, Pool
@@ -106,6 +114,26 @@ def _host_port(url: str) -> tuple[str, int, str]:
     if parts.scheme != "http" or parts.hostname != "127.0.0.1":
         raise ValueError(f"the benchmarks only talk to http://127.0.0.1, not {url!r}")
     return parts.hostname, parts.port or 80, parts.path or "/"
+
+
+# -- event loops ---------------------------------------------------------------------
+
+LOOPS = ("asyncio", "uvloop")
+
+
+def new_loop(name: str = "asyncio") -> asyncio.AbstractEventLoop:
+    """A new event loop: "asyncio" (the stdlib's default) or "uvloop" (needs uvloop installed)."""
+    if name == "asyncio":
+        return asyncio.new_event_loop()
+    if name == "uvloop":
+        loop: asyncio.AbstractEventLoop = _module("uvloop").new_event_loop()
+        return loop
+    raise ValueError(f"loop must be one of {LOOPS}, not {name!r}")
+
+
+def loop_version(name: str) -> str:
+    """The version of the library behind loop `name` ("" for asyncio's own)."""
+    return "" if name == "asyncio" else str(getattr(_module(name), "__version__", ""))
 
 
 # -- the two drivers: sync (threads) and asyncio (tasks) -------------------------
@@ -231,13 +259,17 @@ class SyncContender(Contender):
 
 
 class AsyncContender(Contender):
-    """asyncio client on its own event loop, kept across runs (connections live in it)."""
+    """asyncio client on its own event loop, kept across runs (connections live in it).
+
+    `loop_name`: the kind of loop (`new_loop`); a uvloop subclass also sets
+    `model` to "uvloop" and lists "uvloop" in `requires`."""
 
     model = "asyncio"
+    loop_name: ClassVar[str] = "asyncio"
 
     def setup(self, url: str) -> None:
         self.url = url
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_loop(self.loop_name)
         self._await(self.aopen(url))
 
     def _await(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -321,7 +353,7 @@ class HopwireSync(SyncContender):
 class HopwireAsync(AsyncContender):
     key = "hopwire-async"
     label = "hopwire AsyncPool"
-    requires = ("hopwire",)
+    requires: ClassVar[tuple[str, ...]] = ("hopwire",)
     workloads = ALL
     note = "in pipelined16, one coroutine pipelines with AsyncPool.request_all, 16 requests a call"
 
@@ -664,8 +696,8 @@ class _FloorProtocol(asyncio.Protocol):
         self.collector = collector
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Not an isinstance check: uvloop's TCPTransport does not derive from asyncio.Transport.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.feed(data)
@@ -679,7 +711,7 @@ class _FloorProtocol(asyncio.Protocol):
 class FloorAsync(AsyncContender):
     key = "floor-asyncio"
     label = "floor: asyncio Protocol + httptools"
-    requires = ("httptools",)
+    requires: ClassVar[tuple[str, ...]] = ("httptools",)
 
     async def aopen(self, url: str) -> None:
         host, port, _ = _host_port(url)
@@ -708,11 +740,42 @@ class FloorAsync(AsyncContender):
         await asyncio.sleep(0)
 
 
+# -- on uvloop ---------------------------------------------------------------------------
+
+
+class HopwireAsyncUvloop(HopwireAsync):
+    key = "hopwire-async-uvloop"
+    label = "hopwire AsyncPool on uvloop"
+    model = "uvloop"
+    loop_name = "uvloop"
+    requires: ClassVar[tuple[str, ...]] = ("hopwire", "uvloop")
+    note = "hopwire-async on a uvloop event loop (uvloop.new_event_loop)"
+
+    @classmethod
+    def version(cls) -> str:
+        return loop_version("uvloop")
+
+
+class FloorAsyncUvloop(FloorAsync):
+    key = "floor-asyncio-uvloop"
+    label = "floor: asyncio Protocol + httptools on uvloop"
+    model = "uvloop"
+    loop_name = "uvloop"
+    requires: ClassVar[tuple[str, ...]] = ("httptools", "uvloop")
+    note = "floor-asyncio on a uvloop event loop"
+
+    @classmethod
+    def version(cls) -> str:
+        return loop_version("uvloop")
+
+
 # In table order: hopwire first, then the others, the floors last.
 CONTENDERS: dict[str, type[Contender]] = {c.key: c for c in (
-    HopwireSync, HopwireAsync, Urllib3, Requests, HttpxSync, HttpxAsync, HttpxHopwireSync,
-    HttpxHopwireAsync, Aiohttp, HttpClient,
-    Floor, FloorAsync, FloorPipelined,
+    HopwireSync, HopwireAsync, HopwireAsyncUvloop, Urllib3, Requests, HttpxSync, HttpxAsync,
+    HttpxHopwireSync, HttpxHopwireAsync, Aiohttp, HttpClient,
+    Floor, FloorAsync, FloorAsyncUvloop, FloorPipelined,
 )}
+# The hopwire contender each I/O model is compared with ("vs hopwire" in the tables).
+HOPWIRE_FOR = {"sync": "hopwire-sync", "asyncio": "hopwire-async", "uvloop": "hopwire-async-uvloop"}
 FLOOR_FOR = {"pipelined16": "floor-pipelined16"}  # the floor each workload is compared with
 DEFAULT_FLOOR = "floor"

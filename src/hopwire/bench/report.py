@@ -91,9 +91,12 @@ def _peer_versions(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
     pools = doc.get("pools")
     if pools:
         for key, version in pools["versions"].items():
-            if key.startswith(("hopwire", "floor")):
+            if key.endswith("-uvloop"):  # a contender on uvloop: its version is uvloop's
+                name = "uvloop"
+            elif key.startswith(("hopwire", "floor")):
                 continue
-            name = key.split("-")[0]
+            else:
+                name = key.split("-")[0]
             if version == "not installed":
                 if name not in missing:
                     missing.append(name)
@@ -189,7 +192,8 @@ def _ok(rows: dict[str, Any], key: str) -> dict[str, Any] | None:
 
 
 def _hopwire_for(key: str) -> str:
-    return "hopwire-async" if pp.CONTENDERS[key].model == "asyncio" else "hopwire-sync"
+    """hopwire of the same I/O model as contender `key` (sync, asyncio or uvloop)."""
+    return pp.HOPWIRE_FOR.get(pp.CONTENDERS[key].model, "hopwire-sync")
 
 
 def pools_report(doc: dict[str, Any], s: Symbols) -> list[str]:
@@ -384,7 +388,7 @@ FOOTNOTES = [
     "ns/msg: wall time of whole parse() calls / messages; CPU {mu}s: this process's CPU time",
     "(time.process_time) per message or request, all its threads; server {mu}s/req: the server",
     "process's CPU per request (Linux schedstat). vs hopwire: how the contender compares with",
-    "hopwire doing the same work (for pools, hopwire of the same I/O model: sync or asyncio).",
+    "hopwire doing the same work (for pools, hopwire of the same I/O model: sync, asyncio or uvloop).",
     "% of floor: the contender's req/s as a share of the bare socket + httptools loop's.",
 ]
 
