@@ -159,6 +159,23 @@ MAX_PENDING_REPLIES = 1000
 # (CVE-2019-9518): more than this many in a row end the connection, ENHANCE_YOUR_CALM.
 MAX_EMPTY_DATA_FRAMES = 100
 
+# Frames that change nothing, in a row: RST_STREAM or WINDOW_UPDATE on a closed stream,
+# PRIORITY (deprecated, §5.3.2), a field block on a stream we reset. Each is legitimate
+# once (a race with our RST_STREAM, §5.1), none is worth a stream of them (§10.5): past
+# this many without a field block or data between them, ENHANCE_YOUR_CALM.
+MAX_IGNORED_FRAMES = 1000
+# Closed streams whose fate the connection remembers (§5.1: how a stream closed decides
+# whether a late frame on it is ignored, a stream error or a connection error). Older
+# ones are forgotten, and late frames on them ignored (§5.1 lets a sender of RST_STREAM
+# limit how long it ignores them; we never turn them into errors).
+MAX_CLOSED_STREAMS = 1024
+
+# What our client assumes of the server's SETTINGS_MAX_CONCURRENT_STREAMS until its
+# SETTINGS frame arrives (§5.1.2, §6.5.2: 100 is the smallest value the RFC recommends
+# a server allow; nginx's default is 128). Streams beyond the server's real limit would
+# be refused (REFUSED_STREAM) and replayed.
+ASSUMED_MAX_CONCURRENT_STREAMS = 100
+
 # What our client sends in its preface (§3.4): no server push (§8.4, we would only
 # refuse the streams), and stream windows of 1 MiB so that one stream can fill a
 # 100 Mbit/s link at 80 ms RTT before waiting for a WINDOW_UPDATE (§5.2.3).
