@@ -91,7 +91,21 @@ class FakeTransport(asyncio.Transport):
         self._loop, self._protocol, self._closing = loop, protocol, False
 
     def write(self, data: Any) -> None:
-        self._loop.call_soon(self._protocol.data_received, ANSWER * bytes(data).count(b"\r\n\r\n"))
+        self._loop.call_soon(self._deliver, ANSWER * bytes(data).count(b"\r\n\r\n"))
+
+    def _deliver(self, answers: bytes) -> None:
+        """As asyncio's transports do: into the buffer of a buffered protocol (what
+        `recv_into` would do), else as a new bytes object."""
+        protocol = self._protocol
+        if isinstance(protocol, asyncio.BufferedProtocol):
+            while answers:
+                buffer = protocol.get_buffer(len(answers))
+                n = min(len(buffer), len(answers))
+                buffer[:n] = answers[:n]
+                protocol.buffer_updated(n)
+                answers = answers[n:]
+        else:
+            protocol.data_received(answers)
 
     def is_closing(self) -> bool:
         return self._closing

@@ -574,7 +574,8 @@ def test_garbage_as_the_first_answer_of_a_connection_is_an_answer(make: Any) -> 
     assert conn.unanswered() == Unanswered([], [first])
 
 
-@pytest.mark.parametrize("bad", [b"HTTP/1.1 2x0 OK\r\n", b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n"])
+@pytest.mark.parametrize("bad", [b"HTTP/1.1 2x0 OK\r\n", b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n",
+                                 b"HTTP/1.1\t200 OK\r\n", b"HTTP/1.10 200 OK\r\n", b"HTTP/1.1X"])
 def test_a_broken_answer_on_a_reused_connection_has_begun(make: Any, bad: bytes) -> None:
     # A status line that begins right and breaks later is an answer under way.
     conn = proven(make, pipeline_depth=4)
@@ -584,6 +585,27 @@ def test_a_broken_answer_on_a_reused_connection_has_begun(make: Any, bad: bytes)
         conn.receive_data(ok() + bad)
     assert conn.is_answering()
     assert conn.unanswered() == Unanswered([], [broken])
+
+
+@pytest.mark.parametrize("stray", [b"hello", b"\r\nhello", b"HTT<html>", b"http/1.1 200 OK\r\n"])
+def test_stray_bytes_before_an_answer_leave_an_idempotent_request_unanswered(
+        make: Any, stray: bytes) -> None:
+    conn = proven(make, pipeline_depth=4)
+    get = send(conn)
+    with pytest.raises(RemoteProtocolError):
+        conn.receive_data(stray + ok())
+    assert not conn.is_answering() and conn.unanswered() == Unanswered([get], [])
+
+
+def test_stray_bytes_before_a_post_answer_fail_it(make: Any) -> None:
+    # The POST may have been acted on (waitress answers it after the stray bytes):
+    # never sent again, even with replay_unsafe.
+    conn = proven(make)
+    post = send(conn, b"POST")
+    with pytest.raises(RemoteProtocolError):
+        conn.receive_data(b"hello" + ok())
+    assert conn.is_answering()
+    assert conn.unanswered(replay_unsafe=True) == Unanswered([], [post])
 
 
 def test_data_while_idle_breaks_the_connection(make: Any) -> None:

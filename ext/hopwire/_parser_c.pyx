@@ -756,6 +756,12 @@ cdef class _Parser:
     # -- public ------------------------------------------------------------------
 
     @property
+    def head_offset(self):
+        """The stream offset of the first byte of the last message head begun (its
+        start line): with a ParseError's `offset`, where in the head it broke."""
+        return self.head_start
+
+    @property
     def upgraded(self):
         """True once the parser stopped for an upgrade or a CONNECT tunnel."""
         return self.state == S_SWITCHED

@@ -19,6 +19,7 @@ cdef class _AsyncLink(Link):
     cdef public list sleepers
     cdef public object timer
     cdef public double timer_at
+    cdef public Py_ssize_t reading_off
 
     @cython.locals(conn=Connection)
     cpdef object on_data(self, object data)
@@ -40,6 +41,7 @@ cdef class AsyncPool:
     cdef public object _next_expiry
     cdef public bint _closed
     cdef public set _reading_off
+    cdef public object _read_buffer
 
     cpdef object _sent(self, _AsyncLink link, Attempt attempt)
     @cython.locals(link=_AsyncLink, ex=Exchange)

@@ -25,6 +25,7 @@ from ._client import (
     CONNECT_BACKOFF,
     DRAIN_LIMIT,
     HIGH_WATER,
+    READ_SIZE,
     SMALL_BODY,
     Attempt,
     Link,
@@ -84,6 +85,13 @@ class _Waiter:
         self.link: _AsyncLink | None = None  # of a Use action, looked up when it is given
 
 
+def _stock(loop: asyncio.AbstractEventLoop) -> bool:
+    """Is it one of asyncio's own loops (not uvloop's or another's)?"""
+    loop_type = type(loop)
+    return (getattr(loop_type, "time", None) is asyncio.BaseEventLoop.time and
+            getattr(loop_type, "create_future", None) is asyncio.BaseEventLoop.create_future)
+
+
 class _Protocol(asyncio.Protocol):
     """Hands the transport's callbacks to its link."""
 
@@ -122,11 +130,34 @@ class _Protocol(asyncio.Protocol):
             self.link.wake_drain()
 
 
+class _BufferedProtocol(_Protocol, asyncio.BufferedProtocol):
+    """`_Protocol` for asyncio's own loops: the transport reads into `buffer`
+    (`recv_into`). Given a plain protocol, asyncio's transport allocates 256 KiB
+    for each read and hands over a new bytes object: glibc may give that memory
+    back and map it again at every read, which can double the client's CPU per
+    request. The bytes are parsed before `buffer_updated` returns (the parser
+    copies what it keeps), so a pool's connections share one buffer: reads never
+    overlap. (uvloop reads into a buffer of its own for a plain protocol: there,
+    `_Protocol` costs less.)
+    """
+
+    def __init__(self, buffer: memoryview) -> None:
+        super().__init__()
+        self.buffer = buffer
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.link is not None:
+            self.link.on_data(self.buffer[:nbytes])
+
+
 class _AsyncLink(Link):
     """A pooled connection on an asyncio transport."""
 
     __slots__ = ("transport", "loop", "stock_loop", "reading_paused", "write_paused", "drain_waiter",
-                 "tunneling", "out", "received_at", "sleepers", "timer", "timer_at")
+                 "tunneling", "out", "received_at", "sleepers", "timer", "timer_at", "reading_off")
 
     def __init__(self, transport: asyncio.Transport, conn: Connection, number: int,
                  replay_unsafe: bool, loop: asyncio.AbstractEventLoop) -> None:
@@ -135,9 +166,7 @@ class _AsyncLink(Link):
         self.loop = loop
         # asyncio's own loops: their clock is `monotonic` and their futures are
         # `asyncio.Future`, made here without a Python method call (two a request).
-        loop_type = type(loop)
-        self.stock_loop = (getattr(loop_type, "time", None) is asyncio.BaseEventLoop.time and
-                           getattr(loop_type, "create_future", None) is asyncio.BaseEventLoop.create_future)
+        self.stock_loop = _stock(loop)
         self.reading_paused = False
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
@@ -149,10 +178,11 @@ class _AsyncLink(Link):
         # armed between answers: a request does not pay for a timer of its own.
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0  # loop time at which `timer` fires
+        self.reading_off = 0  # exchanges whose cancelled callers' answers are read off
 
     # -- transport callbacks -----------------------------------------------------------
 
-    def on_data(self, data: bytes) -> None:
+    def on_data(self, data: bytes | memoryview) -> None:
         if self.closed:
             return
         self.received_at = self.now()
@@ -544,6 +574,7 @@ class AsyncPool:
         self._next_expiry = 0.0
         self._closed = False
         self._reading_off: set[asyncio.Task[None]] = set()  # see `_give_up`
+        self._read_buffer = memoryview(bytearray(READ_SIZE))  # every connection's (`_Protocol`)
 
     # -- public API --------------------------------------------------------------------
 
@@ -610,6 +641,22 @@ class AsyncPool:
         t = self._options.timeout if timeout is None else as_timeout(timeout)
         results, todo = plan_batch(requests, self._options.proxy)
         in_flight: deque[tuple[int, Attempt, _AsyncLink, Exchange]] = deque()
+        try:
+            await self._run_batch(results, todo, in_flight, t)
+        except BaseException as exc:  # cancelled or interrupted: the leases go back
+            links: dict[_AsyncLink, list[Exchange]] = {}
+            for _, _, link, ex in in_flight:
+                links.setdefault(link, []).append(ex)
+            for link, gone in links.items():
+                self._abandon(link, gone, exc, t.read)
+            raise
+        return results  # every slot is filled by now
+
+    async def _run_batch(self, results: list[Any], todo: deque[tuple[int, Attempt]],
+                         in_flight: deque[tuple[int, Attempt, _AsyncLink, Exchange]],
+                         t: Timeout) -> None:
+        """`request_all`'s loop; what is in `in_flight` when it raises is the caller's
+        to give back."""
         while todo or in_flight:
             while todo:
                 index, attempt = todo[0]
@@ -648,7 +695,6 @@ class AsyncPool:
                 todo.appendleft((index, attempt))
             except HopwireError as exc:
                 results[index] = exc
-        return results  # every slot is filled by now
 
     async def aclose(self) -> None:
         """Close every connection; requests in flight fail, new ones raise PoolClosed."""
@@ -936,7 +982,11 @@ class AsyncPool:
             except BaseException:
                 self._wake(self._state.dial_failed(origin, monotonic()))
                 raise
-            await asyncio.sleep(CONNECT_BACKOFF * (2 ** attempt))
+            try:
+                await asyncio.sleep(CONNECT_BACKOFF * (2 ** attempt))
+            except BaseException:  # cancelled while backing off: the dial slot goes back
+                self._wake(self._state.dial_failed(origin, monotonic()))
+                raise
             attempt += 1
         entry = self._state.connected(origin, link.conn, monotonic(), pipelinable=pipelinable)
         link.entry = entry
@@ -944,6 +994,12 @@ class AsyncPool:
         if self._closed:
             link.close()
         return link
+
+    def _protocol(self) -> _Protocol:
+        """The protocol of a new connection: see `_BufferedProtocol`."""
+        if _stock(asyncio.get_running_loop()):
+            return _BufferedProtocol(self._read_buffer)
+        return _Protocol()
 
     async def _open(self, origin: Origin, t: Timeout) -> _AsyncLink:
         options = self._options
@@ -954,7 +1010,7 @@ class AsyncPool:
         direct_tls = options.tls_context() if tls and proxy is None else None
         try:
             transport, protocol = await asyncio.wait_for(loop.create_connection(
-                _Protocol, host, port, ssl=direct_tls,
+                self._protocol, host, port, ssl=direct_tls,
                 server_hostname=origin.host if direct_tls is not None else None), t.connect)
         except asyncio.TimeoutError:
             raise ConnectTimeout(f"connecting to {host}:{port} took longer than {t.connect} s") from None
@@ -1024,26 +1080,38 @@ class AsyncPool:
 
     def _give_up(self, link: _AsyncLink, ex: Exchange, error: BaseException,
                  timeout: float | None) -> None:
-        """The caller of `ex` stops waiting for its answer, stopped by `error`.
+        """The caller of `ex` stops waiting for its answer, stopped by `error`."""
+        self._abandon(link, [ex], error, timeout)
 
-        A caller alone on its connection leaves it in an unknown state: the
-        connection is closed, and its place in the pool is free at once. A
-        cancelled caller (`task.cancel()`, `asyncio.timeout`, `wait_for`) whose
-        request is pipelined with others' leaves its answer to be read off and
-        dropped in the background, up to DRAIN_LIMIT bytes of body, and its
-        lease goes back at the answer's end: closing would cut off the others'
-        answers, and no caller may see another's cancellation.
+    def _abandon(self, link: _AsyncLink, gone: list[Exchange], error: BaseException,
+                 timeout: float | None) -> None:
+        """The callers of the exchanges `gone` on `link` stop waiting, stopped by `error`.
+
+        Answers cut off leave the connection in an unknown state: it is closed,
+        and its place in the pool is free at once. But when the requests were
+        cancelled (`task.cancel()`, `asyncio.timeout`, `wait_for`) and others'
+        requests are pipelined on the same connection, closing would cut off the
+        others' answers, and no caller may see another's cancellation: the
+        answers are read off and dropped in the background instead, up to
+        DRAIN_LIMIT bytes of body each, and the leases go back at their ends.
         """
-        if (isinstance(error, asyncio.CancelledError) and ex.rid >= 0 and not ex.ended
-                and ex.error is None and not link.closed and len(link.exchanges) > 1):
-            task = link.loop.create_task(self._read_off(link, ex, timeout))
-            self._reading_off.add(task)
-            task.add_done_callback(self._reading_off.discard)
+        pending = [ex for ex in gone if ex.rid >= 0 and not ex.ended and ex.error is None]
+        others = len(link.exchanges) - len(pending) - link.reading_off  # with a live caller
+        if isinstance(error, asyncio.CancelledError) and pending and not link.closed and others > 0:
+            for ex in gone:
+                if ex in pending:
+                    link.reading_off += 1  # now: a caller giving up next must count it
+                    task = link.loop.create_task(self._read_off(link, ex, timeout))
+                    self._reading_off.add(task)
+                    task.add_done_callback(self._reading_off.discard)
+                else:
+                    self._release(link, ex)
         else:
-            self._release(link, ex)
+            for ex in gone:
+                self._release(link, ex)
 
     async def _read_off(self, link: _AsyncLink, ex: Exchange, timeout: float | None) -> None:
-        """Read the answer of a cancelled caller to its end and drop it (see `_give_up`)."""
+        """Read the answer of a cancelled caller to its end and drop it (see `_abandon`)."""
         budget = DRAIN_LIMIT
         ex.collect = False  # woken at each batch of events, to keep count
         try:
@@ -1057,6 +1125,7 @@ class AsyncPool:
                 if budget < 0 and not ex.ended:
                     link.abort(ReadError("the answer of a cancelled request was too long to read off"))
         finally:
+            link.reading_off -= 1
             self._release(link, ex)
 
     def _release(self, link: _AsyncLink, ex: Exchange | None = None, sent: bool = True,

@@ -53,6 +53,7 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 _SAFE = R.SAFE_METHODS  # (a module global: a module's attribute is looked up at every use)
 _NOT_A_STATUS_LINE = R.INVALID_VERSION[0]  # the parser's reason for bytes that cannot begin one
+_STATUS_PREFIX = b"HTTP/"
 
 # -- reasons of LocalProtocolError raised here -----------------------------------
 
@@ -503,9 +504,14 @@ class Connection:
             # On a reused connection, bytes that cannot begin a status line where the
             # next answer should start are the rest of an earlier message framed
             # wrongly (waitress and cheroot write a body after their answer to HEAD),
-            # not an answer: the request was not answered, as after a close.
+            # not an answer: an idempotent request was not answered, as after a close
+            # (a non-idempotent one may have been acted on: it fails).
             stray = (exc.reason == _NOT_A_STATUS_LINE and self.answered > 0
-                     and bool(self._in_flight) and not self._in_flight[0].started)
+                     and bool(self._in_flight) and not self._in_flight[0].started
+                     and self._in_flight[0].method in R.IDEMPOTENT_METHODS
+                     # broke within the "HTTP/" that begins every status line (RFC 9112
+                     # §4); `HTTP/1.1\t200` or `HTTP/1.10` began one, and broke later
+                     and exc.offset - self._parser.head_offset < len(_STATUS_PREFIX))
             raise self._break(exc.reason, exc, tagged, answer_began=not stray) from exc
         return self._tag_all(events, exchanges)
 

@@ -338,6 +338,12 @@ class _Parser:
         """True once the parser stopped for an upgrade or a CONNECT tunnel."""
         return self._state == _SWITCHED
 
+    @property
+    def head_offset(self) -> int:
+        """The stream offset of the first byte of the last message head begun (its
+        start line): with a ParseError's `offset`, where in the head it broke."""
+        return self._head_start
+
     def feed(self, data: Buffer, /) -> list[Event]:
         if self._error is not None:
             raise self._error

@@ -416,15 +416,16 @@ class PoolState:
     def cancel(self, waiter: Waiter, now: float) -> Wakeups | None:
         """The caller gave up waiting: None if it was not waiting (served or gone
         already), else the waiters that its place held up and that can go now."""
-        place = self._waiters.pop(waiter, None)
+        place = self._waiters.get(waiter)
         if place is None:
             return None
+        was_head = self._head(place.request.origin) is place
+        del self._waiters[waiter]
         self._stale += 1
         if self._stale > 64 and self._stale > len(self._waiters):
             self._compact()
-        if self._head(place.request.origin) is None or not self._waiters:
-            return []
-        return self._wake(now)
+        # Only a head holds others up: a place further back leaves nothing to wake.
+        return self._wake(now) if was_head and self._waiters else []
 
     def timed_out(self, now: float) -> tuple[list[Waiter], Wakeups]:
         """Remove the waiters past their deadline (the driver raises PoolTimeout), and
@@ -434,10 +435,12 @@ class PoolState:
         (each wait has its own timeout) and `cancel()` them."""
         late = [w for w, q in self._waiters.items()
                 if q.request.deadline is not None and now >= q.request.deadline]
-        woken: Wakeups = []
-        for waiter in late:
-            woken += self.cancel(waiter, now) or []
-        return late, woken
+        for waiter in late:  # all of them first: a late waiter is not woken by another's leaving
+            del self._waiters[waiter]
+            self._stale += 1
+        if self._stale > 64 and self._stale > len(self._waiters):
+            self._compact()
+        return late, self._wake(now) if late else []
 
     def expire(self, now: float) -> list[Entry]:
         """Remove and return the idle connections past their expiry, and those

@@ -604,6 +604,18 @@ class Pool:
         t = self._options.timeout if timeout is None else as_timeout(timeout)
         results, todo = plan_batch(requests, self._options.proxy)
         in_flight: deque[tuple[int, Attempt, _SyncLink, Exchange]] = deque()
+        try:
+            self._run_batch(results, todo, in_flight, t)
+        except BaseException:  # interrupted: the connections under way are closed
+            for _, _, link, ex in in_flight:
+                self._release(link, ex)
+            raise
+        return results  # every slot is filled by now
+
+    def _run_batch(self, results: list[Any], todo: deque[tuple[int, Attempt]],
+                   in_flight: deque[tuple[int, Attempt, _SyncLink, Exchange]], t: Timeout) -> None:
+        """`request_all`'s loop; what is in `in_flight` when it raises is the caller's
+        to give back."""
         deferred: list[_SyncLink] = []  # links whose `out` holds heads of this batch
         while todo or in_flight:
             while todo:
@@ -635,7 +647,6 @@ class Pool:
                 todo.appendleft((index, attempt))
             except HopwireError as exc:
                 results[index] = exc
-        return results  # every slot is filled by now
 
     def close(self) -> None:
         """Close every connection; requests in flight fail, new ones raise PoolClosed."""
@@ -828,10 +839,15 @@ class Pool:
                 action.entry.link.close()  # type: ignore[union-attr]
             # A connect may take a while: heads a batch deferred (see `_SyncLink.send`)
             # leave before it, so that their servers need not wait for it.
-            for entry in state.entries:
-                waiting = entry.link
-                if waiting.out:
+            try:
+                with self._lock:  # (an entry appears before its link is set: see `_dial`)
+                    deferred = [e.link for e in state.entries if e.link is not None and e.link.out]
+                for waiting in deferred:
                     waiting.flush(t)
+            except BaseException:
+                with self._lock:
+                    self._wake(state.dial_failed(origin, monotonic()))
+                raise
             return self._dial(origin, t, attempt.pipelinable), False
 
     def _wait(self, waiter: _Waiter, deadline: float | None, pipelinable: bool) -> Any:
@@ -892,7 +908,12 @@ class Pool:
                 with self._lock:
                     self._wake(self._state.dial_failed(origin, monotonic()))
                 raise
-            time.sleep(CONNECT_BACKOFF * (2 ** attempt))
+            try:
+                time.sleep(CONNECT_BACKOFF * (2 ** attempt))
+            except BaseException:  # interrupted while backing off: the dial slot goes back
+                with self._lock:
+                    self._wake(self._state.dial_failed(origin, monotonic()))
+                raise
             attempt += 1
         proxied = options.proxy is not None and origin.scheme == "http"
         conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied,
