@@ -28,7 +28,6 @@ import asyncio
 import gzip
 import http.client
 import os
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -36,7 +35,7 @@ from typing import Any, TypeVar
 import pytest
 
 import hopwire
-from pool_drivers import Client, SyncClient, make_client
+from pool_drivers import Client, SyncClient, make_client, run_on
 from servers import wait_for
 from servers.fixtures import server_unavailable
 from servers.real import (CHUNKS, HELLO, NGINX_KEEPALIVE_REQUESTS, SERVERS, RealServer,
@@ -110,23 +109,7 @@ def run(kind: str, scenario: Callable[[Client], Awaitable[T]], **options: Any) -
             await client.close()
             client.dispose()
 
-    factory = uvloop.new_event_loop if kind == "async-uvloop" and uvloop is not None else None
-    return run_on(factory, main())
-
-
-def run_on(factory: Callable[[], asyncio.AbstractEventLoop] | None, coro: Awaitable[T]) -> T:
-    """Run `coro` on a new loop made by `factory` (None: asyncio's)."""
-    if sys.version_info >= (3, 11):
-        with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(coro)  # type: ignore[arg-type]
-    loop = (factory or asyncio.new_event_loop)()  # Python 3.10: no Runner
-    try:
-        asyncio.set_event_loop(loop)
-        return loop.run_until_complete(coro)
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        asyncio.set_event_loop(None)
-        loop.close()
+    return run_on("uvloop" if kind == "async-uvloop" else "async", main())
 
 
 async def request_all(client: Client, specs: list[tuple[str, str]]) -> list[Any]:
