@@ -77,24 +77,27 @@ if _STALE:
 TWIN_NAMES = ("py", "c")
 
 
-def _import_c() -> tuple[ModuleType | None, str]:
+def import_c(c_name: str = "hopwire._parser_c") -> tuple[ModuleType | None, str]:
+    """The C twin `c_name`, or None and why it does not import."""
     try:
-        return importlib.import_module("hopwire._parser_c"), ""
+        return importlib.import_module(c_name), ""
     except ImportError as exc:
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def load_twin(name: str) -> ModuleType:
-    """The parser module of twin `name`, or skip (or fail) as the environment asks."""
+def load_twin(name: str, py_module: ModuleType = _parser_py,
+              c_name: str = "hopwire._parser_c") -> ModuleType:
+    """The module of twin `name` ("py" or "c": the parser's, or of the pair given), or
+    skip (or fail) as the environment asks."""
     if name == "py":
-        return _parser_py
+        return py_module
     if NO_EXTENSIONS:
         pytest.skip("HOPWIRE_NO_EXTENSIONS=1: the C twin is not tested")
-    module, why = _import_c()
+    module, why = import_c(c_name)
     if module is None:
         if REQUIRE_EXTENSIONS:
-            pytest.fail(f"HOPWIRE_REQUIRE_EXTENSIONS=1 but hopwire._parser_c does not import: {why}")
-        pytest.skip(f"hopwire._parser_c is not built/importable ({why})")
+            pytest.fail(f"HOPWIRE_REQUIRE_EXTENSIONS=1 but {c_name} does not import: {why}")
+        pytest.skip(f"{c_name} is not built/importable ({why})")
     return module
 
 

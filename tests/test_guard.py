@@ -16,7 +16,7 @@ import pytest
 
 import hopwire
 from hopwire import _events, _parser_py
-from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS, _import_c
+from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c
 
 EVENT_NAMES = ("Request", "Response", "InformationalResponse", "Data", "EndOfMessage")
 API_NAMES = ("RequestParser", "ResponseParser", *EVENT_NAMES,
@@ -37,7 +37,7 @@ def test_disabled_extensions_are_inactive():
 
 
 def test_public_names_come_from_the_active_twin():
-    twin = _import_c()[0] if hopwire.EXTENSIONS_ACTIVE else _parser_py
+    twin = import_c()[0] if hopwire.EXTENSIONS_ACTIVE else _parser_py
     assert twin is not None
     for name in API_NAMES:
         assert getattr(hopwire, name) is getattr(twin, name), name
@@ -72,7 +72,7 @@ def test_no_extensions_env_wins_over_require():
 
 def test_require_extensions_env():
     proc = _import_in_subprocess(HOPWIRE_REQUIRE_EXTENSIONS="1")
-    if _import_c()[0] is None:
+    if import_c()[0] is None:
         assert proc.returncode != 0, "a missing extension must be an import error"
         assert "ImportError" in proc.stderr or "ModuleNotFoundError" in proc.stderr
     else:
@@ -83,7 +83,7 @@ def test_require_extensions_env():
 def test_flag_zero_means_unset():
     proc = _import_in_subprocess(HOPWIRE_NO_EXTENSIONS="0", HOPWIRE_REQUIRE_EXTENSIONS="0")
     assert proc.returncode == 0, proc.stderr
-    expect = "True" if _import_c()[0] is not None else "False"
+    expect = "True" if import_c()[0] is not None else "False"
     assert proc.stdout.split()[0] == expect
 
 

@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 
 import hopwire
-from servers import open_fds, pattern, start_fault_server, wait_for
+from servers import open_fds, pattern, start_fault_server, tcp_inodes, wait_for
 
 SOAK_SECONDS = float(os.environ.get("HOPWIRE_SOAK_SECONDS", "10"))
 # The soak is about the pools, not the parser twin under them: CI's second run (the
@@ -311,23 +311,6 @@ def leaked_fds(before: dict[int, str], port: int) -> dict[int, str]:
     others = tcp_inodes() - tcp_inodes(port)
     return {fd: target for fd, target in list_fds().items()
             if before.get(fd) != target and target not in others}
-
-
-def tcp_inodes(port: int | None = None) -> set[str]:
-    """"socket:[inode]" of the TCP sockets in this network namespace (on `port`, if given)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                rows = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            ports = {int(cols[1].rsplit(":", 1)[1], 16), int(cols[2].rsplit(":", 1)[1], 16)}
-            if port is None or port in ports:
-                found.add(f"socket:[{cols[9]}]")
-    return found
 
 
 def list_fds() -> dict[int, str]:

@@ -36,7 +36,7 @@ import pytest
 
 import hopwire
 from pool_drivers import Client, SyncClient, make_client, run_on
-from servers import wait_for
+from servers import tcp_inodes, wait_for
 from servers.fixtures import server_unavailable
 from servers.real import (CHUNKS, HELLO, NGINX_KEEPALIVE_REQUESTS, SERVERS, RealServer,
                           RealServerError, missing, pattern, start_real_server)
@@ -154,18 +154,8 @@ def echoed(server: RealServer, body: bytes) -> bytes:
 
 
 def tcp_fds_to(port: int) -> list[int]:
-    """This process's descriptors that are TCP sockets whose peer is 127.0.0.1:`port`."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                rows = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            if int(cols[2].rsplit(":", 1)[1], 16) == port:
-                inodes.add(f"socket:[{cols[9]}]")
+    """This process's descriptors that are TCP sockets to or from 127.0.0.1:`port`."""
+    inodes = tcp_inodes(port)
     found = []
     for name in os.listdir("/proc/self/fd"):
         try:

@@ -13,7 +13,11 @@ from typing import ClassVar
 Headers = list[tuple[bytes, bytes]]
 
 
-class _Event:
+class Record:
+    """A slotted event record: its `_fields` make its repr and its equality, field by
+    field and by class name (so that the C twin's events compare equal to these);
+    unhashable, as it is mutable. The HTTP/1 events and the HTTP/2 ones derive from it."""
+
     __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()
 
@@ -27,6 +31,9 @@ class _Event:
         return all(getattr(self, n) == getattr(other, n, None) for n in self._fields)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+_Event = Record
 
 
 class Request(_Event):

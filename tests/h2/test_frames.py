@@ -18,8 +18,6 @@ read as the same fields here, and frames written here parse in it.
 
 from __future__ import annotations
 
-import importlib
-import os
 import random
 import struct
 from dataclasses import dataclass
@@ -34,38 +32,17 @@ from hypothesis import strategies as st
 from hopwire._errors import HopwireError, LocalProtocolError
 from hopwire._h2 import _frames_py, _rules as R, frames
 from hopwire._h2._errors import H2ConnectionError, H2ProtocolError, H2StreamError
+from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c, load_twin
 
 T = R.FrameType
 
 
-def _env_flag(name: str) -> bool:
-    """The same reading of the HOPWIRE_* variables as hopwire._select."""
-    return os.environ.get(name, "") not in ("", "0")
-
-
-NO_EXTENSIONS = _env_flag("HOPWIRE_NO_EXTENSIONS")
-REQUIRE_EXTENSIONS = _env_flag("HOPWIRE_REQUIRE_EXTENSIONS")
-
-
-def _import_c() -> tuple[ModuleType | None, str]:
-    try:
-        return importlib.import_module("hopwire._h2._frames_c"), ""
-    except ImportError as exc:
-        return None, f"{type(exc).__name__}: {exc}"
+C_TWIN = "hopwire._h2._frames_c"
 
 
 def load_frames_twin(name: str) -> ModuleType:
-    """The frame codec of twin `name`, or skip (or fail) as the environment asks."""
-    if name == "py":
-        return _frames_py
-    if NO_EXTENSIONS:
-        pytest.skip("HOPWIRE_NO_EXTENSIONS=1: the C twin is not tested")
-    module, why = _import_c()
-    if module is None:
-        if REQUIRE_EXTENSIONS:
-            pytest.fail(f"HOPWIRE_REQUIRE_EXTENSIONS=1 but hopwire._h2._frames_c does not import: {why}")
-        pytest.skip(f"hopwire._h2._frames_c is not built/importable ({why})")
-    return module
+    """The frame codec of twin `name` ("py" or "c"), or skip (or fail) as the environment asks."""
+    return load_twin(name, _frames_py, C_TWIN)
 
 
 @pytest.fixture(scope="module", params=["py", "c"])
@@ -946,7 +923,7 @@ def test_twins_agree_on_damaged_sequences(both: tuple[ModuleType, ModuleType],
 # -- guards: selection, names, tables --------------------------------------------------
 
 def test_selector_picks_the_expected_twin() -> None:
-    c_module, _ = _import_c()
+    c_module, _ = import_c(C_TWIN)
     if NO_EXTENSIONS:
         assert frames.EXTENSION_ACTIVE is False and frames.FrameReader is _frames_py.FrameReader
     elif REQUIRE_EXTENSIONS:

@@ -16,7 +16,6 @@ size changes between them.
 from __future__ import annotations
 
 import functools
-import importlib
 from fractions import Fraction
 from types import ModuleType
 
@@ -32,28 +31,14 @@ from hopwire._h2 import _hpack_py
 from hopwire._h2 import _hpack_tables as T
 from hopwire._h2 import hpack as selector
 from hopwire._h2._hpack_errors import HeaderListTooLarge, HPACKError
-from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c, load_twin
 
 C_TWIN = "hopwire._h2._hpack_c"
 
 
-def _import_c() -> tuple[ModuleType | None, str]:
-    try:
-        return importlib.import_module(C_TWIN), ""
-    except ImportError as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-
-
 def load(name: str) -> ModuleType:
-    """The HPACK module of twin `name`, or skip (or fail) as the environment asks."""
-    if name == "py":
-        return _hpack_py
-    module, why = _import_c()
-    if module is None:
-        if REQUIRE_EXTENSIONS:
-            pytest.fail(f"HOPWIRE_REQUIRE_EXTENSIONS=1 but {C_TWIN} does not import: {why}")
-        pytest.skip(f"{C_TWIN} is not built/importable ({why})")
-    return module
+    """The HPACK module of twin `name` ("py" or "c"), or skip (or fail) as the environment asks."""
+    return load_twin(name, _hpack_py, C_TWIN)
 
 
 @pytest.fixture(scope="session", params=("py",) if NO_EXTENSIONS else ("py", "c"))
@@ -823,7 +808,7 @@ def test_memory_stays_flat(hp):
 # -- which twin the selector chose --------------------------------------------------------------
 
 def test_selector_names():
-    twin = _import_c()[0] if selector.EXTENSION_ACTIVE else _hpack_py
+    twin = import_c(C_TWIN)[0] if selector.EXTENSION_ACTIVE else _hpack_py
     assert twin is not None
     assert selector.Encoder is twin.Encoder and selector.Decoder is twin.Decoder
     assert selector.HPACKError is HPACKError and issubclass(HPACKError, ValueError)

@@ -16,12 +16,14 @@ from .fault import (GARBAGE, Behaviour, FaultServer, RequestRecord, start_fault_
                     wait_for)
 from .nginx import (BYTES_SIZES, KEEPALIVE_REQUESTS_SHORT, STATUSES, NginxError, NginxServer,
                     chunked_body, nginx_binary, start_nginx)
-from .stdlib import HELLO, StdlibServer, digest_text, open_fds, pattern, start_stdlib_server
+from .stdlib import (HELLO, StdlibServer, digest_text, free_ports, open_fds, pattern,
+                     start_stdlib_server, tcp_inodes)
 
 __all__ = [
     "AiohttpServer", "AiohttpUnavailable", "start_aiohttp_server",
     "GARBAGE", "Behaviour", "FaultServer", "RequestRecord", "start_fault_server", "wait_for",
     "BYTES_SIZES", "KEEPALIVE_REQUESTS_SHORT", "STATUSES", "NginxError", "NginxServer",
     "chunked_body", "nginx_binary", "start_nginx",
-    "HELLO", "StdlibServer", "digest_text", "open_fds", "pattern", "start_stdlib_server",
+    "HELLO", "StdlibServer", "digest_text", "free_ports", "open_fds", "pattern",
+    "start_stdlib_server", "tcp_inodes",
 ]

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from .stdlib import pattern
+from .stdlib import free_ports, pattern
 
 BYTES_SIZES = (0, 1024, 65536, 1048576, 10485760)
 STATUSES = (200, 204, 400, 404, 500, 503)
@@ -70,7 +70,7 @@ def chunked_body() -> bytes:
 
 
 @functools.cache
-def _compiled_without(binary: str) -> frozenset[str]:
+def compiled_without(binary: str) -> frozenset[str]:
     """The http modules this nginx was configured without (their directives are unknown)."""
     out = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=10)
     args = (out.stdout + out.stderr).split()
@@ -78,21 +78,9 @@ def _compiled_without(binary: str) -> frozenset[str]:
                      if a.startswith("--without-http_") and a.endswith("_module"))
 
 
-def _free_ports(n: int) -> list[int]:
-    """n distinct ports free right now (all held open together, so they differ)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def _answers_as_nginx(port: int) -> bool:
     """Whether nginx answers on `port`: a bare accept could be another process that took
-    the port between `_free_ports()` and nginx's bind()."""
+    the port between `free_ports()` and nginx's bind()."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
             sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
@@ -119,7 +107,7 @@ def render_config(binary: str, port: int, port_short: int) -> str:
     """The nginx.conf for these ports, for the user this process runs as."""
     as_root = getattr(os, "geteuid", lambda: -1)() == 0
     temp_paths = "\n".join(f"    {m}_temp_path tmp/{m};" for m in _TEMP_MODULES
-                           if m not in _compiled_without(binary))
+                           if m not in compiled_without(binary))
     return (_TEMPLATE.read_text()
             .replace("@USER@", "user root;" if as_root else "")
             .replace("@PORT_SHORT@", str(port_short))
@@ -210,7 +198,7 @@ def start_nginx(workdir: Path, binary: str | None = None) -> NginxServer:
     workdir = Path(workdir).resolve()
     _write_docroot(workdir)
     for attempt in range(START_ATTEMPTS):
-        server = NginxServer(binary, workdir, *_free_ports(2))
+        server = NginxServer(binary, workdir, *free_ports(2))
         try:
             server.wait_ready()
             return server

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from .nginx import _compiled_without, nginx_binary
+from .nginx import compiled_without, nginx_binary
+from .stdlib import free_ports
 from .real_apps import CHUNKS, HELLO, IDLE_TIMEOUT, pattern
 
 __all__ = ["CHUNKS", "HELLO", "IDLE_TIMEOUT", "NGINX_KEEPALIVE_REQUESTS", "SERVERS", "RealServer",
@@ -222,7 +223,7 @@ def _write_nginx_files(workdir: Path, binary: str, ports: list[int]) -> Path:
     for path in [workdir, html, *html.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     temp_paths = "\n".join(f"    {m}_temp_path tmp/{m};" for m in ("proxy", "fastcgi", "uwsgi", "scgi")
-                           if m not in _compiled_without(binary))
+                           if m not in compiled_without(binary))
     as_root = getattr(os, "geteuid", lambda: -1)() == 0
     conf = workdir / "nginx.conf"
     conf.write_text(_NGINX_CONF.replace("@USER@", "user root;" if as_root else "")
@@ -262,18 +263,6 @@ def _spawn(argv: list[str], **kw: object) -> subprocess.Popen[bytes]:
 
 class RealServerError(RuntimeError):
     """A server did not start; the message carries the end of its log."""
-
-
-def _free_ports(n: int) -> list[int]:
-    """n distinct ports free right now (held open together, so they differ)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def answers_hello(port: int) -> bool:
@@ -317,7 +306,7 @@ class RealServer:
     def start(self) -> None:
         """Start on free ports; try other ports if another process took one first."""
         for attempt in range(START_ATTEMPTS):
-            self.ports = _free_ports(self.spec.ports)
+            self.ports = free_ports(self.spec.ports)
             try:
                 self._launch(START_TIMEOUT)
                 return

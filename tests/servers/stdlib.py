@@ -71,6 +71,36 @@ def open_fds() -> int | None:
         return None
 
 
+def free_ports(n: int) -> list[int]:
+    """n distinct ports of 127.0.0.1 free right now (held open together, so they differ)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def tcp_inodes(port: int | None = None) -> set[str]:
+    """"socket:[inode]" of the TCP sockets in this network namespace (on `port`, if given),
+    as /proc/self/fd names them: a descriptor is a connection to `port` if its link is one."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            ports = {int(cols[1].rsplit(":", 1)[1], 16), int(cols[2].rsplit(":", 1)[1], 16)}
+            if port is None or port in ports:
+                found.add(f"socket:[{cols[9]}]")
+    return found
+
+
 def digest_text(body: bytes) -> bytes:
     """What `/post` answers for `body`: ``b"<length> <sha256 hex>"``."""
     return f"{len(body)} {hashlib.sha256(body).hexdigest()}".encode()

@@ -309,7 +309,7 @@ def test_nginx_server_blocks_agree() -> None:
 
 def test_nginx_retries_when_a_port_is_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_nginx()
-    real_free_ports = servers.nginx._free_ports
+    real_free_ports = servers.nginx.free_ports
     calls: list[int] = []
 
     def free_ports(n: int) -> list[int]:
@@ -318,7 +318,7 @@ def test_nginx_retries_when_a_port_is_taken(tmp_path: Path, monkeypatch: pytest.
 
     with socket.create_server(("127.0.0.1", 0)) as squatter:
         taken = squatter.getsockname()[1]
-        monkeypatch.setattr(servers.nginx, "_free_ports", free_ports)
+        monkeypatch.setattr(servers.nginx, "free_ports", free_ports)
         with start_nginx(tmp_path) as server:
             assert len(calls) == 2 and taken not in (server.port, server.port_short)
             assert http_get(server.port, "/")[1] == HELLO

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable
-from typing import ClassVar, Union
+from typing import Union
 
 from hopwire._errors import LocalProtocolError
+from hopwire._events import Record as _Event  # a slotted record compared field by field
 
 from . import _rules as R
 from ._errors import H2ConnectionError, H2StreamError
@@ -67,25 +68,6 @@ SettingPairs = list[tuple[int, int]]
 
 
 # -- events -------------------------------------------------------------------------
-
-
-class _Event:
-    """A received frame: a plain slotted record, compared field by field (the C twin's
-    events compare equal to these), unhashable as it is mutable."""
-
-    __slots__ = ()
-    _fields: ClassVar[tuple[str, ...]] = ()
-
-    def __repr__(self) -> str:
-        body = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
-        return f"{type(self).__name__}({body})"
-
-    def __eq__(self, other: object) -> bool:
-        if type(other).__name__ != type(self).__name__:
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n, None) for n in self._fields)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class Data(_Event):

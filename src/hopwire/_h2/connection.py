@@ -92,12 +92,13 @@ the server acknowledges them (§6.5.3).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar, Union
+from typing import TYPE_CHECKING, Union
 
 from hopwire import _rules as _h1
 from hopwire import connection_tokens
 from hopwire._connection import ConnectionStateError, Unanswered
 from hopwire._errors import LocalProtocolError, RemoteProtocolError
+from hopwire._events import Record as _Event  # a slotted record compared field by field
 
 from . import _rules as R
 from . import frames, hpack
@@ -307,24 +308,6 @@ class StreamIdsExhausted(ConnectionStateError):
 
 
 # -- events ----------------------------------------------------------------------------
-
-
-class _Event:
-    """A slotted record compared field by field (as the frame events are)."""
-
-    __slots__ = ()
-    _fields: ClassVar[tuple[str, ...]] = ()
-
-    def __repr__(self) -> str:
-        body = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
-        return f"{type(self).__name__}({body})"
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self._fields)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class ResponseReceived(_Event):
