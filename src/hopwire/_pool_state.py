@@ -309,7 +309,7 @@ class PoolState:
             candidates = []
             dead = 0
             for e in self._entries:
-                if e.leases == 0 and e.connection._ended is not None:  # `is_dead`
+                if e.is_dead():
                     dead += 1
                 elif e.origin == origin:
                     mine += 1
@@ -420,10 +420,7 @@ class PoolState:
         if place is None:
             return None
         was_head = self._head(place.request.origin) is place
-        del self._waiters[waiter]
-        self._stale += 1
-        if self._stale > 64 and self._stale > len(self._waiters):
-            self._compact()
+        self._leave(waiter)
         # Only a head holds others up: a place further back leaves nothing to wake.
         return self._wake(now) if was_head and self._waiters else []
 
@@ -436,10 +433,7 @@ class PoolState:
         late = [w for w, q in self._waiters.items()
                 if q.request.deadline is not None and now >= q.request.deadline]
         for waiter in late:  # all of them first: a late waiter is not woken by another's leaving
-            del self._waiters[waiter]
-            self._stale += 1
-        if self._stale > 64 and self._stale > len(self._waiters):
-            self._compact()
+            self._leave(waiter)
         return late, self._wake(now) if late else []
 
     def expire(self, now: float) -> list[Entry]:
@@ -618,6 +612,13 @@ class PoolState:
             self._stale -= 1
         del self._queues[origin]
         return None
+
+    def _leave(self, waiter: Waiter) -> None:
+        """The waiter stops waiting; its place in its queue goes stale (see `_head`)."""
+        del self._waiters[waiter]
+        self._stale += 1
+        if self._stale > 64 and self._stale > len(self._waiters):
+            self._compact()
 
     def _compact(self) -> None:
         """Drop the places of cancelled waiters (many waiters gave up at once)."""
