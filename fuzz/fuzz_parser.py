@@ -183,8 +183,8 @@ def main(argv: list[str]) -> int:
     KEEP_GOING = len(args) != len(argv)
     # Only the grammar is instrumented: the pool modules that `import hopwire` brings in
     # would add coverage that no parser input can change.
-    with atheris.instrument_imports(include=["hopwire._parser_py", "hopwire._rules"]):
-        import hopwire._parser_py  # noqa: F401 - instrumented before anything imports it
+    with atheris.instrument_imports(include=["hopwire._wire.parser_py", "hopwire._wire.rules"]):
+        import hopwire._wire.parser_py  # noqa: F401 - instrumented before anything imports it
     import fuzz_peers  # noqa: F401 - after the twins, so that it gets the instrumented one
 
     if not any(not a.startswith("-") for a in args[1:]):

@@ -67,11 +67,20 @@ echo "$SDIST"
 mkdir -p "$WORK/unpacked" && tar -xzf "$SDIST" -C "$WORK/unpacked"
 SOURCE=$(echo "$WORK"/unpacked/hopwire-*)
 missing=""
-for needed in ext/hopwire/_parser_c.pyx ext/hopwire/_parser_c.pxd ext/hopwire/__init__.pxd ext/hopwire/_scan.h \
-    ext/hopwire/_lock_c.pyx ext/hopwire/_lock_c.pxd \
-    ext/hopwire/_h2/__init__.pxd ext/hopwire/_h2/_hpack_c.pyx ext/hopwire/_h2/_hpack_c.pxd \
-    ext/hopwire/_h2/_frames_c.pyx ext/hopwire/_h2/_frames_c.pxd \
-    src/hopwire/_connection.pxd src/hopwire/_client.pxd src/hopwire/_pool_state.pxd src/hopwire/_sync.pxd src/hopwire/_async.pxd src/hopwire/_models.pxd; do
+# What setup.py compiles, from the one list (src/hopwire/_compiled.py): each .pyx with the
+# .pxd and headers beside it, and each pool-core module's .pxd.
+needed_files=$("$TOOLS/python" - <<'PY'
+import glob, os, runpy
+compiled = runpy.run_path("src/hopwire/_compiled.py")
+files = ["ext/hopwire/__init__.pxd"]
+for _name, source, include in compiled["CYTHON"]:
+    files += [source, source[:-4] + ".pxd"] + sorted(glob.glob(os.path.join(include, "*.h")))
+    files.append(os.path.join(include, "__init__.pxd"))
+files += [os.path.join("src", *name.split(".")) + ".pxd" for name in compiled["POOL_CORE"]]
+print(" ".join(sorted(set(files))))
+PY
+)
+for needed in $needed_files; do
   [ -e "$SOURCE/$needed" ] || missing="$missing $needed"
 done
 if [ -n "$missing" ]; then

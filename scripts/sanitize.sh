@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C twin under AddressSanitizer and UndefinedBehaviorSanitizer.
 #
-# Builds hopwire._parser_c with HOPWIRE_SANITIZE=1 (setup.py adds
+# Builds hopwire._wire.parser_c with HOPWIRE_SANITIZE=1 (setup.py adds
 # -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
 # into build/sanitize/<variant>/, beside a copy of the pure-Python package, so the
 # checkout's own extension is never replaced. Then, with libasan preloaded (the
@@ -90,7 +90,7 @@ for variant in $VARIANTS; do
     reports=$PWD/build/sanitize/$variant/reports
     mkdir -p "$reports"
     run "$lib" "$PYTHON" -c "
-import hopwire._parser_c as c, sys
+import hopwire._wire.parser_c as c, sys
 assert c.__file__.startswith('$lib'), c.__file__
 print('   loaded', c.__file__)"
     # The sanitizers are live: an overrun through an intercepted libc call must abort.

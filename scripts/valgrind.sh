@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C twin under valgrind memcheck, on a short corpus.
 #
-# Builds hopwire._parser_c with -O1 -g (no sanitizers: valgrind instruments the machine
+# Builds hopwire._wire.parser_c with -O1 -g (no sanitizers: valgrind instruments the machine
 # code itself) into build/valgrind/, beside a copy of the pure-Python package, then runs
 # fuzz/fuzz_parser.py --replay over the seeds in fuzz/corpus/ plus every SAMPLE-th llhttp
 # conformance case, whole and cut, under memcheck with PYTHONMALLOC=malloc (so that each
@@ -58,7 +58,7 @@ valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --show-leak-kinds
     "$PYTHON" -X faulthandler -c "
 import sys
 sys.argv = ['fuzz_parser.py', '--replay', *sys.argv[1:]]
-import hopwire._parser_c as c
+import hopwire._wire.parser_c as c
 assert c.__file__.startswith('$PWD/$out/lib'), c.__file__
 sys.path.insert(0, 'fuzz')
 import fuzz_parser
@@ -67,6 +67,6 @@ status=${PIPESTATUS[0]}
 set -e
 grep -E "ERROR SUMMARY|definitely lost|indirectly lost" "$out/memcheck.log" | tail -3
 if grep -qE "^==[0-9]+== +(at|by) 0x.*(_parser_c|__pyx_)" "$out/memcheck.log"; then
-    echo "memcheck reports frames in hopwire._parser_c: see $out/memcheck.log"; status=1
+    echo "memcheck reports frames in hopwire._wire.parser_c: see $out/memcheck.log"; status=1
 fi
 exit "$status"

@@ -1,7 +1,7 @@
 """Fixtures and helpers shared by the hopwire test suite.
 
 The parser comes in two twins with the same API and behaviour:
-`hopwire._parser_py` (always present) and the Cython module `hopwire._parser_c`.
+`hopwire._wire.parser_py` (always present) and the Cython module `hopwire._wire.parser_c`.
 Tests that take the `twin` fixture run once per twin. The "c" run is skipped
 when the extension cannot be imported, unless HOPWIRE_REQUIRE_EXTENSIONS=1
 (then it fails); with HOPWIRE_NO_EXTENSIONS=1 only the "py" twin runs.
@@ -28,7 +28,7 @@ import pytest
 from hypothesis import settings
 
 import hopwire
-from hopwire import _events, _parser_py
+from hopwire._wire import events as _events, parser_py
 
 pytest_plugins = ["servers.fixtures"]
 
@@ -54,15 +54,15 @@ def _stale_compiled_modules() -> list[str]:
     """Compiled pool-core modules older than their source, in a checkout's in-place build.
 
     Python prefers a compiled module to the .py beside it: after an edit of
-    `_connection.py` without a rebuild, the suite would test the old code.
+    `_pool/connection.py` without a rebuild, the suite would test the old code.
     """
     package = os.path.dirname(os.path.abspath(hopwire.__file__))
     if not os.path.exists(os.path.join(package, "..", "..", "setup.py")):
         return []  # an installed hopwire: its files were written together
     stale = []
     for name in hopwire.COMPILED_MODULES:
-        module = importlib.import_module(f"hopwire.{name}")
-        source = os.path.join(package, name + ".py")
+        module = importlib.import_module(name)
+        source = os.path.join(package, "..", *name.split(".")) + ".py"
         if module.__file__ and os.path.getmtime(source) > os.path.getmtime(module.__file__):
             stale.append(name)
     return stale
@@ -77,7 +77,7 @@ if _STALE:
 TWIN_NAMES = ("py", "c")
 
 
-def import_c(c_name: str = "hopwire._parser_c") -> tuple[ModuleType | None, str]:
+def import_c(c_name: str = "hopwire._wire.parser_c") -> tuple[ModuleType | None, str]:
     """The C twin `c_name`, or None and why it does not import."""
     try:
         return importlib.import_module(c_name), ""
@@ -85,8 +85,8 @@ def import_c(c_name: str = "hopwire._parser_c") -> tuple[ModuleType | None, str]
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def load_twin(name: str, py_module: ModuleType = _parser_py,
-              c_name: str = "hopwire._parser_c") -> ModuleType:
+def load_twin(name: str, py_module: ModuleType = parser_py,
+              c_name: str = "hopwire._wire.parser_c") -> ModuleType:
     """The module of twin `name` ("py" or "c": the parser's, or of the pair given), or
     skip (or fail) as the environment asks."""
     if name == "py":
@@ -103,7 +103,7 @@ def load_twin(name: str, py_module: ModuleType = _parser_py,
 
 @pytest.fixture(scope="session", params=TWIN_NAMES)
 def twin(request: pytest.FixtureRequest) -> ModuleType:
-    """The parser module of one twin: hopwire._parser_py or hopwire._parser_c."""
+    """The parser module of one twin: hopwire._wire.parser_py or hopwire._wire.parser_c."""
     return load_twin(request.param)
 
 

@@ -1,4 +1,4 @@
-"""The embedded server (`hopwire._server`) as a pytest fixture, and a raw-socket client.
+"""The embedded server (`hopwire.server.embedded`) as a pytest fixture, and a raw-socket client.
 
 Test modules import what they use: `from embedded_fixture import embedded, exchange`.
 The raw client reads answers with hopwire's own ResponseParser, so a framing
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import hopwire
-from hopwire._server import ServerThread, start_server
+from hopwire.server.embedded import ServerThread, start_server
 
 READ_TIMEOUT = 10.0  # seconds: generous for a loaded 2-core machine; only a hang reaches it
 

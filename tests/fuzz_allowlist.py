@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fuzz_peers import Message, Outcome, refused_at, run_hopwire, run_httptools
-from hopwire import _parser_py
-from hopwire._rules import TCHARS, TRANSFER_CODINGS
+from hopwire._wire import parser_py
+from hopwire._wire.rules import TCHARS, TRANSFER_CODINGS
 
 # llhttp's method table (llhttp 9): anything else is HPE_INVALID_METHOD there.
 LLHTTP_METHODS = frozenset(
@@ -121,7 +121,7 @@ def _obs_fold_in_response(kind: str, data: bytes, mine: Outcome, theirs: Outcome
     if again.error is None or refused_at(again) > refused_at(theirs):
         return True
     # Refused at the same message for another reason: that one must be on the list too.
-    mine_again = run_hopwire(_parser_py, kind, [unfolded])
+    mine_again = run_hopwire(parser_py, kind, [unfolded])
     return mine_again.accepted and allowed(kind, unfolded, mine_again, again) is not None
 
 

@@ -33,7 +33,7 @@ from types import ModuleType
 from typing import Any
 
 import hopwire
-from hopwire import _parser_py
+from hopwire._wire import parser_py
 
 Chunks = Sequence[bytes]
 
@@ -82,11 +82,11 @@ def _flag(name: str) -> bool:
 def twins() -> dict[str, ModuleType]:
     """The twins to compare: "py" always; "c" unless HOPWIRE_NO_EXTENSIONS=1 or it is not
     built (then an ImportError under HOPWIRE_REQUIRE_EXTENSIONS=1, as in the suite)."""
-    found = {"py": _parser_py}
+    found = {"py": parser_py}
     if _flag("HOPWIRE_NO_EXTENSIONS"):
         return found
     try:
-        found["c"] = importlib.import_module("hopwire._parser_c")
+        found["c"] = importlib.import_module("hopwire._wire.parser_c")
     except ImportError:
         if _flag("HOPWIRE_REQUIRE_EXTENSIONS"):
             raise

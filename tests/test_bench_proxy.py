@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from hopwire._cli import main
+from hopwire.cli import main
 from hopwire.bench import proxies, report, runner
 from hopwire.bench.environment import environment
 from hopwire.bench.nginx import PROXY_TEMPLATE, nginx_binary, render_config, template

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from hopwire import _rules as R
+from hopwire._wire import rules as R
 from conftest import parse_whole
 
 ALL = range(256)
@@ -26,7 +26,7 @@ def outcome(twin, kind, raw):
 
 def test_c_tables_are_built_from_rules(c_twin):
     """The C twin's compiled tables are the sets of _rules.py."""
-    assert hasattr(c_twin, "_tables"), "hopwire._parser_c._tables() is gone: update this test"
+    assert hasattr(c_twin, "_tables"), "hopwire._wire.parser_c._tables() is gone: update this test"
     tables = c_twin._tables()
     assert tables == {"TCHARS": R.TCHARS, "VALUE_CHARS": R.VALUE_CHARS,
                       "TARGET_CHARS": R.TARGET_CHARS, "HEXDIGITS": R.HEXDIGITS}

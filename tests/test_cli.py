@@ -24,8 +24,8 @@ import pytest
 
 import hopwire
 from embedded_fixture import embedded  # noqa: F401
-from hopwire._cli import main
-from hopwire._server import HELLO, ServerThread
+from hopwire.cli import main
+from hopwire.server.embedded import HELLO, ServerThread
 from hopwire.bench import parser_peers, parsers, pools, report, runner
 from hopwire.bench import pool_peers as pp
 from hopwire.bench.nginx import template
@@ -72,7 +72,7 @@ def test_get_verbose_tells_the_connection_story(capsysbinary: pytest.CaptureFixt
                                                 embedded: ServerThread) -> None:
     urls = [embedded.url, embedded.url + "bytes/20", embedded.url + "chunked/1"]
     status, out, err = run_cli(capsysbinary, "get", "-v", *urls)
-    assert status == 0 and out == HELLO + b"abcdefghijklmnopqrst" + hopwire._server.pattern(1024)
+    assert status == 0 and out == HELLO + b"abcdefghijklmnopqrst" + hopwire.server.embedded.pattern(1024)
     lines = err.splitlines()
     assert len(lines) == 3, err
     matches = [STORY.match(line) for line in lines]
@@ -89,7 +89,7 @@ def test_get_pipelines_concurrent_requests_on_one_connection(capsysbinary: pytes
         embedded.url + f"bytes/{n}" for n in range(3, 9)]
     status, out, err = run_cli(capsysbinary, "get", "-v", "--pipeline", "8", *urls)
     assert status == 0
-    assert out == b"a" + HELLO + b"".join(hopwire._server.pattern(n) for n in range(3, 9))  # in order
+    assert out == b"a" + HELLO + b"".join(hopwire.server.embedded.pattern(n) for n in range(3, 9))  # in order
     matches = [STORY.match(line) for line in err.splitlines()]
     assert len(matches) == 8 and all(matches), err
     assert {m.group(3) for m in matches if m} == {"1"}  # --connections defaults to 1 when pipelining

@@ -1,4 +1,4 @@
-"""Tests of hopwire._connection, the sans-I/O state of one HTTP/1.1 client connection.
+"""Tests of hopwire._pool.connection, the sans-I/O state of one HTTP/1.1 client connection.
 
 No sockets: a scripted "server" is a string of response bytes fed to
 `receive_data()` (whole, and byte by byte: the `feed` fixture), and the end of
@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import hopwire
-from hopwire import _parser_py, _rules
-from hopwire._connection import (
+from hopwire._wire import parser_py, rules as _rules
+from hopwire._pool.connection import (
     BODY_TOO_LONG,
     BODY_TOO_SHORT,
     EXPECT_WITHOUT_CONTENT,
@@ -36,7 +36,7 @@ from hopwire._connection import (
     Tagged,
     Unanswered,
 )
-from hopwire._writer import LocalProtocolError
+from hopwire._wire.writer import LocalProtocolError
 
 IDLE, ACTIVE, CLOSING, CLOSED, BROKEN, SWITCHED = (
     ConnectionState.IDLE, ConnectionState.ACTIVE, ConnectionState.CLOSING,
@@ -841,9 +841,9 @@ def test_default_parser_is_the_selected_twin() -> None:
 
 
 def test_a_parser_of_the_other_twin_or_kind_is_refused() -> None:
-    others = [_parser_py.RequestParser()]
-    if hopwire.ResponseParser is not _parser_py.ResponseParser:  # the C twin is selected
-        others.append(_parser_py.ResponseParser())
+    others = [parser_py.RequestParser()]
+    if hopwire.ResponseParser is not parser_py.ResponseParser:  # the C twin is selected
+        others.append(parser_py.ResponseParser())
     for other in others:
         with pytest.raises(TypeError, match="must be a hopwire.ResponseParser"):
             Connection(parser=other)
@@ -1096,9 +1096,9 @@ def test_receive_into_matches_receive_data_then_dispatch(pieces: int, gone: int 
     """What `_receive_into` hands each exchange is what `receive_data` + `Link.dispatch`
     would: every piece size, an exchange whose caller went away, a protocol error.
     (With the parser twin the pools use: `Link.dispatch` knows the events of that one.)"""
-    from hopwire._client import Link
-    from hopwire._connection import Exchange
-    from hopwire._models import ExchangeInfo
+    from hopwire._pool.base import Link
+    from hopwire._pool.connection import Exchange
+    from hopwire._pool.models import ExchangeInfo
 
     answers = (response(103, framing="none") + ok(b"first") + ok(b"x" * 300, framing="chunked")
                + response(204, framing="none") + ok(b"last") + tail)

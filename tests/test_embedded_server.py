@@ -1,4 +1,4 @@
-"""The embedded server (`hopwire serve`, `hopwire._server`): routes, framing, connections.
+"""The embedded server (`hopwire serve`, `hopwire.server.embedded`): routes, framing, connections.
 
 Checked from the outside with the stdlib's http.client and with raw sockets
 (answers read by hopwire's ResponseParser): each route's status, headers and
@@ -20,7 +20,7 @@ import pytest
 import hopwire
 from embedded_fixture import (Answer, address, embedded, exchange, get, read_answers,  # noqa: F401
                               wait_closed)
-from hopwire._server import HELLO, PATTERN, ServerThread, pattern, serve, start_server
+from hopwire.server.embedded import HELLO, PATTERN, ServerThread, pattern, serve, start_server
 
 
 def http_client(server: ServerThread) -> http.client.HTTPConnection:

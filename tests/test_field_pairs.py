@@ -1,6 +1,6 @@
 """The pure parser's field-pair regex on every Python it supports.
 
-`_parser_py._FIELD_PAIRS` is possessive (`++`, `*+`), which `re` accepts from
+`parser_py._FIELD_PAIRS` is possessive (`++`, `*+`), which `re` accepts from
 Python 3.11 on; Python 3.10 gets `_FIELD_PAIRS_PORTABLE`, a lookahead form that
 must give the same matches and must not backtrack more than linearly either.
 Where both compile, they are compared on every short string over the bytes
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hopwire import _parser_py as P
+from hopwire._wire import parser_py as P
 
 HAS_POSSESSIVE = sys.version_info >= (3, 11)
 needs_possessive = pytest.mark.skipif(not HAS_POSSESSIVE, reason="re has possessive quantifiers from 3.11")

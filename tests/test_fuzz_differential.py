@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from fuzz_allowlist import ALLOWED, allowed
 from fuzz_peers import Finding, check, compare_twins, h11, httptools, run_hopwire, run_peer
-from hopwire import _parser_py
+from hopwire._wire import parser_py
 
 EXPLORE = int(os.environ.get("HOPWIRE_FUZZ_EXAMPLES", "0"))
 SETTINGS = settings(
@@ -319,7 +319,7 @@ def test_found_difference_is_explained_by_its_entry(case: Found) -> None:
     """The peer really differs here, and the entry named (not another) explains it."""
     if {"httptools": httptools, "h11": h11}[case.peer] is None:
         pytest.skip(f"{case.peer} is not installed")
-    mine = run_hopwire(_parser_py, case.kind, [case.wire], case.expect, case.eof)
+    mine = run_hopwire(parser_py, case.kind, [case.wire], case.expect, case.eof)
     theirs = run_peer(case.peer, case.kind, [case.wire], case.expect, case.eof)
     assert allowed(case.kind, case.wire, mine, theirs) == case.entry
 

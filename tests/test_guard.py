@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import hopwire
-from hopwire import _events, _parser_py
+from hopwire._wire import events as _events, parser_py
 from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c
 
 EVENT_NAMES = ("Request", "Response", "InformationalResponse", "Data", "EndOfMessage")
@@ -27,17 +27,17 @@ API_NAMES = ("RequestParser", "ResponseParser", *EVENT_NAMES,
                     reason="only with HOPWIRE_REQUIRE_EXTENSIONS=1 (and not HOPWIRE_NO_EXTENSIONS)")
 def test_required_extensions_are_active():
     assert hopwire.EXTENSIONS_ACTIVE is True
-    assert hopwire.RequestParser.__module__ == "hopwire._parser_c"
+    assert hopwire.RequestParser.__module__ == "hopwire._wire.parser_c"
 
 
 @pytest.mark.skipif(not NO_EXTENSIONS, reason="only with HOPWIRE_NO_EXTENSIONS=1")
 def test_disabled_extensions_are_inactive():
     assert hopwire.EXTENSIONS_ACTIVE is False
-    assert hopwire.RequestParser is _parser_py.RequestParser
+    assert hopwire.RequestParser is parser_py.RequestParser
 
 
 def test_public_names_come_from_the_active_twin():
-    twin = import_c()[0] if hopwire.EXTENSIONS_ACTIVE else _parser_py
+    twin = import_c()[0] if hopwire.EXTENSIONS_ACTIVE else parser_py
     assert twin is not None
     for name in API_NAMES:
         assert getattr(hopwire, name) is getattr(twin, name), name
@@ -61,13 +61,13 @@ def _import_in_subprocess(**env: str) -> subprocess.CompletedProcess:
 def test_no_extensions_env_selects_python_twin():
     proc = _import_in_subprocess(HOPWIRE_NO_EXTENSIONS="1")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["False", "hopwire._parser_py"]
+    assert proc.stdout.split() == ["False", "hopwire._wire.parser_py"]
 
 
 def test_no_extensions_env_wins_over_require():
     proc = _import_in_subprocess(HOPWIRE_NO_EXTENSIONS="1", HOPWIRE_REQUIRE_EXTENSIONS="1")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["False", "hopwire._parser_py"]
+    assert proc.stdout.split() == ["False", "hopwire._wire.parser_py"]
 
 
 def test_require_extensions_env():
@@ -77,7 +77,7 @@ def test_require_extensions_env():
         assert "ImportError" in proc.stderr or "ModuleNotFoundError" in proc.stderr
     else:
         assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.split() == ["True", "hopwire._parser_c"]
+        assert proc.stdout.split() == ["True", "hopwire._wire.parser_c"]
 
 
 def test_flag_zero_means_unset():
@@ -197,19 +197,19 @@ CORE = hopwire._select.COMPILED
 
 def _core_files() -> dict[str, str]:
     import importlib
-    return {name: str(importlib.import_module(f"hopwire.{name}").__file__) for name in CORE}
+    return {name: str(importlib.import_module(name).__file__) for name in CORE}
 
 
 @pytest.mark.skipif(not REQUIRE_EXTENSIONS or NO_EXTENSIONS,
                     reason="only with HOPWIRE_REQUIRE_EXTENSIONS=1 (and not HOPWIRE_NO_EXTENSIONS)")
 def test_required_extensions_compile_the_pool_core():
-    from hopwire._connection import Connection
+    from hopwire._pool.connection import Connection
 
     assert hopwire.COMPILED_MODULES == CORE
     assert not any(path.endswith(".py") for path in _core_files().values()), _core_files()
     # Extension types with C fields, not Python classes: the .pxd declarations took effect.
     assert not hasattr(Connection(), "__dict__")
-    assert Connection.__module__ == "hopwire._connection"
+    assert Connection.__module__ == "hopwire._pool.connection"
 
 
 @pytest.mark.skipif(not NO_EXTENSIONS, reason="only with HOPWIRE_NO_EXTENSIONS=1")
@@ -226,7 +226,7 @@ def test_no_extensions_env_loads_the_pool_core_from_source_in_a_fresh_interprete
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["HOPWIRE_NO_EXTENSIONS"] = "1"
     code = ("import hopwire, importlib; print(hopwire.COMPILED_MODULES, *(importlib.import_module("
-            "'hopwire.' + name).__file__ for name in hopwire._select.COMPILED))")
+            "name).__file__ for name in hopwire._select.COMPILED))")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hopwire import _rules as R
+from hopwire._wire import rules as R
 from conftest import assert_splits_agree, body, end, info, req, resp
 
 NINE = [

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import hopwire
-from hopwire import _rules as R
+from hopwire._wire import rules as R
 
 CHUNKED_REQ = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 # Under scripts/sanitize.sh (or valgrind) every allocation is slow and freed memory is held

@@ -1,4 +1,4 @@
-"""The sync pool's lock: the C twin (hopwire._lock_c.Lock) behaves as threading.Lock.
+"""The sync pool's lock: the C twin (hopwire._pool.lock_c.Lock) behaves as threading.Lock.
 
 Every test runs on threading.Lock (the reference, and the pure twin) and on
 the C lock when it is built (skipped with HOPWIRE_NO_EXTENSIONS=1, a failure
@@ -18,7 +18,7 @@ import pytest
 from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 
 import hopwire
-from hopwire import _locks
+from hopwire._pool import locks as _locks
 
 JOIN = 10.0  # seconds a test waits for a thread before calling it stuck
 
@@ -30,16 +30,16 @@ def lock_class(request: pytest.FixtureRequest) -> Any:
     if NO_EXTENSIONS:
         pytest.skip("HOPWIRE_NO_EXTENSIONS=1: the C lock is not tested")
     try:
-        return importlib.import_module("hopwire._lock_c").Lock
+        return importlib.import_module("hopwire._pool.lock_c").Lock
     except ImportError as exc:
         if REQUIRE_EXTENSIONS:
-            pytest.fail(f"HOPWIRE_REQUIRE_EXTENSIONS=1 but hopwire._lock_c does not import: {exc}")
-        pytest.skip(f"hopwire._lock_c is not built ({exc})")
+            pytest.fail(f"HOPWIRE_REQUIRE_EXTENSIONS=1 but hopwire._pool.lock_c does not import: {exc}")
+        pytest.skip(f"hopwire._pool.lock_c is not built ({exc})")
 
 
 def test_the_pool_uses_the_c_lock_with_extensions() -> None:
     if hopwire.EXTENSIONS_ACTIVE:
-        assert _locks.Lock.__module__ == "hopwire._lock_c"
+        assert _locks.Lock.__module__ == "hopwire._pool.lock_c"
     else:
         assert _locks.Lock is threading.Lock
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import hopwire
-from hopwire import _rules as R
+from hopwire._wire import rules as R
 from conftest import (
     assert_same,
     assert_splits_agree,

@@ -523,7 +523,7 @@ def test_a_body_that_fails_midway_closes_the_connection(kind: str, fault_server:
 
 
 def test_prepared_heads_are_cached_by_fields_and_framing() -> None:
-    from hopwire._models import prepare, split_url
+    from hopwire._pool.models import prepare, split_url
 
     where = split_url("http://127.0.0.1:8080/x")
     first = prepare("GET", where, [(b"Via", b"1.1 p"), (b"X-A", b"1")], None, None)

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 import hopwire
-from hopwire._connection import Connection
-from hopwire._pool_state import Origin, PoolState, Use
+from hopwire._pool.connection import Connection
+from hopwire._pool.state import Origin, PoolState, Use
 from pool_drivers import ASYNC_KINDS, run_on
 
 FACTOR = 8

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import hopwire
-from hopwire import _sync
+from hopwire._pool import sync as _sync
 from pool_drivers import KINDS, Client, run, trickled
 
 

@@ -250,7 +250,7 @@ def test_origin_that_keeps_failing_is_no_longer_pipelined(kind: str, fault_serve
     async def scenario(client: Client) -> tuple[list[Any], bool]:
         await client.request("GET", server.url + "/warm")
         results = await fetch_all(client, server.url, paths)
-        origin = hopwire._pool_state.Origin("http", "127.0.0.1", server.port)
+        origin = hopwire._pool.state.Origin("http", "127.0.0.1", server.port)
         return results, client.pool._state.pipelining_enabled(origin)
 
     results, still_pipelining = run(kind, scenario, max_connections_per_host=1, pipeline_depth=4)

@@ -1,4 +1,4 @@
-"""Tests of hopwire._pool_state, the sans-I/O bookkeeping of the connection pool.
+"""Tests of hopwire._pool.state, the sans-I/O bookkeeping of the connection pool.
 
 No sockets: each entry holds a real `Connection` driven by scripted response
 bytes, so idle, busy, closing and closed are the connection's own states. The
@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from hopwire._connection import Connection, ConnectionState
-from hopwire._pool_state import (
+from hopwire._pool.connection import Connection, ConnectionState
+from hopwire._pool.state import (
     Dial,
     Entry,
     EvictThenDial,

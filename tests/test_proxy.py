@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 import hopwire
-from hopwire._server import HELLO, ServerThread, pattern, start_server
+from hopwire.server.embedded import HELLO, ServerThread, pattern, start_server
 from proxy_helpers import HOP_BY_HOP, TIMEOUT, HopOrigin, Raw, fields, hop_origin, proxies  # noqa: F401  (fixtures)
 from servers import pattern as tls_pattern
 from tls_fixtures import ca, origin, trusting  # noqa: F401  (fixtures)

@@ -49,7 +49,7 @@ from typing import Any
 
 import pytest
 
-from hopwire import _rules as R
+from hopwire._wire import rules as R
 from conftest import Outcome, assert_splits_agree, body, end, req, resp
 
 POST = b"POST / HTTP/1.1\r\nHost: h\r\n"

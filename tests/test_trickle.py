@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import hopwire
-from hopwire import _rules as R
+from hopwire._wire import rules as R
 
 LONG_VALUE = b"GET / HTTP/1.1\r\nX-Long: " + b"v \t" * 2000 + b"x\r\nHost: h\r\n\r\n"
 LONG_TARGET = b"GET /" + b"t" * 6000 + b" HTTP/1.1\r\nHost: h\r\n\r\n"

@@ -1,4 +1,4 @@
-"""Tests of hopwire._writer, the sans-I/O HTTP/1.1 request writer.
+"""Tests of hopwire._wire.writer, the sans-I/O HTTP/1.1 request writer.
 
 Table-driven: each rule of the writer has a table of cases. Round-trip tests
 feed what the writer produced to both parser twins (the `parser_twin` fixture
@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from hopwire import HopwireError, _parser_py, _writer
-from hopwire._writer import (
+from hopwire import HopwireError
+from hopwire._wire import parser_py, writer as _writer
+from hopwire._wire.writer import (
     BOTH_FRAMINGS,
     CALLER_FRAMING,
     CONTENT_NOT_ALLOWED,
@@ -48,8 +49,8 @@ HOST = [(b"Host", b"example.com")]
 def parser_twin(request: pytest.FixtureRequest) -> ModuleType:
     """The parser module of one twin; the C one is skipped when it does not import."""
     if request.param == "py":
-        return _parser_py
-    return pytest.importorskip("hopwire._parser_c", exc_type=ImportError)
+        return parser_py
+    return pytest.importorskip("hopwire._wire.parser_c", exc_type=ImportError)
 
 
 def head(method: Any = b"GET", target: Any = b"/", headers: Pairs | None = None, **kw: Any) -> bytes:

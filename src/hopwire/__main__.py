@@ -1,5 +1,5 @@
 """`python -m hopwire`: the `hopwire` command (bench, serve, get)."""
 
-from ._cli import main
+from .cli import main
 
 raise SystemExit(main())

@@ -56,8 +56,8 @@ class LocalProtocolError(HopwireError, ValueError):
     """The caller asked to send something that is not valid HTTP/1.1.
 
     Raised before any byte is produced. `reason` names the rule that was
-    broken (the reason constants of `hopwire._writer` and
-    `hopwire._connection`); `detail` names what broke it.
+    broken (the reason constants of `hopwire._wire.writer` and
+    `hopwire._pool.connection`); `detail` names what broke it.
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:

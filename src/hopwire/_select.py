@@ -4,12 +4,12 @@ The C twins are used unless `HOPWIRE_NO_EXTENSIONS` is set, the interpreter is
 not CPython, or an extension fails to import; with `HOPWIRE_REQUIRE_EXTENSIONS`
 set, that failure is an error instead.
 
-The parser's twins are two modules (`_parser_c`, `_parser_py`). The pool core's
-twins share one source: setup.py compiles the modules named in COMPILED (typed
-by the .pxd next to each) into extension modules of the same names, next to
-them, which Python's import prefers to the source. When they may not or cannot
-be used, `use_compiled` puts a finder first on `sys.meta_path` that loads them
-from their source, for every importer alike.
+The parser's twins are two modules (`_wire.parser_c`, `_wire.parser_py`). The
+pool core's twins share one source: setup.py compiles the modules named in
+`_compiled.POOL_CORE` (typed by the .pxd next to each) into extension modules of
+the same names, next to them, which Python's import prefers to the source. When
+they may not or cannot be used, `use_compiled` puts a finder first on
+`sys.meta_path` that loads them from their source, for every importer alike.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-COMPILED = ("_models", "_connection", "_client", "_pool_state", "_sync", "_async")  # setup.py's
+from ._compiled import POOL_CORE as COMPILED
 
 
 def _flag(name: str) -> bool:
@@ -49,10 +49,10 @@ def c_twin(name: str) -> ModuleType | None:
 
 def choose() -> tuple[ModuleType, bool]:
     """Return the parser module to use and whether it is the C twin."""
-    from . import _parser_py
+    from ._wire import parser_py
 
-    parser_c = c_twin("_parser_c")
-    return (_parser_py, False) if parser_c is None else (parser_c, True)
+    parser_c = c_twin("_wire.parser_c")
+    return (parser_py, False) if parser_c is None else (parser_c, True)
 
 
 class _SourceFinder(importlib.abc.MetaPathFinder):
@@ -66,42 +66,45 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
         return None if source is None else importlib.util.spec_from_file_location(fullname, source)
 
 
-def _use_source(package: str) -> tuple[str, ...]:
-    directory = os.path.dirname(os.path.abspath(__file__))
-    sys.meta_path.insert(0, _SourceFinder(
-        {f"{package}.{name}": os.path.join(directory, name + ".py") for name in COMPILED}))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `hopwire/` is
+
+
+def _path(name: str, suffix: str) -> str:
+    """The file of module `name` (dotted, from `hopwire`) with `suffix`."""
+    return os.path.join(_ROOT, *name.split(".")) + suffix
+
+
+def _use_source() -> tuple[str, ...]:
+    sys.meta_path.insert(0, _SourceFinder({name: _path(name, ".py") for name in COMPILED}))
     return ()
 
 
-def use_compiled(package: str) -> tuple[str, ...]:
+def use_compiled() -> tuple[str, ...]:
     """Make the compiled twins of COMPILED the package's modules if they may and can be
     used, else their source; the names of the compiled ones in use (all or none).
 
-    Called by `hopwire/__init__.py` before anything imports them, and after the
-    parser's names exist (they import those).
+    Called by `hopwire/_pool/__init__.py`, which Python runs before any of them.
     """
     required = _flag("HOPWIRE_REQUIRE_EXTENSIONS")
     if _flag("HOPWIRE_NO_EXTENSIONS") or (platform.python_implementation() != "CPython"
                                           and not required):
-        return _use_source(package)
-    directory = os.path.dirname(os.path.abspath(__file__))
+        return _use_source()
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
-    missing = [name for name in COMPILED
-               if not any(os.path.exists(os.path.join(directory, name + s)) for s in suffixes)]
+    missing = [name for name in COMPILED if not any(os.path.exists(_path(name, s)) for s in suffixes)]
     if missing:  # all or none: the compiled ones share their classes at the C level
         if required:
             raise ImportError(f"hopwire's compiled modules are missing: {', '.join(missing)} "
-                              f"(in {directory})")
-        return _use_source(package)
+                              f"(in {_ROOT})")
+        return _use_source()
     try:
-        modules = [importlib.import_module(f"{package}.{name}") for name in COMPILED]
+        modules = [importlib.import_module(name) for name in COMPILED]
     except Exception:  # ImportError, or Cython's ValueError for a type of another build
         # A build from other sources (stale): the source, unless the build is required.
         if required:
             raise
         for name in COMPILED:
-            sys.modules.pop(f"{package}.{name}", None)
-        return _use_source(package)
+            sys.modules.pop(name, None)
+        return _use_source()
     if not all(m.__file__ is not None and not m.__file__.endswith(".py") for m in modules):
         return ()
     return COMPILED

@@ -63,7 +63,7 @@ from ._errors import (
     WriteError,
     WriteTimeout,
 )
-from ._writer import Body
+from ._wire.writer import Body
 
 __all__ = ["AsyncHTTPTransport", "HTTPTransport", "BUFFER_LIMIT"]
 

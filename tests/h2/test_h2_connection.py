@@ -32,7 +32,7 @@ import hpack as hyper_hpack
 import hyperframe.frame as hf
 import pytest
 
-from hopwire._connection import ConnectionStateError
+from hopwire._pool.connection import ConnectionStateError
 from hopwire._errors import LocalProtocolError, RemoteProtocolError
 from hopwire._h2 import _rules as R
 from hopwire._h2 import connection as C

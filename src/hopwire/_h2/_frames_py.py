@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from typing import Union
 
 from hopwire._errors import LocalProtocolError
-from hopwire._events import Record as _Event  # a slotted record compared field by field
+from hopwire._wire.events import Record as _Event  # a slotted record compared field by field
 
 from . import _rules as R
 from ._errors import H2ConnectionError, H2StreamError

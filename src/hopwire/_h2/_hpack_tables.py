@@ -13,7 +13,7 @@ symbol order), which the suite also checks, so a typo here cannot go unnoticed.
 from __future__ import annotations
 
 from hopwire._h2._rules import DEFAULT_HEADER_TABLE_SIZE, MAX_SETTING_VALUE
-from hopwire._rules import MAX_HEADER_SIZE
+from hopwire._wire.rules import MAX_HEADER_SIZE
 
 # -- protocol data --------------------------------------------------------------
 

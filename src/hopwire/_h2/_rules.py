@@ -3,7 +3,7 @@
 Both frame codec twins read these names (the C twin copies the numbers into C
 constants when it is imported, and the suite checks the copies), and so will the
 HTTP/2 connection. Facts HTTP/2 shares with HTTP/1.1 (the hop-by-hop fields, the
-size of a header section) are taken from `hopwire._rules`, not restated.
+size of a header section) are taken from `hopwire._wire.rules`, not restated.
 
 The error rules at the end are (reason, error code) pairs: both twins raise
 exactly these, as `hopwire._h2._errors.H2ConnectionError` or `H2StreamError`.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from hopwire import _rules as _h1
+from hopwire._wire import rules as _h1
 
 # -- the wire ------------------------------------------------------------------------
 

@@ -94,11 +94,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Union
 
-from hopwire import _rules as _h1
-from hopwire import connection_tokens
-from hopwire._connection import ConnectionStateError, Unanswered
+from hopwire._wire import rules as _h1
+from hopwire._wire.parser import connection_tokens
+from hopwire._pool.connection import ConnectionStateError, Unanswered
 from hopwire._errors import LocalProtocolError, RemoteProtocolError
-from hopwire._events import Record as _Event  # a slotted record compared field by field
+from hopwire._wire.events import Record as _Event  # a slotted record compared field by field
 
 from . import _rules as R
 from . import frames, hpack
@@ -233,7 +233,7 @@ CONTENT_LENGTH_EXCEEDED = "more content than the request's content-length (RFC 9
 CONTENT_LENGTH_NOT_REACHED = "content ended before the request's content-length (RFC 9113 §8.1.1)"
 NOT_A_BUFFER = "data must be bytes, bytearray or memoryview"
 
-# -- byte classes (from hopwire._rules) ------------------------------------------------
+# -- byte classes (from hopwire._wire.rules) ------------------------------------------------
 # As tables for bytes.translate() (a table given, none built per call): the octets a
 # class allows become 0, the others 1, and `1 in data.translate(table)` finds any.
 

@@ -112,7 +112,7 @@ def _not_installed(dist: str) -> str:
 # -- hopwire ------------------------------------------------------------------
 
 def _hopwire(key: str, label: str, modname: str) -> Contender:
-    if modname.endswith("_parser_c") and os.environ.get("HOPWIRE_NO_EXTENSIONS", "") not in ("", "0"):
+    if modname.endswith(".parser_c") and os.environ.get("HOPWIRE_NO_EXTENSIONS", "") not in ("", "0"):
         return Contender(key, label, skip_reason="HOPWIRE_NO_EXTENSIONS is set: the C twin is not used")
     mod = _import(modname)
     if mod is None:
@@ -378,8 +378,8 @@ def _h11() -> Contender:
 def contenders() -> list[Contender]:
     """Every contender, in display order; unavailable ones carry `skip_reason`."""
     return [
-        _hopwire("hopwire_c", "hopwire C", "hopwire._parser_c"),
-        _hopwire("hopwire_py", "hopwire Python", "hopwire._parser_py"),
+        _hopwire("hopwire_c", "hopwire C", "hopwire._wire.parser_c"),
+        _hopwire("hopwire_py", "hopwire Python", "hopwire._wire.parser_py"),
         _httptools(),
         _aiohttp("C"),
         _aiohttp("Py"),

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Union
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from ._connection import PreparedRequest, prepare_request
-from ._errors import LocalProtocolError
-from ._pool_state import Origin
-from ._writer import Body, Field, body_framing
+from .connection import PreparedRequest, prepare_request
+from .._errors import LocalProtocolError
+from .state import Origin
+from .._wire.writer import Body, Field, body_framing
 
 HeaderInput = Union[Mapping[Any, Any], Iterable[Field], None]
 Headers = list[tuple[bytes, bytes]]

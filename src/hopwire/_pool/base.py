@@ -36,11 +36,11 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Union
 
-from . import Data, EndOfMessage
-from . import _rules as R
-from ._connection import BROKEN, CLOSED, SWITCHED, Connection, Exchange, PreparedRequest
-from ._errors import ConnectionLost, HopwireError, RemoteProtocolError
-from ._models import (
+from .._wire import rules as R
+from .._wire.parser import Data, EndOfMessage
+from .connection import BROKEN, CLOSED, SWITCHED, Connection, Exchange, PreparedRequest
+from .._errors import ConnectionLost, HopwireError, RemoteProtocolError
+from .models import (
     BodyStream,
     ExchangeInfo,
     HeaderInput,
@@ -52,8 +52,8 @@ from ._models import (
     prepare,
     split_url,
 )
-from ._writer import Body
-from ._pool_state import Entry, PoolState
+from .._wire.writer import Body
+from .state import Entry, PoolState
 
 ENDED = frozenset([CLOSED, BROKEN, SWITCHED])
 READ_SIZE = 64 * 1024
@@ -262,7 +262,7 @@ class Attempt:
         return cls(method, url, headers, body, proxy)
 
     def exchange(self, number: int, reused: bool) -> Exchange:
-        """The exchange of this send on connection `number` (see `_client` for the replay rule)."""
+        """The exchange of this send on connection `number` (see `base` for the replay rule)."""
         replays = self.replays
         can_replay = self.replayable_body and replays < MAX_REPLAYS
         return Exchange(ExchangeInfo(number, reused, 0, replays > 0),
@@ -292,7 +292,7 @@ class Attempt:
         return response
 
     def replayed(self, pipelined: bool, next_serial: int) -> None:
-        """The request was not answered and will be sent again (see `_client`)."""
+        """The request was not answered and will be sent again (see `base`)."""
         self.replays += 1
         if pipelined:
             self.min_serial = next_serial

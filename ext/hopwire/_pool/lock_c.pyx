@@ -6,7 +6,7 @@ explicit acquire() then `try` would leave the lock held when a signal
 handler raises between the two in bytecode, which the pure twin runs). In
 compiled code a `with` block on threading.Lock costs 1.46k instructions, on
 this lock 1.1k (and a C call of acquire() and release() 170).
-`hopwire._locks` picks this class when extensions are on, else
+`hopwire._pool.locks` picks this class when extensions are on, else
 threading.Lock, which it mirrors: a blocking acquire waits without the GIL
 and lets signal handlers run (so Ctrl-C interrupts a wait), and releasing a
 lock that is not held is a RuntimeError. Unlike it, acquire() always blocks
@@ -76,4 +76,4 @@ cdef class Lock:
         self.release()  # (three named arguments: cheaper to call than *exc_info)
 
     def __repr__(self) -> str:
-        return f"<hopwire._lock_c.Lock {'locked' if self._held else 'unlocked'}>"
+        return f"<hopwire._pool.lock_c.Lock {'locked' if self._held else 'unlocked'}>"

@@ -1,4 +1,4 @@
-# Declarations for the compiled twin of _models.py (see _connection.pxd): the response
+# Declarations for the compiled twin of models.py (see connection.pxd): the response
 # object every request makes.
 
 

@@ -40,24 +40,20 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Union, cast
 
-from . import (
+from .._errors import (
     ConnectError,
-    Data,
-    EndOfMessage,
     HopwireError,
     LocalProtocolError,
     ParseError,
     PoolTimeout,
-    Request,
-    RequestParser,
     TransportTimeout,
-    filter_hop_by_hop,
 )
-from ._models import Response
-from ._writer import SizedBody
+from .._pool.models import Response
+from .._wire.parser import Data, EndOfMessage, Request, RequestParser, filter_hop_by_hop
+from .._wire.writer import SizedBody
 
 if TYPE_CHECKING:
-    from .proxy import ProxyServer
+    from .server import ProxyServer
 
 PIPE_HIGH = 256 * 1024  # request body bytes buffered before the client is no longer read
 PIPE_LOW = 64 * 1024  # and read again below this
@@ -70,10 +66,10 @@ NO_BODY_STATUS = frozenset((204, 304))
 # Expect is answered here (see `_Job`), Max-Forwards is counted down.
 _NOT_FORWARDED = frozenset((b"content-length", b"transfer-encoding", b"expect", b"max-forwards"))
 
-Outcome = Union[tuple[Any, Response], "_Refusal"]
+Outcome = Union[tuple[Any, Response], "Refusal"]
 
 
-class _Refusal:
+class Refusal:
     """An answer the proxy gives itself: an error status, or a Max-Forwards reply."""
 
     __slots__ = ("status", "reason", "body", "headers")
@@ -155,7 +151,7 @@ class _Job:
 
     __slots__ = ("request", "body", "received", "fetch", "safe_ahead", "refusal")
 
-    def __init__(self, request: Any, body: _BodyPipe | None, refusal: _Refusal | None = None) -> None:
+    def __init__(self, request: Any, body: _BodyPipe | None, refusal: Refusal | None = None) -> None:
         self.request = request
         self.body = body
         self.received = refusal is not None  # the whole request (body included) was read
@@ -326,7 +322,7 @@ class ClientConnection(asyncio.Protocol):
     def _refuse_input(self, exc: ParseError) -> None:
         """Bytes that are not HTTP: the answers due are written, then this error, then close."""
         self.closing = True
-        self.jobs.append(_Job(_Unparsed(), None, _Refusal(exc.status_hint, exc.reason)))
+        self.jobs.append(_Job(_Unparsed(), None, Refusal(exc.status_hint, exc.reason)))
         self._start()
 
     # -- answering, in order -----------------------------------------------------------
@@ -387,7 +383,7 @@ class ClientConnection(asyncio.Protocol):
                 fetch.cancel()
             elif not fetch.cancelled() and fetch.exception() is None:
                 outcome = fetch.result()
-                if not isinstance(outcome, _Refusal):
+                if not isinstance(outcome, Refusal):
                     self.loop.create_task(outcome[0].__aexit__(None, None, None))
         self.jobs.clear()
 
@@ -407,7 +403,7 @@ class ClientConnection(asyncio.Protocol):
             outcome = await self._fetch(job)  # no task of its own: one turn of the loop less
         else:
             outcome = await job.fetch
-        if isinstance(outcome, _Refusal):
+        if isinstance(outcome, Refusal):
             return self._write_refusal(job, outcome)
         context, response = outcome
         try:
@@ -485,7 +481,7 @@ class ClientConnection(asyncio.Protocol):
             # The head is out: only the end of the connection can tell the client.
             raise ClientGone(f"the upstream answer broke off: {exc}") from exc
 
-    def _write_refusal(self, job: _Job, refusal: _Refusal) -> bool:
+    def _write_refusal(self, job: _Job, refusal: Refusal) -> bool:
         keep = self._keeps(job) and job.received
         head_only = job.request.method == b"HEAD"
         out = [_status_line(refusal.status, _REASONS.get(refusal.status, "Error")),
@@ -509,7 +505,7 @@ class ClientConnection(asyncio.Protocol):
         """Send the job's request upstream; the open response, or the proxy's own answer."""
         request = job.request
         where = self.proxy.upstream_url(request)
-        if isinstance(where, _Refusal):
+        if isinstance(where, Refusal):
             return where
         fields: list[tuple[bytes, bytes]] = []
         forward_mode = self.options.upstream is None
@@ -538,7 +534,7 @@ class ClientConnection(asyncio.Protocol):
         return context, response
 
     @staticmethod
-    def _max_forwards(request: Any, value: bytes, fields: list[tuple[bytes, bytes]]) -> _Refusal | None:
+    def _max_forwards(request: Any, value: bytes, fields: list[tuple[bytes, bytes]]) -> Refusal | None:
         """RFC 9110 §7.6.2: TRACE and OPTIONS stop at the proxy that sees Max-Forwards: 0."""
         if request.method not in (b"TRACE", b"OPTIONS"):
             fields.append((b"Max-Forwards", value))
@@ -546,26 +542,26 @@ class ClientConnection(asyncio.Protocol):
         try:
             remaining = int(value)
         except ValueError:
-            return _Refusal(400, "Max-Forwards is not a number")
+            return Refusal(400, "Max-Forwards is not a number")
         if remaining > 0:
             fields.append((b"Max-Forwards", b"%d" % (remaining - 1)))
             return None
         if request.method == b"OPTIONS":
-            return _Refusal(200, "OK", b"", ((b"Allow", b"GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE"),))
+            return Refusal(200, "OK", b"", ((b"Allow", b"GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE"),))
         echo = b"TRACE %s HTTP/%s\r\n%s\r\n" % (request.target, request.http_version,
                                               _field_lines(request.headers))
-        return _Refusal(200, "OK", echo, ((b"Content-Type", b"message/http"),))
+        return Refusal(200, "OK", echo, ((b"Content-Type", b"message/http"),))
 
     # -- CONNECT -----------------------------------------------------------------------
 
     async def _connect(self, job: _Job) -> None:
         request = job.request
         if self.options.upstream is not None or not self.options.allow_connect:
-            self._write_refusal(job, _Refusal(405, "CONNECT is not served here"))
+            self._write_refusal(job, Refusal(405, "CONNECT is not served here"))
             return
         where = _authority(request.target)
         if where is None:
-            self._write_refusal(job, _Refusal(400, "CONNECT needs host:port"))
+            self._write_refusal(job, Refusal(400, "CONNECT needs host:port"))
             return
         host, port = where
         timeout = self.proxy.connect_timeout
@@ -573,10 +569,10 @@ class ClientConnection(asyncio.Protocol):
             _, tunnel = await asyncio.wait_for(
                 self.loop.create_connection(lambda: Tunnel(self), host, port), timeout)
         except asyncio.TimeoutError:
-            self._write_refusal(job, _Refusal(504, f"connecting to {host}:{port} timed out"))
+            self._write_refusal(job, Refusal(504, f"connecting to {host}:{port} timed out"))
             return
         except OSError as exc:
-            self._write_refusal(job, _Refusal(502, f"cannot connect to {host}:{port}: {exc.strerror or exc}"))
+            self._write_refusal(job, Refusal(502, f"cannot connect to {host}:{port}: {exc.strerror or exc}"))
             return
         assert isinstance(tunnel, Tunnel)
         if self.transport is None or self.transport.is_closing():
@@ -695,22 +691,22 @@ class _Unparsed:
 
 
 class _UpstreamFailed(Exception):
-    def __init__(self, refusal: _Refusal) -> None:
+    def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.reason)
         self.refusal = refusal
 
 
-def _refusal_for(exc: HopwireError) -> _Refusal:
+def _refusal_for(exc: HopwireError) -> Refusal:
     """The status the client gets when the upstream request fails (RFC 9110 §15.6)."""
     if isinstance(exc, PoolTimeout):
-        return _Refusal(503, f"no upstream connection free in time: {exc}")
+        return Refusal(503, f"no upstream connection free in time: {exc}")
     if isinstance(exc, TransportTimeout):
-        return _Refusal(504, f"the upstream server did not answer in time: {exc}")
+        return Refusal(504, f"the upstream server did not answer in time: {exc}")
     if isinstance(exc, LocalProtocolError):
-        return _Refusal(400, f"the request cannot be forwarded: {exc}")
+        return Refusal(400, f"the request cannot be forwarded: {exc}")
     if isinstance(exc, ConnectError):
-        return _Refusal(502, f"cannot reach the upstream server: {exc}")
-    return _Refusal(502, f"the upstream server failed: {exc}")
+        return Refusal(502, f"cannot reach the upstream server: {exc}")
+    return Refusal(502, f"the upstream server failed: {exc}")
 
 
 def _authority(target: bytes) -> tuple[str, int] | None:

@@ -40,8 +40,10 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Union, cast
 
-from . import Data, EndOfMessage, ParseError, Request, RequestParser, __version__
-from ._serving import LoopThread, TCPListener, run_until_stopped
+from .. import __version__
+from .._errors import ParseError
+from .._wire.parser import Data, EndOfMessage, Request, RequestParser
+from .serving import LoopThread, TCPListener, run_until_stopped
 
 HELLO = b"Hello, world!"
 PATTERN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"  # 64 bytes

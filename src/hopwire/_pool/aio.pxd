@@ -1,9 +1,9 @@
-# Declarations for the compiled twin of _async.py (see _connection.pxd).
+# Declarations for the compiled twin of aio.py (see connection.pxd).
 cimport cython
-from hopwire._client cimport Attempt, Link, PoolOptions, give_back, record
-from hopwire._connection cimport Connection, Exchange, PreparedRequest
-from hopwire._models cimport Timeout
-from hopwire._pool_state cimport PoolState
+from hopwire._pool.base cimport Attempt, Link, PoolOptions, give_back, record
+from hopwire._pool.connection cimport Connection, Exchange, PreparedRequest
+from hopwire._pool.models cimport Timeout
+from hopwire._pool.state cimport PoolState
 
 
 cdef class _AsyncLink(Link):

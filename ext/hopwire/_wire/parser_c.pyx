@@ -1,7 +1,7 @@
 # cython: language_level=3
 """The C twin of hopwire's HTTP/1.x parser.
 
-Same names, events, errors and offsets as `hopwire._parser_py`, which is the
+Same names, events, errors and offsets as `hopwire._wire.parser_py`, which is the
 readable definition of the grammar; this module walks the same lines with
 the same left-to-right scanners, byte by byte over lookup tables, and builds
 the header list in C (one bytes object per name and value, common names
@@ -20,9 +20,9 @@ from cpython.ref cimport PyObject
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy, memmove
 
-from hopwire import _rules as R
+from hopwire._wire import rules as R
 from hopwire._errors import ParseError
-from hopwire._parser_py import _unfold, parse_keep_alive
+from hopwire._wire.parser_py import unfold, parse_keep_alive
 
 ctypedef unsigned char uchar
 
@@ -1089,7 +1089,7 @@ cdef class _Parser:
                 new = _end_line(b, pos, avail, climit, L_FOLD, limit, base, &s)
                 if new == NEED:
                     return pos
-                headers[len(headers) - 1] = (name, _unfold(value, _bytes(b + pos, new - 2 - pos)))
+                headers[len(headers) - 1] = (name, unfold(value, _bytes(b + pos, new - 2 - pos)))
                 pos = new
                 continue
             if len(headers) >= max_headers:

@@ -19,9 +19,9 @@ from contextlib import asynccontextmanager
 from time import monotonic
 from typing import Any
 
-from . import Data, InformationalResponse
-from . import Response as ResponseEvent
-from ._client import (
+from .._wire.parser import Data, InformationalResponse
+from .._wire.parser import Response as ResponseEvent
+from .base import (
     CONNECT_BACKOFF,
     DRAIN_LIMIT,
     HIGH_WATER,
@@ -37,7 +37,7 @@ from ._client import (
     plan_batch,
     record,
 )
-from ._connection import (
+from .connection import (
     SWITCHED,
     Connection,
     ConnectionStateError,
@@ -45,7 +45,7 @@ from ._connection import (
     PreparedRequest,
     prepare_request,
 )
-from ._errors import (
+from .._errors import (
     ConnectError,
     ConnectTimeout,
     HopwireError,
@@ -59,7 +59,7 @@ from ._errors import (
     WriteError,
     WriteTimeout,
 )
-from ._models import (
+from .models import (
     BodyStream,
     ExchangeInfo,
     HeaderInput,
@@ -68,8 +68,8 @@ from ._models import (
     TimeoutInput,
     as_timeout,
 )
-from ._pool_state import Entry, EvictThenDial, Origin, Use, Wait, Wakeups
-from ._writer import Body
+from .state import Entry, EvictThenDial, Origin, Use, Wait, Wakeups
+from .._wire.writer import Body
 
 _TIMED_OUT = object()
 

@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # -- serve ------------------------------------------------------------------------------
 
 def _serve(args: argparse.Namespace) -> int:
-    from ._server import run
+    from .server.embedded import run
 
     def announce(line: str) -> None:
         print(line, flush=True)  # `hopwire bench` reads the URL from this line

@@ -1,9 +1,9 @@
-# Declarations for the compiled twin of _client.py (see _connection.pxd).
+# Declarations for the compiled twin of base.py (see connection.pxd).
 cimport cython
-from hopwire._connection cimport Connection, Exchange, PreparedRequest
-from hopwire._models cimport Timeout
-from hopwire._parser_c cimport Response as _ResponseEvent
-from hopwire._pool_state cimport Entry, PoolState
+from hopwire._pool.connection cimport Connection, Exchange, PreparedRequest
+from hopwire._pool.models cimport Timeout
+from hopwire._wire.parser_c cimport Response as _ResponseEvent
+from hopwire._pool.state cimport Entry, PoolState
 
 
 cdef class PoolOptions:

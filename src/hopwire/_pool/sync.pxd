@@ -1,10 +1,10 @@
-# Declarations for the compiled twin of _sync.py (see _connection.pxd).
+# Declarations for the compiled twin of sync.py (see connection.pxd).
 cimport cython
-from hopwire._client cimport Attempt, Link, PoolOptions, give_back, record
-from hopwire._connection cimport Connection, Exchange, PreparedRequest
-from hopwire._models cimport Timeout
-from hopwire._lock_c cimport Lock as _Lock
-from hopwire._pool_state cimport PoolState
+from hopwire._pool.base cimport Attempt, Link, PoolOptions, give_back, record
+from hopwire._pool.connection cimport Connection, Exchange, PreparedRequest
+from hopwire._pool.models cimport Timeout
+from hopwire._pool.lock_c cimport Lock as _Lock
+from hopwire._pool.state cimport PoolState
 
 
 cdef class _SyncLink(Link):

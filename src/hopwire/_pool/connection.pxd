@@ -1,9 +1,9 @@
-# Declarations for the compiled twin of _connection.py (Cython reads this file next to the
+# Declarations for the compiled twin of connection.py (Cython reads this file next to the
 # .py it compiles; the .py stays the source of both twins). Attributes are C fields of the
 # object instead of slot descriptors; `_tag_all`'s locals are typed, its loop is the hot path:
 # it reads the C parser's events and the pools' exchanges as C structs.
 cimport cython
-from hopwire._parser_c cimport Data as _DataEvent, Response as _ResponseEvent
+from hopwire._wire.parser_c cimport Data as _DataEvent, Response as _ResponseEvent
 
 
 cdef class _InFlight:

@@ -1,4 +1,4 @@
-# Declarations of the C lock the compiled sync pool takes on every request (see _lock_c.pyx).
+# Declarations of the C lock the compiled sync pool takes on every request (see lock_c.pyx).
 from cpython.pythread cimport PyThread_type_lock
 cimport cython
 

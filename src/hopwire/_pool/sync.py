@@ -13,7 +13,7 @@ Threads pipeline by sharing a connection; one thread pipelines with
 `request_all()`, which puts requests in flight while the pool can take them,
 writes their heads together and reads the oldest answer when it cannot.
 
-The locks are `hopwire._locks.Lock`: a C lock when extensions are on (a
+The locks are `hopwire._pool.locks.Lock`: a C lock when extensions are on (a
 `with` block on it costs the compiled pool 1.1k instructions, on
 threading.Lock 1.46k). Every lock is taken with `with`, never with
 `acquire()` then `try`: in bytecode, a signal handler (Ctrl-C) may raise
@@ -42,10 +42,10 @@ from contextlib import contextmanager
 from time import monotonic
 from typing import Any
 
-from . import Data, InformationalResponse
-from . import Response as ResponseEvent
-from . import _rules as R
-from ._client import (
+from .._wire import rules as R
+from .._wire.parser import Data, InformationalResponse
+from .._wire.parser import Response as ResponseEvent
+from .base import (
     CONNECT_BACKOFF,
     DRAIN_LIMIT,
     ENDED,
@@ -61,8 +61,8 @@ from ._client import (
     plan_batch,
     record,
 )
-from ._connection import Connection, ConnectionStateError, Exchange, PreparedRequest
-from ._errors import (
+from .connection import Connection, ConnectionStateError, Exchange, PreparedRequest
+from .._errors import (
     ConnectError,
     ConnectTimeout,
     HopwireError,
@@ -76,8 +76,8 @@ from ._errors import (
     WriteError,
     WriteTimeout,
 )
-from ._locks import Lock
-from ._models import (
+from .locks import Lock
+from .models import (
     BodyStream,
     HeaderInput,
     Response,
@@ -85,8 +85,8 @@ from ._models import (
     TimeoutInput,
     as_timeout,
 )
-from ._pool_state import Entry, EvictThenDial, Origin, Use, Wait, Wakeups
-from ._writer import Body
+from .state import Entry, EvictThenDial, Origin, Use, Wait, Wakeups
+from .._wire.writer import Body
 
 _POLLIN = getattr(select, "POLLIN", 1)
 # A connection whose last answer ended less than this many seconds ago is reused
@@ -531,7 +531,7 @@ class _Body(BodyStream):
 
 
 class Pool:
-    """A thread-safe pool of HTTP/1.1 connections; see the README's "Connection pool".
+    """A thread-safe pool of HTTP/1.1 connections; see docs/pool.md.
 
     Options: `max_connections` (global cap), `max_connections_per_host`,
     `pipeline_depth` (requests in flight per connection; 1 = no pipelining),

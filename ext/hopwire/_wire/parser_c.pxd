@@ -1,4 +1,4 @@
-# Declarations of the C twin of hopwire's HTTP/1.x parser (see _parser_c.pyx).
+# Declarations of the C twin of hopwire's HTTP/1.x parser (see parser_c.pyx).
 
 cdef struct BodySpan:
     const unsigned char *p

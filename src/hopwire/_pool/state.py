@@ -42,7 +42,7 @@ callers woken together can then pipeline together, whatever order they send in.
 Expiry: an idle connection expires at idle_since + min(keepalive_expiry,
 server timeout - margin), the server timeout being its `Keep-Alive: timeout=`;
 the margin is 1 s, at most half the timeout, so that the request is not in the
-air when the server closes (issue 3: "a little before N"). Expired idle
+air when the server closes just as its timeout ends. Expired idle
 connections are never handed out; `expire()` returns them for closing.
 
 Waking: every call that frees capacity or opens a pipeline (`released`,
@@ -64,9 +64,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Union
 
-from . import _rules as R
-from ._connection import BROKEN, CLOSED, SWITCHED, Connection
-from ._errors import HopwireError
+from .._wire import rules as R
+from .connection import BROKEN, CLOSED, SWITCHED, Connection
+from .._errors import HopwireError
 
 Waiter = Hashable  # an opaque id chosen by the driver
 
@@ -261,7 +261,7 @@ class PoolState:
                 upgrade: bool = False, fresh: bool = False, min_serial: int = 0) -> Action:
         """Where the waiter's request goes now, or Wait (queued).
 
-        Replays choose their connection (see `_client`): `fresh=True` asks for
+        Replays choose their connection (see `base`): `fresh=True` asks for
         a new connection (Dial, evicting an idle one of the origin if need
         be), `min_serial` for one opened since `next_serial` was that value.
         """

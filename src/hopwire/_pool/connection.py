@@ -37,14 +37,14 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
-from . import ResponseParser, connection_tokens, parse_keep_alive
-from . import _rules as R
-from ._errors import HopwireError, LocalProtocolError, ParseError, RemoteProtocolError, TransportError
-from ._events import Data, EndOfMessage, Headers, InformationalResponse, Response
-from ._writer import Field, Text, chunk, last_chunk, request_head
+from .._wire import rules as R
+from .._wire.parser import ResponseParser, connection_tokens, parse_keep_alive
+from .._errors import HopwireError, LocalProtocolError, ParseError, RemoteProtocolError, TransportError
+from .._wire.events import Data, EndOfMessage, Headers, InformationalResponse, Response
+from .._wire.writer import Field, Text, chunk, last_chunk, request_head
 
 if TYPE_CHECKING:
-    from ._models import ExchangeInfo
+    from .models import ExchangeInfo
 
 RequestId = int  # the n-th request sent on this connection, from 0
 Event = Union[InformationalResponse, Response, Data, EndOfMessage]  # what a response parser gives
@@ -129,7 +129,7 @@ class Exchange:
 
     It lives here, next to the connection that fills it (`_receive_into`), so
     that the compiled twin reaches its fields as C fields; the pools' drivers
-    (`_client`) make and read it.
+    (`base`) make and read it.
     """
 
     __slots__ = ("rid", "events", "error", "ended", "may_replay", "replay_alone",
@@ -142,7 +142,7 @@ class Exchange:
         self.events: deque[Any] = deque()
         self.error: BaseException | None = None
         self.ended = False  # its EndOfMessage was received (it may still sit in `events`)
-        # Whether it may be sent again (see `_client`'s docstring): decided
+        # Whether it may be sent again (see `base`'s docstring): decided
         # when it is recorded on its connection, by what is in flight ahead.
         self.may_replay = False
         self.replay_alone = replay_alone

@@ -1,29 +1,5 @@
-"""hopwire's forwarding proxy: hop-by-hop correct, both hops kept alive independently.
-
-    hopwire proxy --listen 127.0.0.1:8888                          # forward proxy
-    hopwire proxy --listen 127.0.0.1:8888 --upstream http://127.0.0.1:8080   # reverse proxy
-
-HTTP's connection fields describe one hop, and an intermediary that passes
-them on lies to both ends about a connection it never agreed to (the "dumb
-proxy" problem, RFC 9112 Appendix C.2.2). This proxy reads each request with
-`RequestParser(strip_hop_by_hop=True)`, so what it forwards never carries
-`Connection` or a field it names, `Keep-Alive`, `Proxy-Connection`, `TE`,
-`Trailer`, `Transfer-Encoding`, `Upgrade`, `Proxy-Authenticate` or
-`Proxy-Authorization`; answers lose the same fields (`filter_hop_by_hop`).
-It adds `Via` both ways (RFC 9110 §7.6.3), decides the client's keep-alive
-itself (see `hopwire._proxy_conn`), and sends upstream through an `AsyncPool`:
-pooled keep-alive connections, pipelined if `upstream_pipeline` > 1, with the
-pool's replay rules and its own dumb-proxy guard when `next_proxy` is set.
-
-Forward mode (no `upstream`): requests carry an absolute URL (RFC 9112 §3.2.2)
-and CONNECT opens tunnels. Reverse mode: every request goes to `upstream`,
-the client's Host kept. Failures upstream become 502 (unreachable or broken),
-503 (no upstream connection free in time) or 504 (no answer in time).
-
-APIs: `serve_proxy()` starts it on the running loop; `start_proxy()` runs it
-on a thread with its own loop (tests, tools); `run()` serves until Ctrl-C
-(`hopwire proxy`).
-"""
+"""The proxy's listener and options: one `ClientConnection` per client, one upstream
+`AsyncPool` for all of them (see the package's docstring)."""
 
 from __future__ import annotations
 
@@ -33,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import AsyncPool, Timeout, __version__
-from ._models import TimeoutInput
-from ._proxy_conn import ClientConnection, _Refusal
-from ._serving import LoopThread, TCPListener, run_until_stopped
+from .. import AsyncPool, Timeout, __version__
+from .._pool.models import TimeoutInput
+from .client import ClientConnection, Refusal
+from ..server.serving import LoopThread, TCPListener, run_until_stopped
 
 __all__ = ["ProxyOptions", "ProxyServer", "ProxyStats", "ProxyThread", "run", "serve_proxy", "start_proxy"]
 
@@ -109,7 +85,7 @@ class ProxyServer(TCPListener):
         await super().aclose()
         await self.pool.aclose()
 
-    def upstream_url(self, request: Any) -> str | _Refusal:
+    def upstream_url(self, request: Any) -> str | Refusal:
         """Where the request goes: its absolute URL (forward) or upstream + target (reverse)."""
         target: bytes = request.target
         if self._base is not None:
@@ -119,10 +95,10 @@ class ProxyServer(TCPListener):
                 path = urlsplit(target.decode("ascii"))
                 rest = path.path or "/"
                 return self._base + rest + ("?" + path.query if path.query else "")
-            return _Refusal(400, f"cannot forward the request-target {target[:100]!r}")
+            return Refusal(400, f"cannot forward the request-target {target[:100]!r}")
         if target.startswith((b"http://", b"https://")):
             return target.decode("ascii")
-        return _Refusal(400, "a forward proxy needs an absolute URL (RFC 9112 §3.2.2)")
+        return Refusal(400, "a forward proxy needs an absolute URL (RFC 9112 §3.2.2)")
 
     def report(self, exc: BaseException) -> None:
         """A fault of the proxy's own while serving a client: kept, and told on stderr."""

@@ -1,6 +1,6 @@
-# Declarations for the compiled twin of _pool_state.py (see _connection.pxd).
+# Declarations for the compiled twin of state.py (see connection.pxd).
 cimport cython
-from hopwire._connection cimport Connection
+from hopwire._pool.connection cimport Connection
 
 
 cdef class Entry:

@@ -23,9 +23,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Union
 
-from . import _rules as R
-from ._errors import ParseError
-from ._events import Data, EndOfMessage, Headers, InformationalResponse, Request, Response
+from . import rules as R
+from .._errors import ParseError
+from .events import Data, EndOfMessage, Headers, InformationalResponse, Request, Response
 
 Buffer = Union[bytes, bytearray, memoryview]
 Event = Union[Request, Response, InformationalResponse, Data, EndOfMessage]
@@ -238,7 +238,7 @@ def _end_line(buf: bytes, pos: int, avail: int, climit: int, scan: Scanner, limi
 
 # -- header helpers -----------------------------------------------------------
 
-def _unfold(value: bytes, continuation: bytes) -> bytes:
+def unfold(value: bytes, continuation: bytes) -> bytes:
     """Join an obs-fold continuation to its field value with one SP (RFC 9112 §5.2)."""
     continuation = continuation.strip(b" \t")
     if value and continuation:
@@ -616,7 +616,7 @@ class _Parser:
                 new = _end_line(buf, pos, avail, climit, _scan_fold_line, limit, base)
                 if new == _NEED:
                     return pos
-                headers[-1] = (name, _unfold(value, buf[pos:new - 2]))
+                headers[-1] = (name, unfold(value, buf[pos:new - 2]))
                 pos = new
                 continue
             if len(headers) >= max_headers:

@@ -12,7 +12,7 @@ that it is chunked) and the writer emits the one framing field. A caller's
 own Content-Length or Transfer-Encoding is refused, because a second framing
 that contradicts the real one is how requests get smuggled (RFC 9112 §6.3,
 §11.2). Every byte is checked against the classes the parser uses
-(`hopwire._rules`), so what this module writes, hopwire's parser accepts.
+(`hopwire._wire.rules`), so what this module writes, hopwire's parser accepts.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Union
 
-from . import _rules as R
-from ._errors import LocalProtocolError
+from . import rules as R
+from .._errors import LocalProtocolError
 
 Text = Union[bytes, str]
 Field = tuple[Text, Text]
