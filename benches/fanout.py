@@ -256,7 +256,7 @@ class AiohttpGather(GatherFan):
     requires = ("aiohttp",)
 
     async def aopen(self) -> None:
-        aiohttp = pp._module("aiohttp")
+        aiohttp = pp.import_peer("aiohttp")
         connector = aiohttp.TCPConnector(limit=CONNECTIONS, keepalive_timeout=pp.KEEPALIVE)
         # connect: aiohttp's wait for a pooled connection and the connect itself, as hopwire's
         # pool and connect timeouts; sock_read: its read timeout. No bound on the whole.
@@ -281,13 +281,13 @@ class FloorGather(GatherFan):
     reference = True
 
     async def aopen(self) -> None:
-        host, port, _ = pp._host_port(self.url)
-        self.head = pp._request_head(self.url)
-        self.idle: asyncio.Queue[pp._FloorProtocol] = asyncio.Queue()
-        self.protocols: list[pp._FloorProtocol] = []
+        host, port, _ = pp.host_port(self.url)
+        self.head = pp.request_head(self.url)
+        self.idle: asyncio.Queue[pp.FloorProtocol] = asyncio.Queue()
+        self.protocols: list[pp.FloorProtocol] = []
         for _ in range(CONNECTIONS):
             _, protocol = await self.loop.create_connection(
-                partial(pp._FloorProtocol, pp._Collector()), host, port)
+                partial(pp.FloorProtocol, pp.Collector()), host, port)
             self.protocols.append(protocol)
             self.idle.put_nowait(protocol)
 
@@ -490,9 +490,9 @@ class FloorThreads(ThreadFan):
     reference = True
 
     def open(self) -> None:
-        self.head = pp._request_head(self.url)
-        self.socks = [pp._floor_socket(self.url) for _ in range(CONNECTIONS)]
-        self.idle = Handoff((sock, pp._Collector()) for sock in self.socks)
+        self.head = pp.request_head(self.url)
+        self.socks = [pp.floor_socket(self.url) for _ in range(CONNECTIONS)]
+        self.idle = Handoff((sock, pp.Collector()) for sock in self.socks)
 
     def one(self) -> None:
         sock, c = self.idle.get(timeout=POOL_TIMEOUT)
@@ -598,7 +598,7 @@ def run(keys: Iterable[str] | None = None, *, rounds: int = ROUNDS, sizes: tuple
                      "pool_timeout_s": POOL_TIMEOUT, "measure_timeout_s": MEASURE_TIMEOUT,
                      "thread_stack": THREAD_STACK},
         "versions": {name: "not installed" if importlib.util.find_spec(name) is None
-                     else str(getattr(pp._module(name), "__version__", "")) for name in ("aiohttp", "uvloop")},
+                     else str(getattr(pp.import_peer(name), "__version__", "")) for name in ("aiohttp", "uvloop")},
         "contenders": {},
     }
     uses_threads = any(CONTENDERS[k].unit == "threads" and not CONTENDERS[k].missing() for k in chosen)

@@ -1080,7 +1080,7 @@ def finish(conn: Connection, model: Model, server: Server, bodies: dict[int, byt
     assert not conn.can_send(b"GET") and not conn.is_reusable
 
 
-# -- _receive_into: receive_data and Link.dispatch in one ------------------------------
+# -- receive_into: receive_data and Link.dispatch in one ------------------------------
 
 def _links_state(link: Any, exchanges: list[Any]) -> Any:
     return (link.conn.answered, sorted(link.exchanges),
@@ -1091,13 +1091,13 @@ def _links_state(link: Any, exchanges: list[Any]) -> Any:
 @pytest.mark.parametrize("pieces", [1, 7, 10_000])
 @pytest.mark.parametrize("gone", [None, 1])
 @pytest.mark.parametrize("tail", [b"", b"garbage\r\n\r\n"])
-def test_receive_into_matches_receive_data_then_dispatch(pieces: int, gone: int | None,
+def testreceive_into_matches_receive_data_then_dispatch(pieces: int, gone: int | None,
                                                          tail: bytes) -> None:
-    """What `_receive_into` hands each exchange is what `receive_data` + `Link.dispatch`
+    """What `receive_into` hands each exchange is what `receive_data` + `Link.dispatch`
     would: every piece size, an exchange whose caller went away, a protocol error.
     (With the parser twin the pools use: `Link.dispatch` knows the events of that one.)"""
     from hopwire._pool.base import Link
-    from hopwire._pool.connection import Exchange
+    from hopwire._pool.exchange import Exchange
     from hopwire._pool.models import ExchangeInfo
 
     answers = (response(103, framing="none") + ok(b"first") + ok(b"x" * 300, framing="chunked")
@@ -1119,7 +1119,7 @@ def test_receive_into_matches_receive_data_then_dispatch(pieces: int, gone: int 
         for i in range(0, len(answers), size):
             try:
                 if into:
-                    link.conn._receive_into(answers[i:i + size], link.exchanges)
+                    link.conn.receive_into(answers[i:i + size], link.exchanges)
                 else:
                     link.dispatch(link.conn.receive_data(answers[i:i + size]))
             except hopwire.RemoteProtocolError as exc:

@@ -75,7 +75,7 @@ def test_serving_queued_waiters_is_linear_in_pool_state() -> None:
                         entry.connection.send_request(b"GET", b"/", host=b"a.example")
                         pool.sent(entry, 1.0)
                         served += 1
-            assert not pool.has_waiters
+            assert not pool.has_waiters()
         return run
 
     assert_scales_linearly(cost, 1000)

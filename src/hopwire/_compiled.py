@@ -9,6 +9,7 @@ check that the sdist carries every source. Nothing here may import anything.
 # typed by the .pxd next to it. All or none are used: they share classes at the C level.
 POOL_CORE = (
     "hopwire._pool.models",
+    "hopwire._pool.exchange",
     "hopwire._pool.connection",
     "hopwire._pool.state",
     "hopwire._pool.base",

@@ -1,7 +1,8 @@
 # Declarations for the compiled twin of aio.py (see connection.pxd).
 cimport cython
-from hopwire._pool.base cimport Attempt, Link, PoolOptions, give_back, record
-from hopwire._pool.connection cimport Connection, Exchange, PreparedRequest
+from hopwire._pool.base cimport Attempt, Link, PoolBase, Waiter, caller_error, record
+from hopwire._pool.connection cimport Connection, PreparedRequest
+from hopwire._pool.exchange cimport Exchange
 from hopwire._pool.models cimport Timeout
 from hopwire._pool.state cimport PoolState
 
@@ -13,7 +14,6 @@ cdef class _AsyncLink(Link):
     cdef public bint reading_paused
     cdef public bint write_paused
     cdef public object drain_waiter
-    cdef public bint tunneling
     cdef public list out
     cdef public double received_at
     cdef public list sleepers
@@ -28,29 +28,24 @@ cdef class _AsyncLink(Link):
     @cython.locals(conn=Connection)
     cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, Timeout timeout, object defer=*)
     cpdef bint peer_gone(self)
+    cpdef object close(self)
+    cpdef object abort(self, object error, bint peer_closed=*)
     cpdef double now(self)
     cpdef object sleep(self, Exchange ex, object timeout)
     cpdef object woke(self, Exchange ex, object result, object timeout)
 
 
-cdef class AsyncPool:
-    cdef public PoolOptions _options
-    cdef public PoolState _state
-    cdef public bint _pipelining
-    cdef public object _numbers
-    cdef public object _next_expiry
-    cdef public bint _closed
+cdef class AsyncPool(PoolBase):
     cdef public set _reading_off
     cdef public object _read_buffer
 
-    cpdef object _sent(self, _AsyncLink link, Attempt attempt)
+    cpdef object _signal(self, Waiter waiter)
     @cython.locals(link=_AsyncLink, ex=Exchange)
     cpdef object _start_now(self, Attempt attempt, Timeout t, object defer=*)
     cpdef object _wait_more(self, _AsyncLink link, Exchange ex, object timeout)
     cpdef object _woke(self, _AsyncLink link, Exchange ex, object result, object timeout)
     cpdef object _collected(self, Attempt attempt, _AsyncLink link, Exchange ex, object started)
-    @cython.locals(link=_AsyncLink, prepared=PreparedRequest)
+    @cython.locals(link=_AsyncLink)
     cpdef object _acquire_idle(self, Attempt attempt)
-    cpdef object _release(self, _AsyncLink link, Exchange ex=*, object sent=*, object pipelinable=*)
     @cython.locals(ex=Exchange)
     cpdef object _put(self, Attempt attempt, _AsyncLink link, object reused, Timeout t, object defer=*)

@@ -13,76 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from time import monotonic
 from typing import Any
 
+from .._errors import (ConnectError, ConnectTimeout, HopwireError, ProxyError, ReadError,
+                       ReadTimeout, TransportError, WriteError, WriteTimeout)
 from .._wire.parser import Data, InformationalResponse
 from .._wire.parser import Response as ResponseEvent
-from .base import (
-    CONNECT_BACKOFF,
-    DRAIN_LIMIT,
-    HIGH_WATER,
-    READ_SIZE,
-    SMALL_BODY,
-    Attempt,
-    Link,
-    PoolOptions,
-    Replay,
-    RequestSpec,
-    abandoned,
-    give_back,
-    plan_batch,
-    record,
-)
-from .connection import (
-    SWITCHED,
-    Connection,
-    ConnectionStateError,
-    Exchange,
-    PreparedRequest,
-    prepare_request,
-)
-from .._errors import (
-    ConnectError,
-    ConnectTimeout,
-    HopwireError,
-    PoolClosed,
-    PoolTimeout,
-    ProxyError,
-    ReadError,
-    ReadTimeout,
-    RemoteProtocolError,
-    TransportError,
-    WriteError,
-    WriteTimeout,
-)
-from .models import (
-    BodyStream,
-    ExchangeInfo,
-    HeaderInput,
-    Response,
-    Timeout,
-    TimeoutInput,
-    as_timeout,
-)
-from .state import Entry, EvictThenDial, Origin, Use, Wait, Wakeups
 from .._wire.writer import Body
+from .base import (DRAIN_LIMIT, HIGH_WATER, READ_SIZE, Attempt, Batch, BodyBase, Link, PoolBase,
+                   Replay, RequestSpec, Tunnel, Waiter, caller_error, data_size, framed, record)
+from .connection import Connection, ConnectionStateError, PreparedRequest
+from .exchange import Exchange
+from .models import HeaderInput, Response, Timeout, TimeoutInput
+from .state import Origin
 
 _TIMED_OUT = object()
-
-
-class _Waiter:
-    """A caller queued by PoolState; its future is made only when it has to wait."""
-
-    __slots__ = ("future", "action", "link")
-
-    def __init__(self) -> None:
-        self.future: asyncio.Future[Any] | None = None
-        self.action: Any = None
-        self.link: _AsyncLink | None = None  # of a Use action, looked up when it is given
 
 
 def _stock(loop: asyncio.AbstractEventLoop) -> bool:
@@ -93,10 +41,11 @@ def _stock(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 class _Protocol(asyncio.Protocol):
-    """Hands the transport's callbacks to its link."""
+    """Hands the transport's callbacks to its link (or, while a tunnel is opened, to
+    the handshake)."""
 
     def __init__(self) -> None:
-        self.link: _AsyncLink | None = None
+        self.link: _AsyncLink | _Handshake | None = None
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
         self.is_lost = False
@@ -153,11 +102,36 @@ class _BufferedProtocol(_Protocol, asyncio.BufferedProtocol):
             self.link.on_data(self.buffer[:nbytes])
 
 
+class _Handshake:
+    """Takes a connection's callbacks while its CONNECT tunnel is opened: feeds the
+    `Tunnel`, and resolves `done` when the tunnel is open (or with the error)."""
+
+    def __init__(self, tunnel: Tunnel, loop: asyncio.AbstractEventLoop) -> None:
+        self.tunnel = tunnel
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.write_paused = False
+
+    def on_data(self, data: bytes | memoryview) -> None:
+        if self.done.done():
+            return
+        try:
+            if self.tunnel.receive(bytes(data)):
+                self.done.set_result(None)
+        except ProxyError as exc:
+            self.done.set_exception(exc)
+
+    def on_lost(self, exc: BaseException | None) -> None:
+        self.on_data(b"")
+
+    def wake_drain(self) -> None:
+        pass
+
+
 class _AsyncLink(Link):
     """A pooled connection on an asyncio transport."""
 
     __slots__ = ("transport", "loop", "stock_loop", "reading_paused", "write_paused", "drain_waiter",
-                 "tunneling", "out", "received_at", "sleepers", "timer", "timer_at", "reading_off")
+                 "out", "received_at", "sleepers", "timer", "timer_at", "reading_off")
 
     def __init__(self, transport: asyncio.Transport, conn: Connection, number: int,
                  replay_unsafe: bool, loop: asyncio.AbstractEventLoop) -> None:
@@ -170,11 +144,10 @@ class _AsyncLink(Link):
         self.reading_paused = False
         self.write_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
-        self.tunneling = False  # a CONNECT answer switches the connection; it is not closed
         self.out: list[bytes] = []  # heads of pipelined requests not yet written (see flush)
         self.received_at = 0.0  # loop time of the last bytes received (read timeouts)
         self.sleepers: list[Exchange] = []  # exchanges whose readers await their `waiter`
-        # One timer for the read timeouts of all the sleepers (see `_wait`), left
+        # One timer for the read timeouts of all the sleepers (see `sleep`), left
         # armed between answers: a request does not pay for a timer of its own.
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0  # loop time at which `timer` fires
@@ -186,20 +159,7 @@ class _AsyncLink(Link):
         if self.closed:
             return
         self.received_at = self.now()
-        conn = self.conn
-        try:
-            if data:
-                conn._receive_into(data, self.exchanges)  # (`receive_data` and `dispatch` in one)
-            else:
-                self.dispatch(conn.receive_eof())
-        except RemoteProtocolError as exc:
-            self.broke(exc)
-            self.close()
-        else:
-            ended = conn._ended  # not None exactly when the state is in ENDED
-            if ended is not None and not (self.tunneling and ended is SWITCHED):
-                self.fail(None)
-                self.close()
+        self.receive(data)
         if self.sleepers:
             self._wake_sleepers()
         # The body arriving now is the oldest unfinished answer's: pause when
@@ -271,7 +231,7 @@ class _AsyncLink(Link):
         the end of the loop's turn.
         """
         conn = self.conn
-        if self.closed or conn._ended is not None:  # (set exactly when the state is in ENDED)
+        if self.closed or conn.has_ended():
             raise ConnectionStateError("the connection ended before the request was sent")
         ahead = record(self, ex, prepared)
         rid = ex.rid
@@ -288,15 +248,8 @@ class _AsyncLink(Link):
         if body is None:
             transport.write(prepared.head)
         elif isinstance(body, (bytes, bytearray, memoryview)):
-            data = conn.send_body(rid, body)
-            tail = conn.end_body(rid)
-            if len(data) <= SMALL_BODY:
-                transport.write(prepared.head + data + tail)
-            else:
-                transport.write(prepared.head)
-                transport.write(data)
-                if tail:
-                    transport.write(tail)
+            for piece in framed(conn, rid, prepared.head, body):
+                transport.write(piece)
         else:
             ex.may_replay = False  # an iterator cannot be sent twice
             transport.write(prepared.head)
@@ -363,18 +316,20 @@ class _AsyncLink(Link):
                         self.transport.resume_reading()
                 return event
             if ex.error is not None:
-                raise _caller_error(ex)
+                raise caller_error(ex)
             if ex.ended:
                 raise ConnectionStateError("the answer was read to its end already")
-            await self._wait(ex, timeout)
+            await self.wait_events(ex, timeout)
 
     async def wait_end(self, ex: Exchange, timeout: float | None) -> None:
         """Wait until the exchange's answer ended or failed (for `request()`: one wake-up)."""
         ex.collect = True
         while not ex.ended and ex.error is None:
-            await self._wait(ex, timeout)
+            await self.wait_events(ex, timeout)
 
-    async def _wait(self, ex: Exchange, timeout: float | None) -> None:
+    async def wait_events(self, ex: Exchange, timeout: float | None) -> None:
+        """Wait until events of the exchange's answer came (a collector: its end), or
+        an error; ReadTimeout when nothing came for `timeout` seconds."""
         waiter = self.sleep(ex, timeout)
         try:
             result = await waiter
@@ -383,7 +338,7 @@ class _AsyncLink(Link):
             raise
         self.woke(ex, result, timeout)
 
-    # `_wait` in three steps, for a caller that awaits the future itself (one
+    # `wait_events` in three steps, for a caller that awaits the future itself (one
     # coroutine less per request): `sleep`, await, then `woke` or `cancelled`.
 
     def now(self) -> float:
@@ -466,28 +421,11 @@ def _piece(piece: Any) -> bytes:
     return bytes(piece)
 
 
-def _caller_error(ex: Exchange) -> BaseException:
-    error = ex.error
-    assert error is not None
-    if isinstance(error, Replay):
-        return error
-    if ex.write_error is not None and not ex.events and not isinstance(error, RemoteProtocolError):
-        return ex.write_error
-    return error
-
-
-class _AsyncBody(BodyStream):
+class _AsyncBody(BodyBase):
     """The body of a streamed asyncio response."""
 
-    __slots__ = ("pool", "link", "ex", "timeout", "closed")
+    __slots__ = ()
     is_async = True
-
-    def __init__(self, pool: AsyncPool, link: _AsyncLink, ex: Exchange, timeout: float | None) -> None:
-        self.pool = pool
-        self.link = link
-        self.ex = ex
-        self.timeout = timeout
-        self.closed = False
 
     async def anext_data(self) -> bytes | None:
         if self.closed:
@@ -502,7 +440,7 @@ class _AsyncBody(BodyStream):
         self._finish()
         return None
 
-    async def read_all(self) -> bytes:
+    async def aread_all(self) -> bytes:
         link, ex = self.link, self.ex
         events = ex.events
         try:
@@ -524,17 +462,11 @@ class _AsyncBody(BodyStream):
     async def aclose(self) -> None:
         if self.closed:
             return
-        ex, link = self.ex, self.link
         try:
-            budget = DRAIN_LIMIT
-            while not (ex.ended and not ex.events):
-                if budget < 0 or ex.error is not None:
-                    link.abort(ReadError("the response was closed before its end"))
-                    break
-                event = await link.next_event(ex, self.timeout)
-                budget -= len(getattr(event, "data", b""))
+            while self._drains():
+                self._drained(await self.link.next_event(self.ex, self.timeout))
         except HopwireError:
-            link.abort(ReadError("the response was closed before its end"))
+            self._cut()
         except BaseException as exc:
             self._finish(exc)
             raise
@@ -550,39 +482,30 @@ class _AsyncBody(BodyStream):
                 self.pool._give_up(self.link, self.ex, error, self.timeout)
 
 
-class AsyncPool:
-    """The asyncio twin of `Pool`: the same options, awaitable methods.
+class AsyncPool(PoolBase):
+    """The asyncio twin of `Pool`: the same options (see `PoolBase`), awaitable methods.
 
     Use it from one event loop. `request()` reads the whole answer;
     `stream()` is an async context manager whose response is read with
     `aread()` / `aiter_bytes()`.
     """
 
-    def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
-                 pipeline_depth: int = 1, keepalive_expiry: float = 5.0,
-                 timeout: TimeoutInput = 5.0, retries: int = 0, proxy: str | None = None,
-                 ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False,
-                 trust_proxy_keep_alive: bool = False) -> None:
-        self._options = PoolOptions(
-            max_connections=max_connections, max_connections_per_host=max_connections_per_host,
-            pipeline_depth=pipeline_depth, keepalive_expiry=keepalive_expiry, timeout=timeout,
-            retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe,
-            trust_proxy_keep_alive=trust_proxy_keep_alive)
-        self._state = self._options.new_state()
-        self._pipelining = pipeline_depth > 1
-        self._numbers = iter(range(1, 1 << 62))
-        self._next_expiry = 0.0
-        self._closed = False
-        self._reading_off: set[asyncio.Task[None]] = set()  # see `_give_up`
-        self._read_buffer = memoryview(bytearray(READ_SIZE))  # every connection's (`_Protocol`)
+    def _init_driver(self) -> None:
+        self._reading_off: set[asyncio.Task[None]] = set()  # see `_abandon`
+        self._read_buffer = memoryview(bytearray(READ_SIZE))  # every connection's (`_BufferedProtocol`)
+
+    def _signal(self, waiter: Waiter) -> None:
+        future = waiter.signal
+        if not future.done():
+            future.set_result(None)
 
     # -- public API --------------------------------------------------------------------
 
     async def request(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                       body: Body = None, timeout: TimeoutInput | None = None) -> Response:
         """Send a request and read its whole answer."""
-        attempt = Attempt(method, url, headers, body, self._options.proxy)
-        t = self._options.timeout if timeout is None else as_timeout(timeout)
+        attempt = self._attempt(method, url, headers, body)
+        t = self._timeout(timeout)
         # The common case without a coroutine of its own: `_start` and `_answer`
         # inline, for a request that goes on an idle connection (or joins a
         # pipeline) at once and whose whole answer comes before it is read.
@@ -613,18 +536,13 @@ class AsyncPool:
                 response = None
         if response is None:
             response = await self._send(attempt, t, True)
-        stream = response._stream
-        if isinstance(stream, _AsyncBody):
-            response._content = await stream.read_all()
         return response
 
     @asynccontextmanager
     async def stream(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                      body: Body = None, timeout: TimeoutInput | None = None) -> AsyncIterator[Response]:
         """Send a request; the response's body is read with `aread()` or `aiter_bytes()`."""
-        attempt = Attempt(method, url, headers, body, self._options.proxy)
-        response = await self._send(attempt, self._options.timeout if timeout is None
-                                    else as_timeout(timeout))
+        response = await self._send(self._attempt(method, url, headers, body), self._timeout(timeout))
         try:
             yield response
         finally:
@@ -638,28 +556,21 @@ class AsyncPool:
         leave together), answers are read oldest first, each whole; a failed
         request has its `HopwireError` in its place.
         """
-        t = self._options.timeout if timeout is None else as_timeout(timeout)
-        results, todo = plan_batch(requests, self._options.proxy)
-        in_flight: deque[tuple[int, Attempt, _AsyncLink, Exchange]] = deque()
+        t = self._timeout(timeout)
+        batch = self._batch(requests)
         try:
-            await self._run_batch(results, todo, in_flight, t)
+            await self._run_batch(batch, t)
         except BaseException as exc:  # cancelled or interrupted: the leases go back
-            links: dict[_AsyncLink, list[Exchange]] = {}
-            for _, _, link, ex in in_flight:
-                links.setdefault(link, []).append(ex)
-            for link, gone in links.items():
+            for link, gone in batch.by_link().items():
                 self._abandon(link, gone, exc, t.read)
             raise
-        return results  # every slot is filled by now
+        return batch.results  # every slot is filled by now
 
-    async def _run_batch(self, results: list[Any], todo: deque[tuple[int, Attempt]],
-                         in_flight: deque[tuple[int, Attempt, _AsyncLink, Exchange]],
-                         t: Timeout) -> None:
-        """`request_all`'s loop; what is in `in_flight` when it raises is the caller's
-        to give back."""
-        while todo or in_flight:
-            while todo:
-                index, attempt = todo[0]
+    async def _run_batch(self, batch: Batch, t: Timeout) -> None:
+        """`request_all`'s loop; what is in flight when it raises is the caller's to give back."""
+        while batch.todo or batch.in_flight:
+            attempt = batch.next()
+            while attempt is not None:
                 try:
                     now = self._start_now(attempt, t, True)
                     if now is not None:
@@ -667,45 +578,30 @@ class AsyncPool:
                         if now[2] is not None:
                             await self._finish_start(attempt, *now)
                     else:
-                        started = await self._start(attempt, t, not in_flight, True)
+                        started = await self._start(attempt, t, not batch.in_flight, True)
                 except HopwireError as exc:
-                    todo.popleft()
-                    results[index] = exc
+                    attempt = batch.refused(exc)
                     continue
                 if started is None:
                     break  # the pool is full: read an answer first
-                todo.popleft()
-                in_flight.append((index, attempt, *started))
-            if not in_flight:
+                attempt = batch.started(started[0], started[1])
+            if not batch.in_flight:
                 continue
-            index, attempt, link, ex = in_flight.popleft()
+            index, attempt, link, ex = batch.oldest()
             link.flush()
             if ex.ended:  # answered already (pipelined answers come together): no coroutine
                 response = self._collected(attempt, link, ex, monotonic())
                 if response is not None:
-                    results[index] = response
+                    batch.answered(index, response)
                     continue
             try:
-                response = await self._answer(attempt, link, ex, t, True)
-                stream = response._stream
-                if isinstance(stream, _AsyncBody):
-                    response._content = await stream.read_all()
-                results[index] = response
-            except Replay:
-                todo.appendleft((index, attempt))
-            except HopwireError as exc:
-                results[index] = exc
+                batch.answered(index, await self._answer(attempt, link, ex, t, True))
+            except (Replay, HopwireError) as exc:
+                batch.failed(index, attempt, exc)
 
     async def aclose(self) -> None:
         """Close every connection; requests in flight fail, new ones raise PoolClosed."""
-        self._closed = True
-        waiters = self._state.waiting
-        entries = self._state.close()
-        for waiter in waiters:
-            assert isinstance(waiter, _Waiter) and waiter.future is not None
-            if not waiter.future.done():
-                waiter.future.set_result(None)  # no action: PoolClosed
-        for link in [entry.link for entry in entries]:
+        for link in self._shut():
             link.abort(ReadError("the pool was closed"))
         await asyncio.sleep(0)  # let the transports run their connection_lost
 
@@ -714,10 +610,6 @@ class AsyncPool:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    @property
-    def connections(self) -> int:
-        return self._state.count()
 
     # -- one request -------------------------------------------------------------------
 
@@ -737,13 +629,12 @@ class AsyncPool:
         """Put the request in flight on a connection; None if that means waiting and not `block`.
         `defer`: see `_AsyncLink.send`."""
         while True:
-            got = self._acquire_idle(attempt)
-            if got is None:
-                got = await self._acquire(attempt, t, block)
-                if got is None:
+            link = self._acquire_idle(attempt)
+            if link is None:
+                link = await self._acquire(attempt, t, block)
+                if link is None:
                     return None
-            link, reused = got
-            put = self._put(attempt, link, reused, t, defer)
+            put = self._put(attempt, link, self._reused(link), t, defer)
             if put is None:
                 continue
             ex, rest = put
@@ -751,24 +642,15 @@ class AsyncPool:
                 await self._finish_start(attempt, link, ex, rest)
             return link, ex
 
-    def _sent(self, link: _AsyncLink, attempt: Attempt) -> None:
-        """The request is recorded on the link: tell the pool state, when it can matter."""
-        if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
-            wakeups = self._state.sent(link.entry, monotonic(),  # type: ignore[arg-type]
-                                       pipelinable=attempt.pipelinable)
-            if wakeups:
-                self._wake(wakeups)
-
     def _start_now(self, attempt: Attempt, t: Timeout,
                    defer: bool = False) -> tuple[_AsyncLink, Exchange, Any] | None:
         """`_start` without a coroutine when a connection is there at once (`_acquire_idle`):
         the link, the exchange, and the rest of the write to pass to `_finish_start` (or
         None: all written, `_start` done); None when `_start` is needed."""
-        got = self._acquire_idle(attempt)
-        if got is None:
+        link = self._acquire_idle(attempt)
+        if link is None:
             return None
-        link, reused = got
-        put = self._put(attempt, link, reused, t, defer)
+        put = self._put(attempt, link, self._reused(link), t, defer)
         return None if put is None else (link, put[0], put[1])
 
     def _put(self, attempt: Attempt, link: _AsyncLink, reused: bool, t: Timeout,
@@ -780,14 +662,12 @@ class AsyncPool:
         ex = attempt.exchange(link.number, reused)
         try:
             rest = link.send(ex, attempt.prepared, attempt.body, t, defer)
-        except ConnectionStateError:
-            self._release(link, sent=False, pipelinable=attempt.pipelinable)
-            return None
-        except BaseException:
-            self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
+        except BaseException as exc:
+            if self._unsent(link, attempt, ex, exc):
+                return None
             raise
-        if rest is None:
-            self._sent(link, attempt)
+        if rest is None and self._sends_wake():
+            self._sent(link, attempt.pipelinable)
         return ex, rest
 
     async def _finish_start(self, attempt: Attempt, link: _AsyncLink, ex: Exchange,
@@ -795,10 +675,11 @@ class AsyncPool:
         """The end of `_start` after `_start_now` left a write to finish."""
         try:
             await rest
-        except BaseException:
-            self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
+        except BaseException as exc:
+            self._unsent(link, attempt, ex, exc)
             raise
-        self._sent(link, attempt)
+        if self._sends_wake():
+            self._sent(link, attempt.pipelinable)
 
     # `link.sleep` and `link.woke` for `request()`, whose locals are untyped: through
     # the pool's typed arguments they are C calls, and the exchange's fields C fields,
@@ -842,14 +723,13 @@ class AsyncPool:
             if collect:  # the whole answer is wanted: one wake-up, at its end (`wait_end`)
                 ex.collect = True
                 while not ex.ended and ex.error is None:
-                    await link._wait(ex, t.read)
+                    await link.wait_events(ex, t.read)
             # The head is never Data: nothing to account for when it is taken here.
             event = events.popleft() if events else await link.next_event(ex, t.read)
             while type(event) is InformationalResponse:
                 event = events.popleft() if events else await link.next_event(ex, t.read)
-        except Replay:  # see _client: where a replay goes
-            self._release(link)
-            attempt.replayed(ex.info.pipelined > 0, self._state.next_serial)
+        except Replay:
+            self._replaying(link, attempt, ex)
             raise
         except BaseException as exc:
             self._give_up(link, ex, exc, t.read)
@@ -861,138 +741,74 @@ class AsyncPool:
             response = attempt.collected(event, ex)
             self._release(link, ex)
             return response
-        return attempt.response(event, ex.info, _AsyncBody(self, link, ex, t.read))
+        body = _AsyncBody(self, link, ex, t.read)
+        return attempt.response(event, ex.info, body, await body.aread_all() if collect else None)
 
-    def _acquire_idle(self, attempt: Attempt) -> tuple[_AsyncLink, bool] | None:
+    def _acquire_idle(self, attempt: Attempt) -> _AsyncLink | None:
         """`_acquire`'s common cases without a coroutine: an idle connection or a
         pipeline to join, when nothing is due to expire; else None (and `_acquire`
         does it all)."""
-        if self._closed or attempt.fresh:
-            return None
         now = monotonic()
-        if now >= self._next_expiry:
-            return None
-        prepared = attempt.prepared
-        entry = self._state.acquire_now(attempt.where.origin, prepared.method, now,
-                                        expect_continue=prepared.expect_continue,
-                                        upgrade=prepared.upgrade, min_serial=attempt.min_serial)
-        if entry is None:
-            return None
-        link = entry.link
-        in_flight = len(link.conn._in_flight)
-        if in_flight == 0 and link.peer_gone():
-            self._lose(link)
-            return None
-        return link, in_flight > 0 or link.conn.answered > 0
+        link = self._ready(attempt, now)
+        return None if link is None else self._probed(link, now, attempt.prepared.method)
 
-    async def _acquire(self, attempt: Attempt, t: Timeout,
-                       block: bool = True) -> tuple[_AsyncLink, bool] | None:
-        origin = attempt.where.origin
-        prepared = attempt.prepared
-        loop = asyncio.get_running_loop()
+    async def _acquire(self, attempt: Attempt, t: Timeout, block: bool = True) -> _AsyncLink | None:
+        method = attempt.prepared.method
         deadline = None if t.pool is None else monotonic() + t.pool
         while True:
-            if self._closed:
-                raise PoolClosed("the pool is closed")
             now = monotonic()
-            for link in self._expire(now):
-                link.close()
-            waiter = _Waiter()
-            action = self._state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
-                                         expect_continue=prepared.expect_continue,
-                                         upgrade=prepared.upgrade, fresh=attempt.fresh,
-                                         min_serial=attempt.min_serial)
-            if isinstance(action, Wait):
-                if not block:
-                    self._wake(self._state.cancel(waiter, now) or [])
-                    return None
-                waiter.future = loop.create_future()
-                action = await self._wait(waiter, deadline, attempt.pipelinable)
-                link = waiter.link  # type: ignore[assignment]
-            elif isinstance(action, Use):
-                link = action.entry.link
-            if isinstance(action, Use):
-                if link.conn.in_flight == 0 and link.peer_gone():
-                    self._lose(link)
-                    continue
-                return link, link.conn.answered > 0 or link.conn.in_flight > 0
-            if isinstance(action, EvictThenDial):
-                action.entry.link.close()
-            return await self._dial(origin, t, attempt.pipelinable), False
+            for expired in self._expired(now):
+                expired.close()
+            waiter = Waiter()
+            got = self._take(attempt, waiter, now, deadline, block)
+            if got is None:
+                return None
+            if got is waiter:
+                waiter.signal = asyncio.get_running_loop().create_future()
+                got = await self._wait(waiter, deadline, attempt.pipelinable)
+            if not isinstance(got, _AsyncLink):
+                return await self._dial(attempt, got, t)
+            if self._probed(got, monotonic(), method) is not None:
+                return got
 
-    async def _wait(self, waiter: _Waiter, deadline: float | None, pipelinable: bool) -> Any:
+    async def _wait(self, waiter: Waiter, deadline: float | None, pipelinable: bool) -> Any:
         """Wait to be woken with an action, until the deadline (PoolTimeout). The
         future is awaited bare, with a timer of the loop's to end the wait: a waiter
         costs no task of its own (a gather of thousands of requests waits here)."""
-        future = waiter.future
-        assert future is not None
+        future = waiter.signal
         timer = None
         if deadline is not None:
             timer = future.get_loop().call_later(max(0.0, deadline - monotonic()), _time_out, future)
         try:
             result = await future
         except BaseException:  # cancelled: give back what it was woken with, if anything
-            held_up = self._state.cancel(waiter, monotonic())
-            if held_up:
-                self._wake(held_up)
-            action = waiter.action
-            if held_up is None and action is not None:
-                self._wake(self._state.abandon(action, monotonic(), pipelinable))
-                if isinstance(action, EvictThenDial):
-                    action.entry.link.close()
+            self._stop_waiting(waiter, pipelinable)
             raise
         finally:
             if timer is not None:
                 timer.cancel()
-        if result is _TIMED_OUT:
-            held_up = self._state.cancel(waiter, monotonic())
-            if held_up is not None:  # (else it was woken as the timer fired: it goes on)
-                self._wake(held_up)
-                raise PoolTimeout(f"no connection available within {self._options.timeout.pool} s")
-        if waiter.action is None:
-            raise PoolClosed("the pool is closed")
-        return waiter.action
+        return self._waited(waiter, result is _TIMED_OUT)
 
-    def _wake(self, wakeups: Wakeups) -> None:
-        for waiter, action in wakeups:
-            assert isinstance(waiter, _Waiter) and waiter.future is not None
-            waiter.action = action
-            if isinstance(action, Use):
-                waiter.link = action.entry.link
-            if not waiter.future.done():
-                waiter.future.set_result(None)
-
-    def _expire(self, now: float) -> list[_AsyncLink]:
-        if now < self._next_expiry:
-            return []
-        self._next_expiry = now + 0.5
-        return [entry.link for entry in self._state.expire(now)]
-
-    async def _dial(self, origin: Origin, t: Timeout, pipelinable: bool = True) -> _AsyncLink:
-        options = self._options
-        attempt = 0
+    async def _dial(self, attempt: Attempt, action: Any, t: Timeout) -> _AsyncLink:
+        """Open a connection for the request (after closing the one to evict, if any)."""
+        self._evict(action)
+        origin = attempt.where.origin
+        tries = 0
         while True:
             try:
                 link = await self._open(origin, t)
                 break
-            except (ConnectError, ProxyError):
-                if attempt >= options.retries:
-                    self._wake(self._state.dial_failed(origin, monotonic()))
+            except BaseException as exc:
+                delay = self._retry_delay(origin, tries, exc)
+                if delay is None:
                     raise
-            except BaseException:
-                self._wake(self._state.dial_failed(origin, monotonic()))
-                raise
             try:
-                await asyncio.sleep(CONNECT_BACKOFF * (2 ** attempt))
-            except BaseException:  # cancelled while backing off: the dial slot goes back
-                self._wake(self._state.dial_failed(origin, monotonic()))
+                await asyncio.sleep(delay)
+            except BaseException:  # cancelled while backing off: the dial's place goes back
+                self._dial_failed(origin)
                 raise
-            attempt += 1
-        entry = self._state.connected(origin, link.conn, monotonic(), pipelinable=pipelinable)
-        link.entry = entry
-        entry.link = link
-        if self._closed:
-            link.close()
+            tries += 1
+        self._connected(origin, link, attempt.pipelinable)
         return link
 
     def _protocol(self) -> _Protocol:
@@ -1019,64 +835,43 @@ class AsyncPool:
         except OSError as exc:
             raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
         assert isinstance(protocol, _Protocol)
-        proxied = proxy is not None and not tls
-        conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied,
-                          trust_proxy=options.trust_proxy_keep_alive)
-        link = _AsyncLink(transport, conn, next(self._numbers), options.replay_unsafe, loop)
-        protocol.link = link
         if proxy is not None and tls:
             try:
-                await asyncio.wait_for(self._tunnel(link, protocol, origin, proxy.authorization, t),
-                                       t.connect)
+                transport = await asyncio.wait_for(
+                    self._tunnel(transport, protocol, Tunnel(origin, proxy.authorization), origin),
+                    t.connect)
             except asyncio.TimeoutError:
-                link.close()
+                transport.close()
                 raise ConnectTimeout(f"opening a tunnel to {origin.host}:{origin.port} took longer "
                                      f"than {t.connect} s") from None
             except BaseException:
-                link.close()
+                transport.close()
                 raise
+        link = _AsyncLink(transport, self._new_connection(origin), next(self._numbers),
+                          options.replay_unsafe, loop)
+        protocol.link = link
+        if protocol.is_lost:  # (closed during the handshake, after its last callback)
+            link.on_lost(protocol.lost)
         return link
 
-    async def _tunnel(self, link: _AsyncLink, protocol: _Protocol, origin: Origin,
-                      authorization: bytes | None, t: Timeout) -> None:
-        """CONNECT through the proxy, then TLS with the origin over the tunnel (RFC 9110 §9.3.6)."""
-        authority = f"{origin.host}:{origin.port}"
-        headers: list[tuple[bytes, bytes]] = []
-        if authorization is not None:
-            headers.append((b"Proxy-Authorization", authorization))
-        tunnel_conn = Connection()
-        real_conn, link.conn = link.conn, tunnel_conn
-        link.tunneling = True
-        ex = Exchange(ExchangeInfo(link.number, False, 0, False))
-        rest = link.send(ex, prepare_request(b"CONNECT", authority, headers, host=authority), None, t)
-        if rest is not None:
-            await rest
+    async def _tunnel(self, transport: Any, protocol: _Protocol, tunnel: Tunnel,
+                      origin: Origin) -> Any:
+        """Open the CONNECT tunnel, then TLS with the origin over it; the TLS transport."""
+        handshake = _Handshake(tunnel, asyncio.get_running_loop())
+        protocol.link = handshake
+        transport.write(tunnel.request)
         try:
-            event = await link.next_event(ex, t.connect)
-            while type(event) is InformationalResponse:
-                event = await link.next_event(ex, t.connect)
-        except RemoteProtocolError as exc:
-            raise ProxyError(f"the proxy answered CONNECT with bad HTTP: {exc.reason}") from exc
-        except TransportError as exc:
-            raise ProxyError(f"the proxy closed the tunnel to {authority}: {exc}") from exc
-        assert type(event) is ResponseEvent
-        if not 200 <= event.status_code < 300:
-            raise ProxyError(f"the proxy refused the tunnel to {authority}", event.status_code)
-        while not ex.ended:
-            await link.next_event(ex, t.connect)
-        if tunnel_conn.state is not SWITCHED or tunnel_conn.trailing_data:
-            raise ProxyError(f"the proxy broke the tunnel to {authority}", event.status_code)
-        loop = link.loop
+            await handshake.done
+        finally:
+            protocol.link = None
         try:
-            tls_transport = await loop.start_tls(link.transport, protocol, self._options.tls_context(),
-                                                 server_hostname=origin.host)
+            tls_transport = await asyncio.get_running_loop().start_tls(
+                transport, protocol, self._options.tls_context(), server_hostname=origin.host)
         except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
             raise ConnectError(f"TLS with {origin.host}:{origin.port} failed: {exc}") from exc
         if tls_transport is None:  # (the loop's type allows it; a closed transport)
             raise ConnectError(f"TLS with {origin.host}:{origin.port} failed: the connection closed")
-        link.transport = tls_transport
-        link.conn = real_conn
-        link.tunneling = False
+        return tls_transport
 
     def _give_up(self, link: _AsyncLink, ex: Exchange, error: BaseException,
                  timeout: float | None) -> None:
@@ -1116,10 +911,9 @@ class AsyncPool:
         ex.collect = False  # woken at each batch of events, to keep count
         try:
             while not ex.ended and ex.error is None:
-                await link._wait(ex, timeout)
+                await link.wait_events(ex, timeout)
                 for event in ex.events:
-                    if type(event) is Data:
-                        budget -= len(event.data)
+                    budget -= data_size(event)
                 ex.events.clear()
                 ex.buffered = 0
                 if budget < 0 and not ex.ended:
@@ -1127,21 +921,3 @@ class AsyncPool:
         finally:
             link.reading_off -= 1
             self._release(link, ex)
-
-    def _release(self, link: _AsyncLink, ex: Exchange | None = None, sent: bool = True,
-                 pipelinable: bool = True) -> None:
-        """A caller is done with its lease on the link; see `Pool._release`."""
-        if ex is not None and not ex.ended and abandoned(link, ex):
-            link.abort(ReadError("the answer was abandoned before its end"))
-        wakeups, done = give_back(self._state, link, monotonic(), sent, pipelinable)
-        if done:
-            link.abort(ReadError("the connection was closed"))
-        if wakeups:
-            self._wake(wakeups)
-
-    def _lose(self, link: _AsyncLink) -> None:
-        """The link died while idle: drop it from the pool (see `Pool._lose`)."""
-        link.abort(ReadError("the server closed the connection"), peer_closed=True)
-        entry = link.entry
-        assert entry is not None
-        self._wake(self._state.discard(entry, monotonic()))

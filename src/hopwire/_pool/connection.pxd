@@ -3,6 +3,7 @@
 # object instead of slot descriptors; `_tag_all`'s locals are typed, its loop is the hot path:
 # it reads the C parser's events and the pools' exchanges as C structs.
 cimport cython
+from hopwire._pool.exchange cimport Exchange
 from hopwire._wire.parser_c cimport Data as _DataEvent, Response as _ResponseEvent
 
 
@@ -30,22 +31,7 @@ cdef class _Body:
     cdef public object remaining
 
 
-cdef class Exchange:
-    cdef public object rid
-    cdef public object events
-    cdef public object error
-    cdef public bint ended
-    cdef public bint may_replay
-    cdef public bint replay_alone
-    cdef public bint replay_pipelined
-    cdef public object info
-    cdef public Py_ssize_t buffered
-    cdef public object waiter
-    cdef public bint collect
-    cdef public object write_error
-    cdef public object read_timeout
-
-
+@cython.final
 cdef class Connection:
     cdef public object pipeline_depth
     cdef public bint proxied
@@ -65,11 +51,16 @@ cdef class Connection:
     cdef public bint _transport_closed
     cdef public object _error
 
+    cpdef bint has_ended(self)
+    cpdef bint is_closing(self)
+    cpdef bint is_free(self)
+    cpdef Py_ssize_t pending(self)
+    cpdef object server_timeout(self)
     cpdef bint is_answering(self)
-    cpdef object _refusal(self, object method, object barrier)
+    cpdef object refusal(self, object method, object barrier)
     @cython.locals(request=_InFlight)
     cpdef object send_prepared(self, PreparedRequest prepared)
-    cpdef object _receive_into(self, object data, dict exchanges)
+    cpdef object receive_into(self, object data, dict exchanges)
     @cython.locals(request=_InFlight, kinds=dict, tagged=list, ex=Exchange, head=_ResponseEvent,
                    piece=_DataEvent)
     cpdef list _tag_all(self, object events, dict exchanges=*)

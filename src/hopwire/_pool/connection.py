@@ -18,7 +18,7 @@ the answers to HEAD, CONNECT, 1xx, 204 and 304. The connection decides:
 - pipelining (RFC 9112 §9.3.2): only on a connection proven persistent by an
   HTTP/1.1 response, only safe methods (RFC 9110 §9.2.1), never behind a request
   whose answer may change the connection (CONNECT, Upgrade, 100-continue) or
-  whose body is still being written; see `_refusal`;
+  whose body is still being written; see `refusal`;
 - replay after a close (RFC 9112 §9.3.1, §9.6; RFC 9110 §9.2.2): requests with
   an idempotent method of which no response byte arrived may be sent again on a
   fresh connection; the others may have been processed (see `unanswered`).
@@ -39,12 +39,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from .._wire import rules as R
 from .._wire.parser import ResponseParser, connection_tokens, parse_keep_alive
-from .._errors import HopwireError, LocalProtocolError, ParseError, RemoteProtocolError, TransportError
+from .._errors import HopwireError, LocalProtocolError, ParseError, RemoteProtocolError
 from .._wire.events import Data, EndOfMessage, Headers, InformationalResponse, Response
 from .._wire.writer import Field, Text, chunk, last_chunk, request_head
 
 if TYPE_CHECKING:
-    from .models import ExchangeInfo
+    from .exchange import Exchange
 
 RequestId = int  # the n-th request sent on this connection, from 0
 Event = Union[InformationalResponse, Response, Data, EndOfMessage]  # what a response parser gives
@@ -122,37 +122,6 @@ class _Body:
     def __init__(self, request_id: RequestId, remaining: int | None) -> None:
         self.id = request_id
         self.remaining = remaining
-
-
-class Exchange:
-    """A pool's record of one request in flight and the events of its answer, in order.
-
-    It lives here, next to the connection that fills it (`_receive_into`), so
-    that the compiled twin reaches its fields as C fields; the pools' drivers
-    (`base`) make and read it.
-    """
-
-    __slots__ = ("rid", "events", "error", "ended", "may_replay", "replay_alone",
-                 "replay_pipelined", "info", "buffered", "waiter", "collect", "write_error",
-                 "read_timeout")
-
-    def __init__(self, info: ExchangeInfo, replay_alone: bool = False,
-                 replay_pipelined: bool = False) -> None:
-        self.rid = -1
-        self.events: deque[Any] = deque()
-        self.error: BaseException | None = None
-        self.ended = False  # its EndOfMessage was received (it may still sit in `events`)
-        # Whether it may be sent again (see `base`'s docstring): decided
-        # when it is recorded on its connection, by what is in flight ahead.
-        self.may_replay = False
-        self.replay_alone = replay_alone
-        self.replay_pipelined = replay_pipelined
-        self.info = info
-        self.buffered = 0  # bytes of Data in `events` (asyncio flow control)
-        self.waiter: Any = None  # the asyncio future its reader awaits
-        self.collect = False  # asyncio: wake the reader only at the end (request(), not stream())
-        self.write_error: TransportError | None = None
-        self.read_timeout: float | None = None  # asyncio: of the wait in progress
 
 
 _WATCHED_LENGTHS = frozenset([len(b"expect"), len(b"upgrade"), len(b"proxy-connection")])
@@ -313,17 +282,43 @@ class Connection:
     def state(self) -> ConnectionState:
         if self._ended is not None:
             return self._ended
-        limit = self._request_limit
-        if self._peer_closing or (limit is not None and self._next_id >= limit):
+        if self.is_closing():
             return CLOSING
         if self._in_flight or self._body is not None:
             return ACTIVE
         return IDLE
 
+    # The pools' questions, as methods (C calls in the compiled twin, where a property is a
+    # Python call): each is one of the states above, or a count, read without building it.
+
+    def has_ended(self) -> bool:
+        """CLOSED, BROKEN or SWITCHED: nothing more goes over it, for good."""
+        return self._ended is not None
+
+    def is_closing(self) -> bool:
+        """Not ended, but no request may be sent after those in flight (CLOSING): the
+        server said it closes (RFC 9112 §9.6), or `Keep-Alive: max=` is used up."""
+        limit = self._request_limit
+        return self._ended is None and (self._peer_closing or (limit is not None
+                                                               and self._next_id >= limit))
+
+    def is_free(self) -> bool:
+        """IDLE: open, nothing in flight or being written, another request may go."""
+        return (self._ended is None and not self._in_flight and self._body is None
+                and not self.is_closing())
+
+    def pending(self) -> int:
+        """Requests sent and not yet answered (`in_flight`)."""
+        return len(self._in_flight)
+
+    def server_timeout(self) -> int | None:
+        """Seconds from the latest `Keep-Alive: timeout=` of the server (`keep_alive_timeout`)."""
+        return self._keep_alive_timeout
+
     @property
     def is_idle(self) -> bool:
         """Nothing in flight or being written, and another request may be sent."""
-        return self.state is IDLE
+        return self.is_free()
 
     @property
     def is_reusable(self) -> bool:
@@ -333,7 +328,7 @@ class Connection:
     @property
     def in_flight(self) -> int:
         """Requests sent and not yet answered."""
-        return len(self._in_flight)
+        return self.pending()
 
     @property
     def proven_persistent(self) -> bool:
@@ -366,9 +361,9 @@ class Connection:
         """May a request with this method be written now?"""
         method_b = _as_bytes(method)
         barrier = expect_continue or upgrade or method_b == b"CONNECT"
-        return self._refusal(method_b, barrier) is None
+        return self.refusal(method_b, barrier) is None
 
-    def _refusal(self, method: bytes, barrier: bool) -> str | None:
+    def refusal(self, method: bytes, barrier: bool) -> str | None:
         """Why a request may not be sent now, or None when it may."""
         limit = self._request_limit
         if (self._ended is not None or self._peer_closing
@@ -426,7 +421,7 @@ class Connection:
         limit = self._request_limit
         if (self._in_flight or self._body is not None or self._ended is not None or self._peer_closing
                 or (limit is not None and self._next_id >= limit)):
-            why = self._refusal(prepared.method, prepared.barrier)
+            why = self.refusal(prepared.method, prepared.barrier)
             if why is not None:
                 raise ConnectionStateError(f"cannot send {prepared.method!r} now: {why}")
         method = prepared.method
@@ -479,9 +474,9 @@ class Connection:
 
     def receive_data(self, data: Buffer) -> list[Tagged]:
         """Feed bytes read from the transport; return the events, each with its request."""
-        return self._receive_into(data, None)
+        return self.receive_into(data, None)
 
-    def _receive_into(self, data: Buffer, exchanges: dict[RequestId, Exchange] | None) -> list[Tagged]:
+    def receive_into(self, data: Buffer, exchanges: dict[RequestId, Exchange] | None) -> list[Tagged]:
         """`receive_data()`; with the `exchanges` in flight (a pool link's, by request
         id), each event goes straight into its exchange, as `Link.dispatch` would put
         it, and the list returned is empty.
@@ -555,7 +550,7 @@ class Connection:
 
     def is_answering(self) -> bool:
         """Did a byte of the oldest unanswered request's answer arrive? Once the
-        connection broke: False when what came was no answer (see `_receive_into`)."""
+        connection broke: False when what came was no answer (see `receive_into`)."""
         return bool(self._in_flight) and self._in_flight[0].started
 
     def _check_receiving(self) -> None:
@@ -581,7 +576,7 @@ class Connection:
 
     def _tag_all(self, events: Iterable[Any], exchanges: dict[RequestId, Exchange] | None = None
                  ) -> list[Tagged]:
-        """Tag each event with its request; with `exchanges` (see `_receive_into`), put
+        """Tag each event with its request; with `exchanges` (see `receive_into`), put
         each into its exchange instead (and return an empty list).
 
         (`head` and `piece` name the event again where its class is known: the

@@ -220,8 +220,15 @@ class BodyStream:
     def close(self) -> None:
         raise TypeError("this response came from an AsyncPool: use aclose()")
 
+    def read_all(self) -> bytes:
+        """The rest of the body, at once (then the stream is closed)."""
+        raise TypeError("this response came from an AsyncPool: use aread()")
+
     async def anext_data(self) -> bytes | None:
         raise TypeError("this response came from a Pool: use read() / iter_bytes()")
+
+    async def aread_all(self) -> bytes:
+        raise TypeError("this response came from a Pool: use read()")
 
     async def aclose(self) -> None:
         raise TypeError("this response came from a Pool: use close()")
@@ -279,7 +286,8 @@ class Response:
                  "_content", "_stream")
 
     def __init__(self, status: int, reason: str, http_version: str, headers: Headers,
-                 method: bytes, url: str, info: ExchangeInfo, stream: BodyStream | None) -> None:
+                 method: bytes, url: str, info: ExchangeInfo, stream: BodyStream | None,
+                 content: bytes | None = None) -> None:
         self.status = status
         self.reason = reason
         self.http_version = http_version
@@ -287,7 +295,7 @@ class Response:
         self.method = method
         self.url = url
         self.info = info
-        self._content: bytes | None = None
+        self._content = content
         self._stream = stream
 
     def header(self, name: str | bytes, default: bytes | None = None) -> bytes | None:
@@ -317,7 +325,7 @@ class Response:
 
     def read(self) -> bytes:
         if self._content is None:
-            self._content = b"".join(self.iter_bytes())
+            self._content = self._sync_stream().read_all()
         return self._content
 
     def iter_bytes(self) -> Iterator[bytes]:
@@ -345,7 +353,7 @@ class Response:
 
     async def aread(self) -> bytes:
         if self._content is None:
-            self._content = b"".join([data async for data in self.aiter_bytes()])
+            self._content = await self._async_stream().aread_all()
         return self._content
 
     def aiter_bytes(self) -> AsyncIterator[bytes]:

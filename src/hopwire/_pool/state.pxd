@@ -39,11 +39,12 @@ cdef class PoolState:
     cdef public object _serial
     cdef public bint _closed
 
-    @cython.locals(best=Entry, e=Entry, c=Connection)
+    @cython.locals(best=Entry, e=Entry)
     cpdef object _idle(self, object origin, object now, Py_ssize_t min_serial=*)
     @cython.locals(best=Entry, e=Entry)
     cpdef object acquire_now(self, object origin, object method, object now,
                              object expect_continue=*, object upgrade=*, object min_serial=*)
+    cpdef bint has_waiters(self)
     cpdef object sent(self, Entry entry, object now, object pipelinable=*)
     @cython.locals(connection=Connection)
     cpdef bint _joinable(self, Entry entry, object method, object expect_continue, object upgrade)

@@ -114,7 +114,7 @@ class Entry:
 
     def is_dead(self) -> bool:
         """Ended while nobody held it (closed by the server while idle): it holds no slot."""
-        return self.leases == 0 and self.connection._ended is not None
+        return self.leases == 0 and self.connection.has_ended()
 
     def __repr__(self) -> str:
         return (f"<Entry {self.origin.host}:{self.origin.port} leases={self.leases} "
@@ -184,7 +184,7 @@ def _unlease(entry: Entry, pipelinable: bool) -> None:
 
 
 def _pipelinable(method: bytes, expect_continue: bool, upgrade: bool) -> bool:
-    """May a request go into a pipeline (RFC 9112 §9.3.2; see `Connection._refusal`)?"""
+    """May a request go into a pipeline (RFC 9112 §9.3.2; see `Connection.refusal`)?"""
     return method in _SAFE and not expect_continue and not upgrade
 
 
@@ -237,8 +237,8 @@ class PoolState:
         """The serial the next connection will have (for `acquire(min_serial=)`)."""
         return self._serial
 
-    @property
     def has_waiters(self) -> bool:
+        """Is a caller queued?"""
         return bool(self._waiters)
 
     @property
@@ -324,7 +324,7 @@ class PoolState:
                 return None
             fewest = 0
             for e in candidates:  # as in `_plan`: the first with the fewest in flight
-                in_flight = len(e.connection._in_flight)
+                in_flight = e.connection.pending()
                 if (best is None or in_flight < fewest) and self._joinable(
                         e, method, expect_continue, upgrade):
                     best, fewest = e, in_flight
@@ -391,18 +391,15 @@ class PoolState:
             return []  # dropped already (discarded, or closed while pipelined)
         leases = entry.leases = entry.leases - 1 if entry.leases > 0 else 0
         connection = entry.connection
-        # `connection.state` without the property (three calls per request): ended,
-        # then CLOSING (no more requests), then IDLE (nothing in flight or being written).
-        if connection._ended is not None:
+        if connection.has_ended():
             self._drop(entry)
         elif leases != 0:
             pass
-        elif connection._peer_closing or (connection._request_limit is not None
-                                          and connection._next_id >= connection._request_limit):
+        elif connection.is_closing():  # no more requests: it leaves once nobody holds it
             self._drop(entry)
-        elif not connection._in_flight and connection._body is None:
+        elif connection.is_free():
             entry.idle_since = now
-            server_timeout = connection._keep_alive_timeout
+            server_timeout = connection.server_timeout()
             entry.expires_at = now + (self.keepalive_expiry if server_timeout is None
                                       else idle_lifetime(self.keepalive_expiry, server_timeout))
         return self._wake(now) if self._waiters else []
@@ -487,7 +484,7 @@ class PoolState:
             fewest = 0
             for e in mine:  # the busy one that can take it with the fewest in flight
                 if e.leases > 0 and e.serial >= min_serial:
-                    in_flight = len(e.connection._in_flight)
+                    in_flight = e.connection.pending()
                     if (best is None or in_flight < fewest) and self._can_join(e, request):
                         best, fewest = e, in_flight
             if best is not None:
@@ -514,9 +511,7 @@ class PoolState:
                     or e.origin != origin or e.serial < min_serial
                     or (e.expires_at is not None and now >= e.expires_at)):  # `is_expired`
                 continue
-            c = e.connection  # `c.state is IDLE`, without the property:
-            if (c._ended is None and not c._in_flight and c._body is None and not c._peer_closing
-                    and (c._request_limit is None or c._next_id < c._request_limit)):
+            if e.connection.is_free():
                 best, best_since = e, since
         return best
 
@@ -526,16 +521,16 @@ class PoolState:
 
     def _joinable(self, entry: Entry, method: bytes, expect_continue: bool, upgrade: bool) -> bool:
         """`_can_join` of a request given by its method and flags (the connection's
-        `can_send()` is asked as `_refusal`, of a method in bytes already)."""
+        `can_send()` is asked as `refusal`, of a method in bytes already)."""
         if entry.unsent == 0:
-            return entry.connection._refusal(method, expect_continue or upgrade
+            return entry.connection.refusal(method, expect_continue or upgrade
                                              or method == b"CONNECT") is None
         connection = entry.connection
         return (entry.unsent_blockers == 0 and _pipelinable(method, expect_continue, upgrade)
                 and connection.proven_persistent
                 and connection.in_flight + entry.unsent < self.pipeline_depth
                 and _within(connection.requests_left, entry.unsent)
-                and connection._refusal(method, expect_continue or upgrade
+                and connection.refusal(method, expect_continue or upgrade
                                         or method == b"CONNECT") is None)
 
     def _apply(self, action: Action, pipelinable: bool = True) -> None:

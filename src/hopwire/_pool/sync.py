@@ -13,11 +13,12 @@ Threads pipeline by sharing a connection; one thread pipelines with
 `request_all()`, which puts requests in flight while the pool can take them,
 writes their heads together and reads the oldest answer when it cannot.
 
-The locks are `hopwire._pool.locks.Lock`: a C lock when extensions are on (a
-`with` block on it costs the compiled pool 1.1k instructions, on
-threading.Lock 1.46k). Every lock is taken with `with`, never with
-`acquire()` then `try`: in bytecode, a signal handler (Ctrl-C) may raise
-between the two and leave the lock held for good.
+The locks are `hopwire._pool.locks.Lock`: a C lock when extensions are on,
+cheaper to take than threading.Lock (see `lock_c.pyx`). The pool's lock is
+held around the core's steps that change the pool state (`PoolBase`'s
+methods marked "locked"), never around a read or a write. Every lock is
+taken with `with`, never with `acquire()` then `try`: in bytecode, a signal
+handler (Ctrl-C) may raise between the two and leave the lock held for good.
 
 Plain sockets stay blocking and the kernel enforces read and write timeouts
 (SO_RCVTIMEO, SO_SNDTIMEO), set only when they change; TLS sockets use
@@ -42,63 +43,19 @@ from contextlib import contextmanager
 from time import monotonic
 from typing import Any
 
-from .._wire import rules as R
+from .._errors import (ConnectError, ConnectTimeout, HopwireError, ReadError, ReadTimeout,
+                       TransportError, WriteError, WriteTimeout)
 from .._wire.parser import Data, InformationalResponse
-from .._wire.parser import Response as ResponseEvent
-from .base import (
-    CONNECT_BACKOFF,
-    DRAIN_LIMIT,
-    ENDED,
-    READ_SIZE,
-    SMALL_BODY,
-    Attempt,
-    Link,
-    PoolOptions,
-    Replay,
-    RequestSpec,
-    abandoned,
-    give_back,
-    plan_batch,
-    record,
-)
-from .connection import Connection, ConnectionStateError, Exchange, PreparedRequest
-from .._errors import (
-    ConnectError,
-    ConnectTimeout,
-    HopwireError,
-    PoolClosed,
-    PoolTimeout,
-    ProxyError,
-    ReadError,
-    ReadTimeout,
-    RemoteProtocolError,
-    TransportError,
-    WriteError,
-    WriteTimeout,
-)
-from .locks import Lock
-from .models import (
-    BodyStream,
-    HeaderInput,
-    Response,
-    Timeout,
-    TimeoutInput,
-    as_timeout,
-)
-from .state import Entry, EvictThenDial, Origin, Use, Wait, Wakeups
 from .._wire.writer import Body
+from .base import (QUIET_REUSE, READ_SIZE, Attempt, Batch, BodyBase, Link, PoolBase, Replay,
+                   RequestSpec, Tunnel, Waiter, caller_error, framed, record)
+from .connection import Connection, ConnectionStateError, PreparedRequest
+from .exchange import Exchange
+from .locks import Lock
+from .models import HeaderInput, Response, Timeout, TimeoutInput
+from .state import Origin
 
 _POLLIN = getattr(select, "POLLIN", 1)
-# A connection whose last answer ended less than this many seconds ago is reused
-# without the poll for an idempotent request: in a loop of requests the poll was
-# a sixth of the pool's own CPU per request, and servers close idle connections
-# after seconds, not microseconds. A close that does fall in the window is met on
-# the read, before any answer byte, and the request is replayed on a new
-# connection (RFC 9112 §9.3.1), as after any race with the poll. Never after an
-# answer to HEAD: a server that sends a body after it (waitress) must be caught by
-# the poll, not parsed as the next answer.
-QUIET_REUSE = 0.001
-_IDEMPOTENT = R.IDEMPOTENT_METHODS
 _UNSET: Any = object()
 _OS_TIMEOUTS = hasattr(socket, "SO_RCVTIMEO") and hasattr(socket, "SO_SNDTIMEO")
 
@@ -118,23 +75,11 @@ def _timeval(seconds: float | None) -> bytes:
     return struct.pack("ll", whole, micros)
 
 
-class _Waiter:
-    """A caller queued by PoolState: woken with the action it was given."""
-
-    __slots__ = ("event", "action", "link")
-
-    def __init__(self) -> None:
-        self.event: threading.Event | None = None
-        self.action: Any = None
-        self.link: _SyncLink | None = None  # of a Use action, looked up under the lock
-
-
 class _SyncLink(Link):
     """A pooled connection on a blocking socket."""
 
     __slots__ = ("sock", "lock", "reading", "sleepers", "write_lock", "out", "out_timeout", "timeout",
-                 "poller", "quiet_until",
-                 "os_timeouts", "read_timeout", "write_timeout")
+                 "poller", "os_timeouts", "read_timeout", "write_timeout")
 
     def __init__(self, sock: socket.socket, conn: Connection, number: int, replay_unsafe: bool) -> None:
         super().__init__(conn, number, replay_unsafe)
@@ -146,7 +91,6 @@ class _SyncLink(Link):
         self.out: list[bytes] = []  # deferred heads of pipelined requests (see send)
         self.out_timeout: Timeout | None = None
         self.poller: Any = None
-        self.quiet_until = 0.0  # see QUIET_REUSE
         # Python's own socket timeout polls before every send and recv: two
         # more system calls per request. A plain socket stays blocking and
         # the kernel times out its reads and writes (SO_RCVTIMEO,
@@ -180,10 +124,10 @@ class _SyncLink(Link):
                 self._settimeout(timeout)
             self.write_timeout = timeout if self.os_timeouts else _UNSET
 
-    def check_peer(self) -> bool:
-        """`peer_gone()` while nothing is in flight, under the link's lock: callers woken
-        together may check at once, and bytes that answer a request just sent by another
-        caller are not taken for a closed connection."""
+    def peer_gone(self) -> bool:
+        """While nothing is in flight, under the link's lock: callers woken together may
+        probe at once, and bytes that answer a request just sent by another caller are
+        not taken for a closed connection."""
         with self.lock:
             if self.exchanges:
                 return False
@@ -194,16 +138,9 @@ class _SyncLink(Link):
                         return False  # the common case: nothing came while it was idle
                 except (OSError, ValueError):
                     return True
-            return self.peer_gone()
+            return self._readable()
 
-    def gone(self, now: float, method: bytes) -> bool:
-        """Before the idle connection is reused for `method`: did the server close it? Not
-        asked (False) within QUIET_REUSE of the previous answer, for an idempotent method."""
-        if now < self.quiet_until and method in _IDEMPOTENT:
-            return False
-        return self.check_peer()
-
-    def peer_gone(self) -> bool:
+    def _readable(self) -> bool:
         """Did the idle connection become readable (closed by the server, or garbage)?"""
         try:
             if self.poller is None:
@@ -260,8 +197,7 @@ class _SyncLink(Link):
         conn = self.conn
         with self.write_lock:
             with self.lock:
-                # (`_ended` is set exactly when the state is in ENDED.)
-                if self.closed or conn._ended is not None:
+                if self.closed or conn.has_ended():
                     raise ConnectionStateError("the connection ended before the request was sent")
                 record(self, ex, prepared)
                 rid = ex.rid
@@ -320,15 +256,9 @@ class _SyncLink(Link):
             return
         if isinstance(body, (bytes, bytearray, memoryview)):
             with self.lock:
-                data = conn.send_body(rid, body)
-                tail = conn.end_body(rid)
-            if len(data) <= SMALL_BODY:
-                sock.sendall(prepared.head + data + tail)
-            else:
-                sock.sendall(prepared.head)
-                sock.sendall(data)
-                if tail:
-                    sock.sendall(tail)
+                pieces = framed(conn, rid, prepared.head, body)
+            for piece in pieces:
+                sock.sendall(piece)
             return
         if not isinstance(body, Iterable):
             raise TypeError("an async iterable body needs an AsyncPool")
@@ -361,7 +291,7 @@ class _SyncLink(Link):
                 if ex.events:
                     return ex.events.popleft()
                 if ex.error is not None:
-                    raise _caller_error(ex)
+                    raise caller_error(ex)
                 if ex.ended or ex.rid not in self.exchanges:
                     raise ConnectionStateError("the answer was read to its end already")
                 read = not self.reading and next(iter(self.exchanges)) == ex.rid
@@ -395,19 +325,8 @@ class _SyncLink(Link):
                         self._abort_locked(ReadError("the connection was closed"))
                     elif error is not None:
                         self._abort_locked(error, peer_closed)
-                    elif data:  # `_receive_locked`, the common case inline
-                        conn = self.conn
-                        try:
-                            conn._receive_into(data, self.exchanges)  # (`receive_data` and `dispatch` in one)
-                        except RemoteProtocolError as exc:
-                            self.broke(exc)
-                            self.close()
-                        else:
-                            if conn._ended is not None:
-                                self.fail(None)
-                                self.close()
                     else:
-                        self._receive_locked(data)
+                        self.receive(data)
                     if self.sleepers:
                         self._wake_sleepers_locked()
                     if ex.events:
@@ -427,19 +346,6 @@ class _SyncLink(Link):
             if ex.events or ex.error is not None or ex.rid == head:
                 ex.waiter.set()
 
-    def _receive_locked(self, data: bytes) -> None:
-        conn = self.conn
-        try:
-            tagged = conn.receive_data(data) if data else conn.receive_eof()
-        except RemoteProtocolError as exc:
-            self.broke(exc)
-            self.close()
-            return
-        self.dispatch(tagged)
-        if conn.state in ENDED:
-            self.fail(None)
-            self.close()
-
     def abort(self, error: TransportError, peer_closed: bool = False) -> None:
         with self.lock:
             self._abort_locked(error, peer_closed)
@@ -454,28 +360,11 @@ class _SyncLink(Link):
             self._wake_sleepers_locked()
 
 
-def _caller_error(ex: Exchange) -> BaseException:
-    error = ex.error
-    assert error is not None
-    if isinstance(error, Replay):
-        return error
-    if ex.write_error is not None and not ex.events and not isinstance(error, RemoteProtocolError):
-        return ex.write_error
-    return error
-
-
-class _Body(BodyStream):
+class _Body(BodyBase):
     """The body of a streamed sync response: reads events, gives the connection back at the end."""
 
-    __slots__ = ("pool", "link", "ex", "timeout", "closed")
+    __slots__ = ()
     is_async = False
-
-    def __init__(self, pool: Pool, link: _SyncLink, ex: Exchange, timeout: float | None) -> None:
-        self.pool = pool
-        self.link = link
-        self.ex = ex
-        self.timeout = timeout
-        self.closed = False
 
     def next_data(self) -> bytes | None:
         if self.closed:
@@ -510,17 +399,11 @@ class _Body(BodyStream):
         """Drain what is left if it is small, else close the connection; then give it back."""
         if self.closed:
             return
-        ex, link = self.ex, self.link
         try:
-            budget = DRAIN_LIMIT
-            while not (ex.ended and not ex.events):
-                if budget < 0 or ex.error is not None:
-                    link.abort(ReadError("the response was closed before its end"))
-                    break
-                event = link.next_event(ex, self.timeout)
-                budget -= len(getattr(event, "data", b""))
+            while self._drains():
+                self._drained(self.link.next_event(self.ex, self.timeout))
         except HopwireError:
-            link.abort(ReadError("the response was closed before its end"))
+            self._cut()
         finally:
             self._finish()
 
@@ -530,47 +413,28 @@ class _Body(BodyStream):
             self.pool._release(self.link, self.ex)
 
 
-class Pool:
+class Pool(PoolBase):
     """A thread-safe pool of HTTP/1.1 connections; see docs/pool.md.
 
-    Options: `max_connections` (global cap), `max_connections_per_host`,
-    `pipeline_depth` (requests in flight per connection; 1 = no pipelining),
-    `keepalive_expiry` (seconds an idle connection is kept, shortened by a
-    server's `Keep-Alive: timeout=`), `timeout` (a `Timeout` or seconds for
-    all of connect, read, write and pool), `retries` (connect attempts after
-    the first), `proxy` (`http://[user:pass@]host:port`), `ssl_context` (for
-    https; default: verification with the system's CAs) and `replay_unsafe`
-    (also send again non-idempotent requests of which no answer byte came).
-    Through a plain-http `proxy`, a connection is kept only when the proxy's
-    answers carry `Via` (what HTTP/1.1 proxies add, and relays that cannot
-    keep a connection do not); `trust_proxy_keep_alive=True` keeps it for any
-    HTTP/1.1 answer, for a known proxy that leaves Via out.
+    For the options, see `PoolBase`: `Pool(max_connections=100,
+    max_connections_per_host=10, pipeline_depth=1, keepalive_expiry=5.0,
+    timeout=5.0, retries=0, proxy=None, ssl_context=None, replay_unsafe=False,
+    trust_proxy_keep_alive=False)`.
     """
 
-    def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
-                 pipeline_depth: int = 1, keepalive_expiry: float = 5.0,
-                 timeout: TimeoutInput = 5.0, retries: int = 0, proxy: str | None = None,
-                 ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False,
-                 trust_proxy_keep_alive: bool = False) -> None:
-        self._options = PoolOptions(
-            max_connections=max_connections, max_connections_per_host=max_connections_per_host,
-            pipeline_depth=pipeline_depth, keepalive_expiry=keepalive_expiry, timeout=timeout,
-            retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe,
-            trust_proxy_keep_alive=trust_proxy_keep_alive)
-        self._state = self._options.new_state()
-        self._pipelining = pipeline_depth > 1
+    def _init_driver(self) -> None:
         self._lock = Lock()
-        self._numbers = iter(range(1, 1 << 62))
-        self._next_expiry = 0.0
-        self._closed = False
+
+    def _signal(self, waiter: Waiter) -> None:
+        waiter.signal.set()
 
     # -- public API ----------------------------------------------------------------
 
     def request(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                 body: Body = None, timeout: TimeoutInput | None = None) -> Response:
         """Send a request and read its whole answer."""
-        attempt = Attempt(method, url, headers, body, self._options.proxy)
-        t = self._options.timeout if timeout is None else as_timeout(timeout)
+        attempt = self._attempt(method, url, headers, body)
+        t = self._timeout(timeout)
         if body is None and not self._pipelining:
             response = self._request_idle(attempt, t)
             if response is not None:
@@ -581,8 +445,7 @@ class Pool:
     def stream(self, method: str | bytes, url: str, *, headers: HeaderInput = None,
                body: Body = None, timeout: TimeoutInput | None = None) -> Iterator[Response]:
         """Send a request; the response's body is read with `read()` or `iter_bytes()`."""
-        attempt = Attempt(method, url, headers, body, self._options.proxy)
-        response = self._send(attempt, self._options.timeout if timeout is None else as_timeout(timeout))
+        response = self._send(self._attempt(method, url, headers, body), self._timeout(timeout))
         try:
             yield response
         finally:
@@ -601,63 +464,50 @@ class Pool:
         the oldest answer is read whenever no request can go, which makes
         room for the next ones.
         """
-        t = self._options.timeout if timeout is None else as_timeout(timeout)
-        results, todo = plan_batch(requests, self._options.proxy)
-        in_flight: deque[tuple[int, Attempt, _SyncLink, Exchange]] = deque()
+        t = self._timeout(timeout)
+        batch = self._batch(requests)
         try:
-            self._run_batch(results, todo, in_flight, t)
+            self._run_batch(batch, t)
         except BaseException:  # interrupted: the connections under way are closed
-            for _, _, link, ex in in_flight:
+            for _, _, link, ex in batch.in_flight:
                 self._release(link, ex)
             raise
-        return results  # every slot is filled by now
+        return batch.results  # every slot is filled by now
 
-    def _run_batch(self, results: list[Any], todo: deque[tuple[int, Attempt]],
-                   in_flight: deque[tuple[int, Attempt, _SyncLink, Exchange]], t: Timeout) -> None:
-        """`request_all`'s loop; what is in `in_flight` when it raises is the caller's
-        to give back."""
+    def _run_batch(self, batch: Batch, t: Timeout) -> None:
+        """`request_all`'s loop; what is in flight when it raises is the caller's to give back."""
         deferred: list[_SyncLink] = []  # links whose `out` holds heads of this batch
-        while todo or in_flight:
-            while todo:
-                index, attempt = todo[0]
+        while batch.todo or batch.in_flight:
+            attempt = batch.next()
+            while attempt is not None:
                 try:
-                    started = self._start(attempt, t, block=not in_flight, defer=True)
+                    started = self._start(attempt, t, block=not batch.in_flight, defer=True)
                 except HopwireError as exc:
-                    todo.popleft()
-                    results[index] = exc
+                    attempt = batch.refused(exc)
                     continue
                 if started is None:
                     break  # the pool is full: read an answer first
-                todo.popleft()
-                in_flight.append((index, attempt, *started))
                 link = started[0]
                 if link.out and link not in deferred:
                     deferred.append(link)
-            if not in_flight:
+                attempt = batch.started(link, started[1])
+            if not batch.in_flight:
                 continue
-            if deferred:
-                for link in deferred:
-                    if link.out:
-                        link.flush(t)
-                deferred.clear()
-            index, attempt, link, ex = in_flight.popleft()
+            for link in deferred:
+                if link.out:
+                    link.flush(t)
+            deferred.clear()
+            index, attempt, link, ex = batch.oldest()
             try:
-                results[index] = self._answer(attempt, link, ex, t, True)
-            except Replay:
-                todo.appendleft((index, attempt))
-            except HopwireError as exc:
-                results[index] = exc
+                batch.answered(index, self._answer(attempt, link, ex, t, True))
+            except (Replay, HopwireError) as exc:
+                batch.failed(index, attempt, exc)
 
     def close(self) -> None:
         """Close every connection; requests in flight fail, new ones raise PoolClosed."""
         with self._lock:
-            self._closed = True
-            waiters = self._state.waiting
-            entries = self._state.close()
-            for waiter in waiters:
-                assert isinstance(waiter, _Waiter) and waiter.event is not None
-                waiter.event.set()  # with no action: PoolClosed
-        for link in [entry.link for entry in entries]:
+            links = self._shut()
+        for link in links:
             link.abort(ReadError("the pool was closed"))
 
     def __enter__(self) -> Pool:
@@ -665,11 +515,6 @@ class Pool:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    @property
-    def connections(self) -> int:
-        """Connections open or being opened."""
-        return self._state.count()
 
     # -- one request -----------------------------------------------------------------
 
@@ -691,17 +536,8 @@ class Pool:
         (or the request is to be sent again)."""
         now = monotonic()
         with self._lock:
-            if self._closed or now >= self._next_expiry or attempt.fresh:
-                return None
-            prepared = attempt.prepared
-            entry = self._state.acquire_now(attempt.where.origin, prepared.method, now,
-                                            expect_continue=prepared.expect_continue,
-                                            upgrade=prepared.upgrade)
-            if entry is None:
-                return None
-            link = entry.link
-        if link.gone(now, prepared.method):  # an idle connection: nothing in flight on it
-            self._lose(link)
+            link = self._ready(attempt, now)
+        if link is None or self._probed(link, now, attempt.prepared.method) is None:
             return None
         ex = self._put(attempt, link, link.conn.answered > 0, t)
         if ex is None:
@@ -715,14 +551,12 @@ class Pool:
                defer: bool = False) -> tuple[_SyncLink, Exchange] | None:
         """Put the request in flight on a connection; None if that means waiting and not `block`."""
         while True:
-            got = self._acquire(attempt, t, block)
-            if got is None:
+            link = self._acquire(attempt, t, block)
+            if link is None:
                 return None
-            link, reused = got
-            ex = self._put(attempt, link, reused, t, defer)
-            if ex is None:
-                continue
-            return link, ex
+            ex = self._put(attempt, link, self._reused(link), t, defer)
+            if ex is not None:
+                return link, ex
 
     def _put(self, attempt: Attempt, link: _SyncLink, reused: bool, t: Timeout,
              defer: bool = False) -> Exchange | None:
@@ -732,18 +566,13 @@ class Pool:
         ex = attempt.exchange(link.number, reused)
         try:
             link.send(ex, attempt.prepared, attempt.body, t, defer)
-        except ConnectionStateError:
-            self._release(link, sent=False, pipelinable=attempt.pipelinable)
-            return None
-        except BaseException:
-            self._release(link, sent=ex.rid >= 0, ex=ex, pipelinable=attempt.pipelinable)
+        except BaseException as exc:
+            if self._unsent(link, attempt, ex, exc):
+                return None
             raise
-        if self._pipelining or self._state._waiters:  # (`has_waiters`, without the property)
-            with self._lock:  # a waiter may pipeline behind it now
-                wakeups = self._state.sent(link.entry, monotonic(),  # type: ignore[arg-type]
-                                           pipelinable=attempt.pipelinable)
-                if wakeups:
-                    self._wake(wakeups)
+        if self._sends_wake():
+            with self._lock:
+                self._sent(link, attempt.pipelinable)
         return ex
 
     def _answer(self, attempt: Attempt, link: _SyncLink, ex: Exchange, t: Timeout,
@@ -757,8 +586,7 @@ class Pool:
             while type(event) is InformationalResponse:
                 event = link.next_event(ex, t.read)
         except Replay:
-            self._release(link)
-            attempt.replayed(ex.info.pipelined > 0, self._state.next_serial)
+            self._replaying(link, attempt, ex)
             raise
         except BaseException:
             self._release(link, ex)
@@ -774,157 +602,84 @@ class Pool:
             self._release(link, ex)
             return response
         body = _Body(self, link, ex, t.read)
-        response = attempt.response(event, ex.info, body)
-        if collect:
-            response._content = body.read_all()
-        return response
+        return attempt.response(event, ex.info, body, body.read_all() if collect else None)
 
-    def _acquire(self, attempt: Attempt, t: Timeout,
-                 block: bool = True) -> tuple[_SyncLink, bool] | None:
-        """A connection to send on (and whether it answered before): reused, pipelined or
-        new; None when none is free now and not `block`."""
-        origin = attempt.where.origin
-        prepared = attempt.prepared
-        state = self._state
+    def _acquire(self, attempt: Attempt, t: Timeout, block: bool = True) -> _SyncLink | None:
+        """A connection to send on: reused, pipelined or new; None when none is free now
+        and not `block`."""
+        method = attempt.prepared.method
         now = monotonic()
         deadline = None if t.pool is None else now + t.pool
         while True:
-            expired: list[_SyncLink] | None = None
             with self._lock:
-                if self._closed:
-                    raise PoolClosed("the pool is closed")
-                if now >= self._next_expiry:
-                    expired = self._expire(now)
-                # The common cases first, no waiter made: an idle connection, or
-                # (at the caps) a pipeline to join.
-                ready = None if attempt.fresh else state.acquire_now(
-                    origin, prepared.method, now, expect_continue=prepared.expect_continue,
-                    upgrade=prepared.upgrade, min_serial=attempt.min_serial)
-                if ready is not None:
-                    kind: Any = Use
-                    link = ready.link
-                else:
-                    waiter = _Waiter()
+                expired = self._expired(now)
+                got = self._ready(attempt, now)
+                if got is None:
                     # Its event exists before it is queued: a waiter woken without one
                     # (after an interrupt in between, in the pure twin) would strand its lease.
-                    waiter.event = threading.Event()
-                    action = state.acquire(waiter, origin, prepared.method, now, deadline=deadline,
-                                           expect_continue=prepared.expect_continue,
-                                           upgrade=prepared.upgrade, fresh=attempt.fresh,
-                                           min_serial=attempt.min_serial)
-                    kind = type(action)
-                    if kind is Use:
-                        link = action.entry.link  # type: ignore[union-attr]
-                    elif kind is Wait and not block:
-                        self._wake(state.cancel(waiter, now) or [])
-                        return None
-            if expired:
-                for expired_link in expired:
-                    expired_link.close()
-            if kind is Wait:
-                action = self._wait(waiter, deadline, attempt.pipelinable)
+                    got = self._take(attempt, Waiter(threading.Event()), now, deadline, block)
+            for expired_link in expired:
+                expired_link.close()
+            if got is None:
+                return None
+            if type(got) is Waiter:
+                got = self._wait(got, deadline, attempt.pipelinable)
                 now = monotonic()  # (for QUIET_REUSE)
-                kind = type(action)
-                if kind is Use:
-                    assert waiter.link is not None
-                    link = waiter.link
-            if kind is Use:
-                in_flight = len(link.conn._in_flight)
-                if in_flight == 0 and link.gone(now, prepared.method):
-                    self._lose(link)
-                    now = monotonic()
-                    continue
-                return link, in_flight > 0 or link.conn.answered > 0
-            if kind is EvictThenDial:
-                action.entry.link.close()  # type: ignore[union-attr]
-            # A connect may take a while: heads a batch deferred (see `_SyncLink.send`)
-            # leave before it, so that their servers need not wait for it.
-            try:
-                with self._lock:  # (an entry appears before its link is set: see `_dial`)
-                    deferred = [e.link for e in state.entries if e.link is not None and e.link.out]
-                for waiting in deferred:
-                    waiting.flush(t)
-            except BaseException:
-                with self._lock:
-                    self._wake(state.dial_failed(origin, monotonic()))
-                raise
-            return self._dial(origin, t, attempt.pipelinable), False
+            if not isinstance(got, _SyncLink):
+                return self._dial(attempt, got, t)
+            if self._probed(got, now, method) is not None:
+                return got
+            now = monotonic()
 
-    def _wait(self, waiter: _Waiter, deadline: float | None, pipelinable: bool) -> Any:
-        assert waiter.event is not None
+    def _wait(self, waiter: Waiter, deadline: float | None, pipelinable: bool) -> Any:
         timeout = None if deadline is None else max(0.0, deadline - monotonic())
         try:
-            woken = waiter.event.wait(timeout)
+            woken = waiter.signal.wait(timeout)
         except BaseException:  # an interrupt (Ctrl-C) while waiting: undo what it was given
-            evicted = None
             with self._lock:
-                held_up = self._state.cancel(waiter, monotonic())
-                action = None if held_up is not None else waiter.action
-                if held_up:
-                    self._wake(held_up)
-                if action is not None:
-                    self._wake(self._state.abandon(action, monotonic(), pipelinable))
-                    if isinstance(action, EvictThenDial):
-                        evicted = action.entry.link
-            if evicted is not None:
-                evicted.close()
+                self._stop_waiting(waiter, pipelinable)
             raise
-        if not woken:
+        if woken:
+            return self._waited(waiter, False)
+        with self._lock:
+            return self._waited(waiter, True)
+
+    def _dial(self, attempt: Attempt, action: Any, t: Timeout) -> _SyncLink:
+        """Open a connection for the request (after closing the one to evict, if any)."""
+        self._evict(action)
+        origin = attempt.where.origin
+        # A connect may take a while: heads a batch deferred (see `_SyncLink.send`)
+        # leave before it, so that their servers need not wait for it.
+        try:
+            with self._lock:  # (an entry appears before its link is set: see below)
+                deferred = [e.link for e in self._state.entries if e.link is not None and e.link.out]
+            for waiting in deferred:
+                waiting.flush(t)
+        except BaseException:
             with self._lock:
-                held_up = self._state.cancel(waiter, monotonic())
-                if held_up is not None:
-                    self._wake(held_up)
-                    raise PoolTimeout(f"no connection available within {self._options.timeout.pool} s")
-        if waiter.action is None:  # the pool was closed while waiting
-            raise PoolClosed("the pool is closed")
-        return waiter.action
-
-    def _wake(self, wakeups: Wakeups) -> None:
-        """Hand the woken waiters their actions (under the pool's lock)."""
-        for waiter, action in wakeups:
-            assert isinstance(waiter, _Waiter) and waiter.event is not None
-            waiter.action = action
-            if isinstance(action, Use):
-                waiter.link = action.entry.link
-            waiter.event.set()
-
-    def _expire(self, now: float) -> list[_SyncLink]:
-        self._next_expiry = now + 0.5
-        return [entry.link for entry in self._state.expire(now)]
-
-    def _dial(self, origin: Origin, t: Timeout, pipelinable: bool = True) -> _SyncLink:
-        options = self._options
-        attempt = 0
+                self._dial_failed(origin)
+            raise
+        tries = 0
         while True:
             try:
                 sock = self._open(origin, t)
                 break
-            except (ConnectError, ProxyError):
-                if attempt >= options.retries:
-                    with self._lock:
-                        self._wake(self._state.dial_failed(origin, monotonic()))
+            except BaseException as exc:
+                with self._lock:
+                    delay = self._retry_delay(origin, tries, exc)
+                if delay is None:
                     raise
-            except BaseException:
-                with self._lock:
-                    self._wake(self._state.dial_failed(origin, monotonic()))
-                raise
             try:
-                time.sleep(CONNECT_BACKOFF * (2 ** attempt))
-            except BaseException:  # interrupted while backing off: the dial slot goes back
+                time.sleep(delay)
+            except BaseException:  # interrupted while backing off: the dial's place goes back
                 with self._lock:
-                    self._wake(self._state.dial_failed(origin, monotonic()))
+                    self._dial_failed(origin)
                 raise
-            attempt += 1
-        proxied = options.proxy is not None and origin.scheme == "http"
-        conn = Connection(pipeline_depth=options.pipeline_depth, proxied=proxied,
-                          trust_proxy=options.trust_proxy_keep_alive)
-        link = _SyncLink(sock, conn, next(self._numbers), options.replay_unsafe)
+            tries += 1
+        link = _SyncLink(sock, self._new_connection(origin), next(self._numbers),
+                         self._options.replay_unsafe)
         with self._lock:
-            entry = self._state.connected(origin, conn, monotonic(), pipelinable=pipelinable)
-            link.entry = entry
-            entry.link = link
-            if self._closed:
-                link.close()
+            self._connected(origin, link, attempt.pipelinable)
         return link
 
     def _open(self, origin: Origin, t: Timeout) -> socket.socket:
@@ -940,7 +695,7 @@ class Pool:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if proxy is not None and origin.scheme == "https":
-                _tunnel(sock, origin, proxy.authorization, t)
+                _tunnel(sock, Tunnel(origin, proxy.authorization), t)
             if origin.scheme == "https":
                 sock = self._options.tls_context().wrap_socket(sock, server_hostname=origin.host)
         except socket.timeout:
@@ -958,59 +713,20 @@ class Pool:
             raise
         return sock
 
-    def _release(self, link: _SyncLink, ex: Exchange | None = None, sent: bool = True,
-                 pipelinable: bool = True) -> None:
-        """A caller is done with its lease on the link (`sent`: its request was recorded).
+    # The core's steps that change the pool state, under the pool's lock.
 
-        A caller that gives up on an answer under way (`ex` recorded, not
-        ended, no error: an interrupt, an exception of its own) leaves the
-        connection in an unknown state: it is closed, never handed out again.
-        """
-        if ex is not None and not ex.ended and abandoned(link, ex):
-            link.abort(ReadError("the answer was abandoned before its end"))
+    def _give_back(self, link: Link, sent: bool, pipelinable: bool) -> bool:
         with self._lock:
-            wakeups, done = give_back(self._state, link, monotonic(), sent, pipelinable)
-            if wakeups:
-                self._wake(wakeups)
-        if done:
-            link.abort(ReadError("the connection was closed"))
+            return PoolBase._give_back(self, link, sent, pipelinable)
 
-    def _lose(self, link: _SyncLink) -> None:
-        """The link died while idle: drop it from the pool.
-
-        Another caller may have put a request in flight on it since: that one
-        is failed as after a close by the server (so it may be replayed).
-        """
-        link.abort(ReadError("the server closed the connection"), peer_closed=True)
-        entry = link.entry
-        assert entry is not None
+    def _discard(self, link: Link) -> None:
         with self._lock:
-            self._wake(self._state.discard(entry, monotonic()))
+            PoolBase._discard(self, link)
 
 
-def _tunnel(sock: socket.socket, origin: Origin, authorization: bytes | None, t: Timeout) -> None:
-    """Open a CONNECT tunnel through the proxy on `sock` (RFC 9110 §9.3.6)."""
-    authority = f"{origin.host}:{origin.port}"
-    headers: list[tuple[bytes, bytes]] = []
-    if authorization is not None:
-        headers.append((b"Proxy-Authorization", authorization))
-    conn = Connection()
-    _, head = conn.send_request(b"CONNECT", authority, headers, host=authority)
+def _tunnel(sock: socket.socket, tunnel: Tunnel, t: Timeout) -> None:
+    """Open the CONNECT tunnel through the proxy on `sock`."""
     sock.settimeout(t.connect)
-    sock.sendall(head)
-    status = None
-    while status is None or conn.state not in ENDED:
-        data = sock.recv(READ_SIZE)
-        try:
-            tagged = conn.receive_data(data) if data else conn.receive_eof()
-        except RemoteProtocolError as exc:
-            raise ProxyError(f"the proxy answered CONNECT with bad HTTP: {exc.reason}") from exc
-        for _, event in tagged:
-            if type(event) is ResponseEvent:
-                status = event.status_code
-        if not data:
-            break
-        if status is not None and not 200 <= status < 300:
-            break
-    if status is None or not 200 <= status < 300 or conn.trailing_data:
-        raise ProxyError(f"the proxy refused the tunnel to {authority}", status)
+    sock.sendall(tunnel.request)
+    while not tunnel.receive(sock.recv(READ_SIZE)):
+        pass

@@ -104,12 +104,12 @@ NOT_PIPELINED = frozenset(w.name for w in WORKLOADS if not w.pipelined)
 ALL = frozenset(WORKLOADS_BY_NAME)
 
 
-def _module(name: str) -> Any:
+def import_peer(name: str) -> Any:
     """An optional client's module, typed Any (see the module docstring)."""
     return importlib.import_module(name)
 
 
-def _host_port(url: str) -> tuple[str, int, str]:
+def host_port(url: str) -> tuple[str, int, str]:
     parts = urlsplit(url)
     if parts.scheme != "http" or parts.hostname != "127.0.0.1":
         raise ValueError(f"the benchmarks only talk to http://127.0.0.1, not {url!r}")
@@ -126,14 +126,14 @@ def new_loop(name: str = "asyncio") -> asyncio.AbstractEventLoop:
     if name == "asyncio":
         return asyncio.new_event_loop()
     if name == "uvloop":
-        loop: asyncio.AbstractEventLoop = _module("uvloop").new_event_loop()
+        loop: asyncio.AbstractEventLoop = import_peer("uvloop").new_event_loop()
         return loop
     raise ValueError(f"loop must be one of {LOOPS}, not {name!r}")
 
 
 def loop_version(name: str) -> str:
     """The version of the library behind loop `name` ("" for asyncio's own)."""
-    return "" if name == "asyncio" else str(getattr(_module(name), "__version__", ""))
+    return "" if name == "asyncio" else str(getattr(import_peer(name), "__version__", ""))
 
 
 # -- the two drivers: sync (threads) and asyncio (tasks) -------------------------
@@ -167,7 +167,7 @@ class Contender:
     def version(cls) -> str:
         if not cls.requires:
             return ""
-        return str(getattr(_module(cls.requires[0]), "__version__", ""))
+        return str(getattr(import_peer(cls.requires[0]), "__version__", ""))
 
     def setup(self, url: str) -> None:
         raise NotImplementedError
@@ -395,8 +395,8 @@ class Urllib3(SyncContender):
     note = "HTTPConnectionPool.request (its fastest public path; PoolManager adds a lookup)"
 
     def open(self, url: str) -> None:
-        urllib3 = _module("urllib3")
-        host, port, self.path = _host_port(url)
+        urllib3 = import_peer("urllib3")
+        host, port, self.path = host_port(url)
         self.pool = urllib3.HTTPConnectionPool(host, port, maxsize=self.k, block=True,
                                                timeout=urllib3.Timeout(TIMEOUT), retries=False)
 
@@ -417,9 +417,9 @@ class Requests(SyncContender):
     requires = ("requests",)
 
     def open(self, url: str) -> None:
-        requests = _module("requests")
+        requests = import_peer("requests")
         self.session = requests.Session()
-        adapter = _module("requests.adapters").HTTPAdapter(pool_connections=1, pool_maxsize=self.k,
+        adapter = import_peer("requests.adapters").HTTPAdapter(pool_connections=1, pool_maxsize=self.k,
                                                 pool_block=True, max_retries=0)
         self.session.mount("http://", adapter)
 
@@ -435,7 +435,7 @@ class Requests(SyncContender):
 
 
 def _httpx_limits(k: int) -> Any:
-    return _module("httpx").Limits(max_connections=k, max_keepalive_connections=k, keepalive_expiry=KEEPALIVE)
+    return import_peer("httpx").Limits(max_connections=k, max_keepalive_connections=k, keepalive_expiry=KEEPALIVE)
 
 
 class HttpxSync(SyncContender):
@@ -444,7 +444,7 @@ class HttpxSync(SyncContender):
     requires = ("httpx",)
 
     def open(self, url: str) -> None:
-        self.client = _module("httpx").Client(limits=_httpx_limits(self.k), timeout=TIMEOUT)
+        self.client = import_peer("httpx").Client(limits=_httpx_limits(self.k), timeout=TIMEOUT)
 
     def worker(self, i: int, n: int) -> None:
         get, url = self.client.get, self.url
@@ -463,7 +463,7 @@ class HttpxAsync(AsyncContender):
     requires = ("httpx",)
 
     async def aopen(self, url: str) -> None:
-        self.client = _module("httpx").AsyncClient(http1=True, http2=False, limits=_httpx_limits(self.k),
+        self.client = import_peer("httpx").AsyncClient(http1=True, http2=False, limits=_httpx_limits(self.k),
                                         timeout=TIMEOUT)
 
     async def aworker(self, i: int, n: int) -> None:
@@ -481,8 +481,8 @@ def _httpx_hopwire_transport(name: str, workload: Workload) -> Any:
     """hopwire.httpx's `name` transport with the pool hopwire gets for `workload`."""
     options = _hopwire_options(workload)
     k = options["max_connections"]
-    limits = _module("httpx").Limits(max_connections=k, max_keepalive_connections=k, keepalive_expiry=KEEPALIVE)
-    return getattr(_module("hopwire.httpx"), name)(
+    limits = import_peer("httpx").Limits(max_connections=k, max_keepalive_connections=k, keepalive_expiry=KEEPALIVE)
+    return getattr(import_peer("hopwire.httpx"), name)(
         limits=limits, max_connections_per_host=options["max_connections_per_host"],
         pipeline_depth=options["pipeline_depth"])
 
@@ -495,7 +495,7 @@ class HttpxHopwireSync(HttpxSync):
 
     def open(self, url: str) -> None:
         transport = _httpx_hopwire_transport("HTTPTransport", self.workload)
-        self.client = _module("httpx").Client(transport=transport, timeout=TIMEOUT)
+        self.client = import_peer("httpx").Client(transport=transport, timeout=TIMEOUT)
 
 
 class HttpxHopwireAsync(HttpxAsync):
@@ -506,7 +506,7 @@ class HttpxHopwireAsync(HttpxAsync):
 
     async def aopen(self, url: str) -> None:
         transport = _httpx_hopwire_transport("AsyncHTTPTransport", self.workload)
-        self.client = _module("httpx").AsyncClient(transport=transport, timeout=TIMEOUT)
+        self.client = import_peer("httpx").AsyncClient(transport=transport, timeout=TIMEOUT)
 
 
 class Aiohttp(AsyncContender):
@@ -515,7 +515,7 @@ class Aiohttp(AsyncContender):
     requires = ("aiohttp",)
 
     async def aopen(self, url: str) -> None:
-        aiohttp = _module("aiohttp")
+        aiohttp = import_peer("aiohttp")
         connector = aiohttp.TCPConnector(limit=self.k, limit_per_host=self.k,
                                          keepalive_timeout=KEEPALIVE)
         self.session = aiohttp.ClientSession(connector=connector,
@@ -544,8 +544,8 @@ class HttpClient(SyncContender):
         return "stdlib"
 
     def open(self, url: str) -> None:
-        host, port, self.path = _host_port(url)
-        connection = _module("http.client").HTTPConnection
+        host, port, self.path = host_port(url)
+        connection = import_peer("http.client").HTTPConnection
         self.conns = [connection(host, port, timeout=TIMEOUT) for _ in range(self.k)]
 
     def worker(self, i: int, n: int) -> None:
@@ -565,7 +565,7 @@ class HttpClient(SyncContender):
 # -- the floor: raw sockets + httptools ------------------------------------------------
 
 
-class _Collector:
+class Collector:
     """httptools callbacks: status, headers and body of each response, checked at its end.
 
     The check runs in on_message_complete and only counts failures (an
@@ -575,7 +575,7 @@ class _Collector:
     __slots__ = ("parser", "status", "headers", "body", "complete", "bad", "last_bad", "waiter")
 
     def __init__(self) -> None:
-        self.parser = _module("httptools").HttpResponseParser(self)
+        self.parser = import_peer("httptools").HttpResponseParser(self)
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = b""
@@ -612,13 +612,13 @@ class _Collector:
             raise mismatch(*self.last_bad)
 
 
-def _request_head(url: str) -> bytes:
-    host, port, path = _host_port(url)
+def request_head(url: str) -> bytes:
+    host, port, path = host_port(url)
     return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode("ascii")
 
 
-def _floor_socket(url: str) -> socket.socket:
-    host, port, _ = _host_port(url)
+def floor_socket(url: str) -> socket.socket:
+    host, port, _ = host_port(url)
     sock = socket.create_connection((host, port), timeout=TIMEOUT)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
@@ -631,9 +631,9 @@ class Floor(SyncContender):
     note = "one socket per thread, the request bytes hopwire sends, httptools collecting status/headers/body"
 
     def open(self, url: str) -> None:
-        self.request = _request_head(url)
-        self.socks = [_floor_socket(url) for _ in range(self.k)]
-        self.collectors = [_Collector() for _ in range(self.k)]
+        self.request = request_head(url)
+        self.socks = [floor_socket(url) for _ in range(self.k)]
+        self.collectors = [Collector() for _ in range(self.k)]
 
     def worker(self, i: int, n: int) -> None:
         sock, c = self.socks[i], self.collectors[i]
@@ -664,9 +664,9 @@ class FloorPipelined(SyncContender):
         self.k = 1  # one thread, one connection: the depth is in the writes
 
     def open(self, url: str) -> None:
-        self.request = _request_head(url)
-        self.sock = _floor_socket(url)
-        self.collector = _Collector()
+        self.request = request_head(url)
+        self.sock = floor_socket(url)
+        self.collector = Collector()
 
     def worker(self, i: int, n: int) -> None:
         sock, c = self.sock, self.collector
@@ -689,8 +689,8 @@ class FloorPipelined(SyncContender):
         self.sock.close()
 
 
-class _FloorProtocol(asyncio.Protocol):
-    def __init__(self, collector: _Collector) -> None:
+class FloorProtocol(asyncio.Protocol):
+    def __init__(self, collector: Collector) -> None:
         self.feed = collector.parser.feed_data
         self.transport: asyncio.Transport | None = None
         self.collector = collector
@@ -714,12 +714,12 @@ class FloorAsync(AsyncContender):
     requires: ClassVar[tuple[str, ...]] = ("httptools",)
 
     async def aopen(self, url: str) -> None:
-        host, port, _ = _host_port(url)
-        self.request = _request_head(url)
-        self.protocols: list[_FloorProtocol] = []
+        host, port, _ = host_port(url)
+        self.request = request_head(url)
+        self.protocols: list[FloorProtocol] = []
         for _ in range(self.k):
-            collector = _Collector()
-            _, protocol = await self.loop.create_connection(partial(_FloorProtocol, collector), host, port)
+            collector = Collector()
+            _, protocol = await self.loop.create_connection(partial(FloorProtocol, collector), host, port)
             self.protocols.append(protocol)
 
     async def aworker(self, i: int, n: int) -> None:

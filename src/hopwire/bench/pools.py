@@ -49,7 +49,7 @@ CALIBRATE_S = 0.05  # a calibration run at least this long gives the rate
 MAX_BATCH = 1_000_000  # requests: a bound on any one run
 
 
-def _raise_fd_limit(want: int = 8192) -> None:
+def raise_fd_limit(want: int = 8192) -> None:
     # concurrent64 keeps 64 connections per contender open through a workload.
     try:
         import resource
@@ -215,7 +215,7 @@ def run(workloads: list[pp.Workload] | None = None, contenders: list[str] | None
     for key in keys:
         if key not in pp.CONTENDERS:
             raise ValueError(f"unknown contender {key!r}: one of {', '.join(pp.CONTENDERS)}")
-    _raise_fd_limit()
+    raise_fd_limit()
     started = time.monotonic()
     busy0, own0 = cpu_busy_s(), time.process_time()
     doc: dict[str, Any] = {"settings": asdict(settings), "versions": versions(keys),

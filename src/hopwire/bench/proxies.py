@@ -176,17 +176,17 @@ class Client:
     """
 
     def __init__(self, url: str, connections: int, depth: int) -> None:
-        self.request = pp._request_head(url)
+        self.request = pp.request_head(url)
         self.depth = depth
         self.socks: list[socket.socket] = []
         self.sel: selectors.BaseSelector | None = None
         try:
             for _ in range(connections):
-                self.socks.append(pp._floor_socket(url))
+                self.socks.append(pp.floor_socket(url))
         except OSError:
             self.close()
             raise
-        self.collectors = [pp._Collector() for _ in self.socks]
+        self.collectors = [pp.Collector() for _ in self.socks]
         if connections > 1 or depth > 1:
             self.sel = selectors.DefaultSelector()
             for i, sock in enumerate(self.socks):
@@ -472,7 +472,7 @@ def run(workloads: list[Workload] | None = None, routes: list[str] | None = None
         if key not in ROUTES_BY_KEY:
             raise ValueError(f"unknown route {key!r}: one of {', '.join(ROUTES_BY_KEY)}")
     keys = [r.key for r in ROUTES if r.key in keys or r.key == "direct"]  # direct: the baseline
-    pools._raise_fd_limit()
+    pools.raise_fd_limit()
     started = time.monotonic()
     busy0, own0 = cpu_busy_s(), time.process_time()
     doc: dict[str, Any] = {"settings": asdict(settings), "servers": {}}
@@ -521,7 +521,7 @@ def run(workloads: list[Workload] | None = None, routes: list[str] | None = None
         for i, w in enumerate(chosen):
             for key, proxy in proxies.items():
                 if isinstance(proxy, HopwireProxy) and not proxy.alive() and key not in failed:
-                    failed[key] = f"the proxy process exited{proxy._errors()}"[:300]
+                    failed[key] = f"the proxy process exited{proxy.errors()}"[:300]
             wanted = {k: v for k, v in urls.items() if k in keys}
             doc["workloads"][w.name] = run_workload(w, wanted, {k: v for k, v in failed.items() if k in keys},
                                                     origin, settings, started + share * (i + 1), step, log)

@@ -128,17 +128,18 @@ class HopwireProcess:
             while not line.endswith(b"\n") and len(line) < 4096:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
-                    raise ServerUnavailable(f"{self.what} did not start within {timeout} s{self._errors()}")
+                    raise ServerUnavailable(f"{self.what} did not start within {timeout} s{self.errors()}")
                 byte = os.read(stdout.fileno(), 1)
                 if not byte:
-                    raise ServerUnavailable(f"{self.what} exited{self._errors()}")
+                    raise ServerUnavailable(f"{self.what} exited{self.errors()}")
                 line += byte
         found = re.search(pattern, line)
         if found is None:
             raise ServerUnavailable(f"unexpected first line from {self.what}: {line!r}")
         return found.group(1).decode("ascii")
 
-    def _errors(self) -> str:
+    def errors(self) -> str:
+        """The end of what the process wrote to stderr, for an error message (or "")."""
         if self._stderr.closed:
             return ""
         self._stderr.seek(0)
