@@ -3,7 +3,7 @@
 Every test that takes `frames_twin` runs once per twin: `_frames_py`, and the
 Cython `_frames_c` ("c" is skipped when it is not built, fails when
 HOPWIRE_REQUIRE_EXTENSIONS=1 and it does not import, and is skipped under
-HOPWIRE_NO_EXTENSIONS=1, as tests/conftest.py's `twin`). Tests that take `both`
+HOPWIRE_NO_EXTENSIONS=1, as support.twins's `twin`). Tests that take `both`
 compare the twins with each other.
 
 What a reader makes of some bytes is reduced to an `Outcome` (the events as
@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from hopwire._errors import HopwireError, LocalProtocolError
 from hopwire._h2 import _frames_py, _rules as R, frames
 from hopwire._h2._errors import H2ConnectionError, H2ProtocolError, H2StreamError
-from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c, load_twin
+from support.twins import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c, load_twin
 
 T = R.FrameType
 

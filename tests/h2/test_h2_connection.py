@@ -54,7 +54,7 @@ from hopwire._h2.connection import (
     TrailersReceived,
     WindowUpdated,
 )
-from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from support.twins import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 
 E = R.ErrorCode
 S = R.SettingId

@@ -31,7 +31,7 @@ from hopwire._h2 import _hpack_py
 from hopwire._h2 import _hpack_tables as T
 from hopwire._h2 import hpack as selector
 from hopwire._h2._hpack_errors import HeaderListTooLarge, HPACKError
-from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c, load_twin
+from support.twins import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c, load_twin
 
 C_TWIN = "hopwire._h2._hpack_c"
 

@@ -1,0 +1,28 @@
+"""Servers the suite runs against, all on 127.0.0.1.
+
+- `nginx`: a real nginx (subprocess) with static files, gzip, a short keepalive_requests;
+- `stdlib`: Python's `http.server`, HTTP/1.0 (with and without keep-alive) and HTTP/1.1;
+- `aiohttp_server`: an aiohttp app in a thread (chunked streaming, delays, chunked uploads);
+- `fault`: the project's own raw-socket server that misbehaves on cue and logs every request.
+
+Every body of N bytes is `pattern(N)`. The pytest fixtures live in `support.servers.fixtures`,
+a plugin that tests/conftest.py registers; `test_servers.py` checks every server with the
+standard library alone.
+"""
+
+from .aiohttp_server import AiohttpServer, AiohttpUnavailable, start_aiohttp_server
+from .fault import (GARBAGE, Behaviour, FaultServer, RequestRecord, start_fault_server,
+                    wait_for)
+from .nginx import (BYTES_SIZES, KEEPALIVE_REQUESTS_SHORT, STATUSES, NginxError, NginxServer,
+                    chunked_body, nginx_binary, start_nginx)
+from .stdlib import (HELLO, StdlibServer, digest_text, free_ports, open_fds, pattern,
+                     start_stdlib_server, tcp_inodes)
+
+__all__ = [
+    "AiohttpServer", "AiohttpUnavailable", "start_aiohttp_server",
+    "GARBAGE", "Behaviour", "FaultServer", "RequestRecord", "start_fault_server", "wait_for",
+    "BYTES_SIZES", "KEEPALIVE_REQUESTS_SHORT", "STATUSES", "NginxError", "NginxServer",
+    "chunked_body", "nginx_binary", "start_nginx",
+    "HELLO", "StdlibServer", "digest_text", "free_ports", "open_fds", "pattern",
+    "start_stdlib_server", "tcp_inodes",
+]
