@@ -16,9 +16,8 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +29,7 @@ import hopwire  # noqa: E402
 import hopwire.httpx as hx  # noqa: E402
 from support.servers.proxy_double import ForwardProxy, TLSOrigin  # noqa: E402
 from support.servers import HELLO, chunked_body, digest_text, open_fds, pattern  # noqa: E402
+from support.servers.stdlib import HTTPServerThread, TrackedHTTPServer  # noqa: E402
 
 T = TypeVar("T")
 KINDS = ("sync", "async")
@@ -189,16 +189,8 @@ class _RedirectHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def redirector() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _RedirectHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5.0)
+    with HTTPServerThread(TrackedHTTPServer(_RedirectHandler, name="redirector")) as server:
+        yield server.url
 
 
 # -- requests and responses -----------------------------------------------------------

@@ -15,10 +15,11 @@ import time
 from typing import Any
 
 import pytest
-from support.twins import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 
 import hopwire
 from hopwire._pool import locks as _locks
+from support.servers.stdlib import HTTPServerThread, TrackedHTTPServer
+from support.twins import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 
 JOIN = 10.0  # seconds a test waits for a thread before calling it stuck
 
@@ -167,7 +168,7 @@ def test_a_signal_handler_interrupts_a_blocked_acquire(lock_class: Any) -> None:
 def test_an_interrupt_during_requests_never_leaves_a_pool_lock_held() -> None:
     """A signal handler that raises (Ctrl-C) anywhere in `Pool.request` leaves every lock free:
     the pool takes its locks in `with` blocks, which a handler cannot split."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -191,9 +192,8 @@ def test_an_interrupt_during_requests_never_leaves_a_pool_lock_held() -> None:
             armed[0] = False
             raise Interrupted()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    server = HTTPServerThread(TrackedHTTPServer(Handler, name="locks-origin"))
+    url = server.url + "/"
     # Room for a connection per request: in the pure twin an interrupt may also strand
     # a lease (Python checks for signals after every call), and a request that then waits
     # for a connection sits in threading.Condition.wait, which an interrupt can break.
@@ -227,8 +227,7 @@ def test_an_interrupt_during_requests_never_leaves_a_pool_lock_held() -> None:
         closing = threading.Thread(target=pool.close, daemon=True)
         closing.start()
         closing.join(JOIN)
-        server.shutdown()
-        server.server_close()
+        server.stop()
     assert not held, f"{held[0]} was left held after {interrupts} interrupts"
     assert interrupts > 0 and not closing.is_alive()
     if hopwire.COMPILED_MODULES:  # compiled, no lease is stranded: at most one idle connection

@@ -18,11 +18,11 @@ hygiene. Every wait is bounded: a "hang" is a socket timeout of `HANG`.
 from __future__ import annotations
 
 import http.client
-import socket
 import threading
 import time
 from collections.abc import Callable
 
+from support.raw import RawClient
 from support.servers import HELLO, FaultServer, NginxServer, StdlibServer, open_fds, wait_for
 from support.servers.dumb_proxy import STOPPED, TIMEOUT, UPSTREAM_CLOSED, DumbProxy
 from support.servers.stdlib import pattern
@@ -36,46 +36,6 @@ DumbProxyFactory = Callable[..., DumbProxy]
 def request10(target: str, *fields: str) -> bytes:
     """An HTTP/1.0 GET with these header field lines, as an old client writes it."""
     return "\r\n".join([f"GET {target} HTTP/1.0", *fields, "", ""]).encode("latin-1")
-
-
-class RawClient:
-    """A socket that reads responses framed by Content-Length, as a keep-alive client does."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.create_connection((host, port), timeout=ANSWER)
-        self.buf = b""
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def response(self) -> tuple[bytes, bytes]:
-        """(head, body) of the next response; TimeoutError if it does not come in time."""
-        while b"\r\n\r\n" not in self.buf:
-            self._recv()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
-                      if line.lower().startswith(b"content-length:"))
-        while len(self.buf) < length:
-            self._recv()
-        body, self.buf = self.buf[:length], self.buf[length:]
-        return head, body
-
-    def next_bytes(self, timeout: float) -> bytes:
-        """What arrives next within `timeout`: data, or b"" at the end of the connection."""
-        if self.buf:
-            data, self.buf = self.buf, b""
-            return data
-        self.sock.settimeout(timeout)
-        return self.sock.recv(65536)
-
-    def _recv(self) -> None:
-        data = self.sock.recv(65536)
-        if not data:
-            raise EOFError(f"connection closed after {self.buf!r}")
-        self.buf += data
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def fields_of(head: bytes) -> list[str]:
@@ -104,7 +64,7 @@ def test_http10_keep_alive_works_without_a_proxy(stdlib_http10_keepalive: Stdlib
     ``Connection: keep-alive`` and answers a second request on the same connection. So
     the hang in the next test comes from the proxy, not from the client or the server.
     """
-    client = RawClient("127.0.0.1", stdlib_http10_keepalive.port)
+    client = RawClient(stdlib_http10_keepalive.url)
     try:
         client.send(request10("/", KEEP_ALIVE))
         head, body = client.response()
@@ -131,7 +91,7 @@ def test_http10_keep_alive_hangs_through_a_dumb_proxy(
     proxy (its log has it as ignored) and no answer, nor any end, comes back.
     """
     proxy = dumb_proxy(upstream=stdlib_http10_keepalive.url)
-    client = RawClient(proxy.host, proxy.port)
+    client = RawClient(proxy.url)
     try:
         client.send(request10("/", KEEP_ALIVE))
         head, body = client.response()
@@ -161,7 +121,7 @@ def test_the_hang_ends_only_when_the_server_times_out(
     """
     server = fault_server(http10=True, idle_close=1.0)
     proxy = dumb_proxy(upstream=server.url)
-    client = RawClient(proxy.host, proxy.port)
+    client = RawClient(proxy.url)
     try:
         client.send(request10("/", KEEP_ALIVE))
         head, body = client.response()
@@ -187,7 +147,7 @@ def test_the_relay_timeout_bounds_the_hang(
     """
     proxy = dumb_proxy(upstream=stdlib_http10_keepalive.url, relay_timeout=1.0)
     started = time.monotonic()
-    client = RawClient(proxy.host, proxy.port)
+    client = RawClient(proxy.url)
     try:
         client.send(request10("/", KEEP_ALIVE))
         assert client.response()[1] == HELLO
@@ -247,7 +207,7 @@ def test_proxy_connection_avoids_the_hang_with_one_dumb_proxy(
     with a single dumb proxy: a smart proxy behind one is fooled the same way.
     """
     proxy = dumb_proxy(upstream=stdlib_http10_keepalive.url)
-    client = RawClient(proxy.host, proxy.port)
+    client = RawClient(proxy.url)
     try:
         client.send(request10("/", "Proxy-Connection: Keep-Alive"))
         head, body = client.response()
@@ -278,7 +238,7 @@ def test_forward_mode_rewrites_the_target_and_nothing_else(
     proxy = dumb_proxy()
     fields = [("Host", f"127.0.0.1:{server.port}"), ("Keep-Alive", "300"),
               ("Proxy-Connection", "Keep-Alive"), ("X-Trace", "a, b")]
-    client = RawClient(proxy.host, proxy.port)
+    client = RawClient(proxy.url)
     try:
         client.send(request10(f"{server.url}/path?q=1", *(f"{k}: {v}" for k, v in fields)))
         head, body = client.response()
@@ -321,7 +281,7 @@ def test_rewrite_version_and_request_body(
 def test_origin_form_without_upstream_is_refused(dumb_proxy: DumbProxyFactory) -> None:
     """A forward-only double answers 502 to an origin-form request and closes."""
     proxy = dumb_proxy()
-    client = RawClient(proxy.host, proxy.port)
+    client = RawClient(proxy.url)
     try:
         client.send(request10("/"))
         assert client.response()[0].startswith(b"HTTP/1.0 502 ")
@@ -345,8 +305,8 @@ def test_stop_closes_everything_and_leaks_no_descriptors(
     server = fault_server()
     before = open_fds()
     proxy = dumb_proxy(upstream=stdlib_http10_keepalive.url)  # started after the count
-    hung = RawClient(proxy.host, proxy.port)
-    done = RawClient(proxy.host, proxy.port)
+    hung = RawClient(proxy.url)
+    done = RawClient(proxy.url)
     try:
         hung.send(request10("/", KEEP_ALIVE))
         assert hung.response()[1] == HELLO

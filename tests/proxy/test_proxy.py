@@ -25,7 +25,8 @@ import pytest
 
 import hopwire
 from hopwire.server.embedded import HELLO, ServerThread, pattern, start_server
-from support.proxies import HOP_BY_HOP, TIMEOUT, HopOrigin, Raw, fields
+from support.proxies import HOP_BY_HOP, TIMEOUT, HopOrigin, fields
+from support.raw import RawClient
 from support.servers import pattern as tls_pattern
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def base(server: ServerThread) -> str:
 
 def test_hop_by_hop_fields_are_stripped_both_ways(proxies: Any, hop_origin: HopOrigin) -> None:
     proxy = proxies(upstream=hop_origin.url)
-    client = Raw(proxy.url)
+    client = RawClient(proxy.url)
     client.send(b"GET /x HTTP/1.1\r\nHost: example.test\r\n"
                 b"Connection: keep-alive, X-Hop-Request\r\nX-Hop-Request: secret\r\n"
                 b"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n"
@@ -65,7 +66,7 @@ def test_hop_by_hop_fields_are_stripped_both_ways(proxies: Any, hop_origin: HopO
 
 def test_via_is_appended_to_the_via_received(proxies: Any, hop_origin: HopOrigin) -> None:
     proxy = proxies(upstream=hop_origin.url, via=b"edge")
-    client = Raw(proxy.url)
+    client = RawClient(proxy.url)
     client.send(b"GET / HTTP/1.0\r\nVia: 1.1 first\r\n\r\n")
     [(answer, _)] = client.answers(1)
     assert [v for n, v in hop_origin.heads[0][1] if n == b"via"] == [b"1.1 first", b"1.0 edge"]
@@ -74,7 +75,7 @@ def test_via_is_appended_to_the_via_received(proxies: Any, hop_origin: HopOrigin
 
 def test_forward_mode_takes_absolute_urls_and_replaces_host(proxies: Any, hop_origin: HopOrigin) -> None:
     proxy = proxies()
-    client = Raw(proxy.url)
+    client = RawClient(proxy.url)
     client.send(b"GET %s/abs?q=1 HTTP/1.1\r\nHost: wrong.example\r\n\r\n" % hop_origin.url.encode())
     [(answer, _)] = client.answers(1)
     assert answer.status_code == 200
@@ -104,7 +105,7 @@ def test_http11_client_connection_is_kept_and_upstream_pooled(proxies: Any, embe
 @pytest.mark.parametrize("field", [b"Connection", b"Proxy-Connection"])
 def test_http11_connection_close_is_honoured(proxies: Any, embedded: ServerThread, field: bytes) -> None:
     proxy = proxies(upstream=base(embedded))
-    client = Raw(proxy.url)
+    client = RawClient(proxy.url)
     client.send(b"GET / HTTP/1.1\r\nHost: x\r\n%s: close\r\n\r\n" % field)
     [(answer, body)] = client.answers(1)
     assert body == HELLO and fields(answer)["connection"] == "close"
@@ -115,12 +116,12 @@ def test_http11_connection_close_is_honoured(proxies: Any, embedded: ServerThrea
 def test_http10_keep_alive_only_when_enabled(proxies: Any, embedded: ServerThread, asks: bytes) -> None:
     request = b"GET / HTTP/1.0\r\n%s\r\n\r\n" % asks
     # Default: RFC 9112 §9.3, no persistent connection with an HTTP/1.0 client.
-    client = Raw(proxies(upstream=base(embedded)).url)
+    client = RawClient(proxies(upstream=base(embedded)).url)
     client.send(request)
     [(answer, body)] = client.answers(1)
     assert body == HELLO and fields(answer)["connection"] == "close" and client.closed()
     # Opted in: the client's keep-alive is answered for its hop, and the connection kept.
-    client = Raw(proxies(upstream=base(embedded), http10_keep_alive=True, idle_timeout=7).url)
+    client = RawClient(proxies(upstream=base(embedded), http10_keep_alive=True, idle_timeout=7).url)
     for _ in range(3):
         client.send(request)
         [(answer, body)] = client.answers(1)
@@ -131,13 +132,13 @@ def test_http10_keep_alive_only_when_enabled(proxies: Any, embedded: ServerThrea
 
 
 def test_http10_client_gets_no_chunked_coding(proxies: Any, embedded: ServerThread) -> None:
-    client = Raw(proxies(upstream=base(embedded)).url)
+    client = RawClient(proxies(upstream=base(embedded)).url)
     client.send(b"GET /chunked/3 HTTP/1.1\r\nHost: x\r\n\r\n")
     [(answer, body)] = client.answers(1)
     assert answer.chunked and body == pattern(3 * 1024)
     # The origin answers an HTTP/1.1 upstream request chunked; an HTTP/1.0 client
     # cannot read that, so it gets the body delimited by the end of the connection.
-    client = Raw(proxies(upstream=base(embedded), http10_keep_alive=True).url)
+    client = RawClient(proxies(upstream=base(embedded), http10_keep_alive=True).url)
     client.send(b"GET /chunked/3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
     [(answer, body)] = client.answers(1)
     got = fields(answer)
@@ -146,7 +147,7 @@ def test_http10_client_gets_no_chunked_coding(proxies: Any, embedded: ServerThre
 
 
 def test_idle_client_connection_is_closed(proxies: Any, embedded: ServerThread) -> None:
-    client = Raw(proxies(upstream=base(embedded), idle_timeout=0.3).url)
+    client = RawClient(proxies(upstream=base(embedded), idle_timeout=0.3).url)
     client.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert client.answers(1)[0][1] == HELLO
     started = time.monotonic()
@@ -155,7 +156,7 @@ def test_idle_client_connection_is_closed(proxies: Any, embedded: ServerThread) 
 
 
 def test_a_head_that_never_ends_gets_408(proxies: Any, embedded: ServerThread) -> None:
-    client = Raw(proxies(upstream=base(embedded), header_timeout=0.3).url)
+    client = RawClient(proxies(upstream=base(embedded), header_timeout=0.3).url)
     client.sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
     client.sock.settimeout(3.0)
     data = client.sock.recv(65536)
@@ -166,7 +167,7 @@ def test_a_head_that_never_ends_gets_408(proxies: Any, embedded: ServerThread) -
 # -- pipelining ------------------------------------------------------------------------------
 
 def test_pipelined_requests_are_answered_in_order(proxies: Any, embedded: ServerThread) -> None:
-    client = Raw(proxies(upstream=base(embedded)).url)
+    client = RawClient(proxies(upstream=base(embedded)).url)
     paths = [b"/delay/300", b"/bytes/7", b"/status/404", b"/", b"/chunked/2", b"/delay/50"]
     client.send(b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p for p in paths))
     answers = client.answers(len(paths))
@@ -175,7 +176,7 @@ def test_pipelined_requests_are_answered_in_order(proxies: Any, embedded: Server
 
 
 def test_pipelined_gets_are_fetched_ahead(proxies: Any, embedded: ServerThread) -> None:
-    client = Raw(proxies(upstream=base(embedded)).url)
+    client = RawClient(proxies(upstream=base(embedded)).url)
     started = time.monotonic()
     client.send(b"GET /delay/600 HTTP/1.1\r\nHost: x\r\n\r\n" * 4)
     assert [b for _, b in client.answers(4)] == [HELLO] * 4
@@ -184,7 +185,7 @@ def test_pipelined_gets_are_fetched_ahead(proxies: Any, embedded: ServerThread) 
 
 
 def test_a_post_is_not_overtaken(proxies: Any, hop_origin: HopOrigin) -> None:
-    client = Raw(proxies(upstream=hop_origin.url).url)
+    client = RawClient(proxies(upstream=hop_origin.url).url)
     client.send(b"POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
                 b"GET /second HTTP/1.1\r\nHost: x\r\n\r\nGET /third HTTP/1.1\r\nHost: x\r\n\r\n",
                 b"POST", b"GET", b"GET")
@@ -214,7 +215,7 @@ def test_bodies_are_not_held_whole(proxies: Any, embedded: ServerThread) -> None
     size_down, size_up = 32 * 1024 * 1024, 9 * 1024 * 1024
     tracemalloc.start()
     try:
-        client = Raw(proxy.url, timeout=30)
+        client = RawClient(proxy.url, timeout=30)
         client.sock.sendall(b"GET /bytes/%d HTTP/1.1\r\nHost: x\r\n\r\n" % size_down)
         head = b""
         while b"\r\n\r\n" not in head:
@@ -238,7 +239,7 @@ def test_bodies_are_not_held_whole(proxies: Any, embedded: ServerThread) -> None
 
 
 def test_expect_100_continue(proxies: Any, aiohttp_server: Any) -> None:
-    client = Raw(proxies(upstream=aiohttp_server.url).url)
+    client = RawClient(proxies(upstream=aiohttp_server.url).url)
     client.sock.sendall(b"POST /post HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
     assert client.sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
     client.parser.expect(b"POST")
@@ -248,7 +249,7 @@ def test_expect_100_continue(proxies: Any, aiohttp_server: Any) -> None:
 
 
 def test_head_and_bodiless_statuses(proxies: Any, embedded: ServerThread) -> None:
-    client = Raw(proxies(upstream=base(embedded)).url)
+    client = RawClient(proxies(upstream=base(embedded)).url)
     client.send(b"HEAD /bytes/100 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/204 HTTP/1.1\r\nHost: x\r\n\r\n"
                 b"GET /status/304 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
                 b"HEAD", b"GET", b"GET", b"GET")
@@ -263,14 +264,14 @@ def test_upstream_unreachable_is_502(proxies: Any) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    client = Raw(proxies(upstream=f"http://127.0.0.1:{port}").url)
+    client = RawClient(proxies(upstream=f"http://127.0.0.1:{port}").url)
     client.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
     answers = client.answers(2)
     assert [a.status_code for a, _ in answers] == [502, 502]  # and the client's connection lives on
 
 
 def test_upstream_too_slow_is_504(proxies: Any, embedded: ServerThread) -> None:
-    client = Raw(proxies(upstream=base(embedded), upstream_timeout=0.3).url)
+    client = RawClient(proxies(upstream=base(embedded), upstream_timeout=0.3).url)
     client.send(b"GET /delay/3000 HTTP/1.1\r\nHost: x\r\n\r\n")
     [(answer, _)] = client.answers(1)
     assert answer.status_code == 504
@@ -285,7 +286,7 @@ def test_upstream_too_slow_is_504(proxies: Any, embedded: ServerThread) -> None:
 ])
 def test_bad_requests_are_refused_and_closed(proxies: Any, hop_origin: HopOrigin,
                                              request_bytes: bytes, status: int) -> None:
-    client = Raw(proxies(upstream=hop_origin.url).url)
+    client = RawClient(proxies(upstream=hop_origin.url).url)
     client.sock.sendall(request_bytes)
     client.sock.settimeout(TIMEOUT)
     data = client.sock.recv(65536)
@@ -295,7 +296,7 @@ def test_bad_requests_are_refused_and_closed(proxies: Any, hop_origin: HopOrigin
 
 
 def test_requests_before_a_bad_one_are_answered(proxies: Any, embedded: ServerThread) -> None:
-    client = Raw(proxies(upstream=base(embedded)).url)
+    client = RawClient(proxies(upstream=base(embedded)).url)
     client.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n")
     answers = client.answers(2)
     assert [a.status_code for a, _ in answers] == [200, 400]
@@ -305,7 +306,7 @@ def test_requests_before_a_bad_one_are_answered(proxies: Any, embedded: ServerTh
 @pytest.mark.parametrize("method, expected", [(b"TRACE", b"message/http"), (b"OPTIONS", None)])
 def test_max_forwards_zero_stops_at_the_proxy(proxies: Any, hop_origin: HopOrigin, method: bytes,
                                                expected: bytes | None) -> None:
-    client = Raw(proxies(upstream=hop_origin.url).url)
+    client = RawClient(proxies(upstream=hop_origin.url).url)
     client.send(b"%s / HTTP/1.1\r\nHost: x\r\nMax-Forwards: 0\r\n\r\n" % method, method)
     client.send(b"%s / HTTP/1.1\r\nHost: x\r\nMax-Forwards: 3\r\n\r\n" % method, method)
     (first, body), (second, _) = client.answers(2)
@@ -319,7 +320,7 @@ def test_max_forwards_zero_stops_at_the_proxy(proxies: Any, hop_origin: HopOrigi
 def test_client_gone_mid_answer_leaves_no_trouble(proxies: Any, embedded: ServerThread) -> None:
     proxy = proxies(upstream=base(embedded))
     for _ in range(3):
-        client = Raw(proxy.url)
+        client = RawClient(proxy.url)
         client.sock.sendall(b"GET /bytes/50000000 HTTP/1.1\r\nHost: x\r\n\r\n")
         client.sock.recv(65536)
         client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -357,13 +358,13 @@ def test_connect_refusals(proxies: Any) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    client = Raw(proxies().url)
+    client = RawClient(proxies().url)
     client.send(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % port, b"CONNECT")
     assert client.answers(1)[0][0].status_code == 502
-    client = Raw(proxies().url)
+    client = RawClient(proxies().url)
     client.send(b"CONNECT no-port HTTP/1.1\r\nHost: x\r\n\r\n", b"CONNECT")
     assert client.answers(1)[0][0].status_code == 400
-    client = Raw(proxies(allow_connect=False).url)
+    client = RawClient(proxies(allow_connect=False).url)
     client.send(b"CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: x\r\n\r\n", b"CONNECT")
     assert client.answers(1)[0][0].status_code == 405
 
@@ -371,7 +372,7 @@ def test_connect_refusals(proxies: Any) -> None:
 def test_tunnel_relays_both_ways_and_ends_with_either_side(proxies: Any) -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
-        client = Raw(proxies().url)
+        client = RawClient(proxies().url)
         client.send(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\n\r\nearly bytes" % port, b"CONNECT")
         far, _ = listener.accept()
         with far:

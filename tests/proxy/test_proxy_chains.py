@@ -28,7 +28,8 @@ from typing import Any
 import pytest
 
 import hopwire
-from support.proxies import Raw, fields
+from support.proxies import fields
+from support.raw import RawClient
 from support.servers import HELLO
 
 HANG = 1.0  # seconds without an answer that count as the hang (bounded)
@@ -42,7 +43,7 @@ def test_smart_then_dumb_never_reuses_the_dumb_hop(proxies: Any, dumb_proxy: Any
                                                    stdlib_http11: Any) -> None:
     dumb = dumb_proxy()
     smart = proxies(next_proxy=dumb.url, upstream_timeout=3.0)
-    client = Raw(smart.url)
+    client = RawClient(smart.url)
     for _ in range(3):
         client.send(b"GET %s/ HTTP/1.1\r\nHost: x\r\n\r\n" % stdlib_http11.url.encode())
         [(answer, body)] = client.answers(1)
@@ -77,7 +78,7 @@ def test_dumb_then_smart_ends_the_connection_instead_of_hanging(proxies: Any, du
                                                                  version: str | None) -> None:
     smart = proxies(upstream=stdlib_http11.url)
     dumb = dumb_proxy(upstream=smart.url, rewrite_version=version)
-    client = Raw(dumb.url)
+    client = RawClient(dumb.url)
     client.send(request_10())
     [(answer, body)] = client.answers(1)
     assert body == HELLO and fields(answer)["connection"] == "close"
@@ -89,7 +90,7 @@ def test_dumb_then_smart_hangs_if_the_smart_proxy_keeps_http10(proxies: Any, dum
                                                                 stdlib_http11: Any) -> None:
     smart = proxies(upstream=stdlib_http11.url, http10_keep_alive=True)
     dumb = dumb_proxy(upstream=smart.url)
-    client = Raw(dumb.url)
+    client = RawClient(dumb.url)
     client.send(request_10())
     [(answer, body)] = client.answers(1)
     assert body == HELLO and fields(answer)["connection"] == "keep-alive"  # relayed: a promise
@@ -105,7 +106,7 @@ def test_dumb_then_smart_with_http11_client(proxies: Any, dumb_proxy: Any, stdli
     """An HTTP/1.1 request passed on by an HTTP/1.0 proxy that states its own version."""
     smart = proxies(upstream=stdlib_http11.url)
     dumb = dumb_proxy(upstream=smart.url, rewrite_version="HTTP/1.0")
-    client = Raw(dumb.url)
+    client = RawClient(dumb.url)
     client.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     [(answer, body)] = client.answers(1)
     assert body == HELLO and fields(answer)["connection"] == "close"

@@ -1,9 +1,17 @@
-"""Servers the suite runs against, all on 127.0.0.1.
+"""Servers the suite runs against, all on 127.0.0.1, one launcher for each kind.
 
 - `nginx`: a real nginx (subprocess) with static files, gzip, a short keepalive_requests;
-- `stdlib`: Python's `http.server`, HTTP/1.0 (with and without keep-alive) and HTTP/1.1;
+  the one nginx launcher (the real-server run's nginx is rendered and started with it);
+- `stdlib`: Python's `http.server`, HTTP/1.0 (with and without keep-alive) and HTTP/1.1,
+  and `HTTPServerThread`, on which every http.server of the suite runs;
 - `aiohttp_server`: an aiohttp app in a thread (chunked streaming, delays, chunked uploads);
-- `fault`: the project's own raw-socket server that misbehaves on cue and logs every request.
+- `fault`: the project's own raw-socket server that misbehaves on cue and logs every request;
+- `dumb_proxy`: an HTTP/1.0 proxy double that forwards ``Connection`` as it is;
+- `proxy_double`: a forward proxy (absolute-form, CONNECT) and a TLS origin;
+- `threaded`: the base of the raw-socket servers (fault server, dumb proxy, the proxy
+  tests' hop origin);
+- `real`: servers nobody here wrote (gunicorn, uvicorn, nginx...), each in a process of
+  its own, running the apps of `real_apps`.
 
 Every body of N bytes is `pattern(N)`. The pytest fixtures live in `support.servers.fixtures`,
 a plugin that tests/conftest.py registers; `test_servers.py` checks every server with the

@@ -26,19 +26,27 @@ Two servers, identical routes:
 Keep-alive: ``keepalive_timeout 30s``. As root, nginx would switch its workers to
 ``nobody``, which cannot read pytest's 0700 temp directories: the config then says
 ``user root;``. As another user the line is left out (nginx would ignore it with a warning).
+
+The one nginx launcher of the suite: the real-server run (real.py) starts its nginx, with
+a config of its own, through `render`, `open_to_workers` and `command` below. The binary
+is found as the benchmark's launcher finds it (`hopwire.bench.nginx.nginx_binary`); that
+launcher serves one port from a template shipped in the package, so it cannot serve these
+routes.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import shutil
+import re
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+
+from hopwire.bench.nginx import nginx_binary
 
 from .stdlib import free_ports, pattern
 
@@ -52,14 +60,6 @@ START_ATTEMPTS = 3  # a free port can be taken by someone else before nginx bind
 
 _TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 _TEMP_MODULES = ("proxy", "fastcgi", "uwsgi", "scgi")  # client_body is always compiled in
-
-
-def nginx_binary() -> str | None:
-    """The nginx executable: on PATH, else Debian's /usr/sbin/nginx (not on a user's PATH)."""
-    found = shutil.which("nginx")
-    if found:
-        return found
-    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
 
 
 @functools.cache
@@ -92,6 +92,14 @@ def _answers_as_nginx(port: int) -> bool:
     return answer.startswith(b"HTTP/1.1 200 ") and b"\r\nServer: nginx" in answer
 
 
+def open_to_workers(workdir: Path) -> None:
+    """Let nginx's workers read `workdir` and its document root ``html/``, whatever user
+    they run as (pytest's temp directories are 0700)."""
+    html = workdir / "html"
+    for path in [workdir, html, *html.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def _write_docroot(workdir: Path) -> None:
     html = workdir / "html"
     (html / "bytes").mkdir(parents=True, exist_ok=True)
@@ -99,20 +107,35 @@ def _write_docroot(workdir: Path) -> None:
     for n in BYTES_SIZES:
         (html / "bytes" / str(n)).write_bytes(pattern(n))
     (html / "chunked").write_bytes(chunked_body())
-    for path in [workdir, html, html / "bytes", *html.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    open_to_workers(workdir)
 
 
-def render_config(binary: str, port: int, port_short: int) -> str:
-    """The nginx.conf for these ports, for the user this process runs as."""
+def render(template: str, binary: str, **values: object) -> str:
+    """`template` with its placeholders filled: ``@USER@`` and ``@TEMP_PATHS@`` for the
+    user this process runs as and the modules `binary` has, ``@KEY@`` for each of `values`.
+    A placeholder left outside a comment is a ValueError."""
     as_root = getattr(os, "geteuid", lambda: -1)() == 0
     temp_paths = "\n".join(f"    {m}_temp_path tmp/{m};" for m in _TEMP_MODULES
                            if m not in compiled_without(binary))
-    return (_TEMPLATE.read_text()
-            .replace("@USER@", "user root;" if as_root else "")
-            .replace("@PORT_SHORT@", str(port_short))
-            .replace("@PORT@", str(port))
+    text = (template.replace("@USER@", "user root;" if as_root else "")
             .replace("@TEMP_PATHS@", temp_paths))
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", str(value))
+    left = re.findall(r"^[^#\n]*(@[A-Z_]+@)", text, re.MULTILINE)
+    if left:
+        raise ValueError(f"no value for {', '.join(sorted(set(left)))}")
+    return text
+
+
+def render_config(binary: str, port: int, port_short: int) -> str:
+    """The nginx.conf of the fixture for these ports, for the user this process runs as."""
+    return render(_TEMPLATE.read_text(), binary, PORT=port, PORT_SHORT=port_short)
+
+
+def command(binary: str, workdir: Path, conf: Path) -> list[str]:
+    """The argv that runs nginx in the foreground with every path inside `workdir`."""
+    return [binary, "-p", f"{workdir}/", "-c", str(conf), "-e", str(workdir / "error.log"),
+            "-g", "daemon off;"]
 
 
 class NginxError(RuntimeError):
@@ -136,10 +159,8 @@ class NginxServer:
             (workdir / log).unlink(missing_ok=True)
         with open(workdir / "stderr.log", "wb") as stderr:
             self._proc = subprocess.Popen(
-                [binary, "-p", f"{workdir}/", "-c", str(conf), "-e", str(workdir / "error.log"),
-                 "-g", "daemon off;"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-                start_new_session=True)
+                command(binary, workdir, conf), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Return once nginx answers on both ports; raise NginxError if it exits first."""

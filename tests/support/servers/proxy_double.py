@@ -10,6 +10,9 @@ Proxy-Authorization) and what did not (hop-by-hop fields). With
 
 `TLSOrigin`: an HTTP/1.1 http.server behind TLS with a certificate from a
 trustme CA, answering `/` with "secure" and `/bytes/N` with `pattern(N)`.
+
+Both run as every http.server of the suite does (`HTTPServerThread`, stdlib.py): a
+stop closes every connection, tunnels included, and joins every thread.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ import selectors
 import socket
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from .stdlib import pattern
+from .stdlib import HTTPServerThread, TrackedHTTPServer, pattern
 
 RELAY_IDLE = 5.0  # seconds a tunnel may sit idle before the proxy closes it
 UPSTREAM_TIMEOUT = 5.0
@@ -133,41 +136,16 @@ class _ProxyHandler(_Quiet):
                         return
 
 
-class _ProxyServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _ProxyServer(TrackedHTTPServer):
     def __init__(self, credentials: str | None, refuse_connect: bool) -> None:
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        super().__init__(_ProxyHandler, name="forward-proxy")
         self.credentials = credentials
         self.refuse_connect = refuse_connect
         self.lock = threading.Lock()
         self.seen: list[tuple[str, str, list[tuple[str, str]]]] = []
 
 
-class _Running:
-    """A server in a thread; `.stop()` shuts it down and joins the thread."""
-
-    def __init__(self, server: ThreadingHTTPServer, scheme: str) -> None:
-        self.server = server
-        self.port = server.server_address[1]
-        self.url = f"{scheme}://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5.0)
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-class ForwardProxy(_Running):
+class ForwardProxy(HTTPServerThread):
     server: _ProxyServer
 
     def __init__(self, credentials: str | None = None, refuse_connect: bool = False) -> None:
@@ -191,11 +169,9 @@ class _OriginHandler(_Quiet):
         self.wfile.write(body)
 
 
-class _TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _TLSServer(TrackedHTTPServer):
     def __init__(self, context: ssl.SSLContext) -> None:
-        super().__init__(("127.0.0.1", 0), _OriginHandler)
+        super().__init__(_OriginHandler, name="tls-origin")
         self.context = context
 
     def get_request(self) -> tuple[socket.socket, Any]:
@@ -205,6 +181,6 @@ class _TLSServer(ThreadingHTTPServer):
         return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
 
-class TLSOrigin(_Running):
+class TLSOrigin(HTTPServerThread):
     def __init__(self, context: ssl.SSLContext) -> None:
         super().__init__(_TLSServer(context), "https")

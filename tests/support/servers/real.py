@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from .nginx import compiled_without, nginx_binary
+from . import nginx
 from .stdlib import free_ports
 from .real_apps import CHUNKS, HELLO, IDLE_TIMEOUT, pattern
 
@@ -106,11 +106,9 @@ def _script(name: str) -> Command:
 
 
 def _nginx(workdir: Path, ports: list[int]) -> list[str]:
-    binary = nginx_binary()
+    binary = nginx.nginx_binary()
     assert binary is not None  # `missing` said so before
-    conf = _write_nginx_files(workdir, binary, ports)
-    return [binary, "-p", f"{workdir}/", "-c", str(conf), "-e", str(workdir / "error.log"),
-            "-g", "daemon off;"]
+    return nginx.command(binary, workdir, _write_nginx_files(workdir, binary, ports))
 
 
 # `notes`: what each did on the wire here (raw sockets, 1 s keep-alive timeouts; versions
@@ -159,7 +157,7 @@ def missing(spec: Spec) -> str | None:
     """Why `spec` cannot run here, or None."""
     if os.name != "posix":
         return "the real-server launcher needs POSIX (sessions and process groups)"
-    if spec.name == "nginx" and nginx_binary() is None:
+    if spec.name == "nginx" and nginx.nginx_binary() is None:
         return "nginx is not installed (apt-get install nginx-light)"
     for module in spec.modules:
         if importlib.util.find_spec(module) is None:
@@ -213,24 +211,18 @@ http {
 
 
 def _write_nginx_files(workdir: Path, binary: str, ports: list[int]) -> Path:
-    """The document root and nginx.conf in `workdir` (see tests/support/servers/nginx.py for why
-    ``user root;`` and the temp paths)."""
+    """The document root and nginx.conf in `workdir`, rendered by the suite's nginx launcher
+    (nginx.py says why ``user root;`` and the temp paths)."""
     html = workdir / "html"
     (html / "bytes").mkdir(parents=True, exist_ok=True)
     (workdir / "tmp").mkdir(exist_ok=True)
     (html / "bytes" / "1048576").write_bytes(pattern(1048576))
     (html / "chunked").write_bytes(b"".join(CHUNKS))
-    for path in [workdir, html, *html.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    temp_paths = "\n".join(f"    {m}_temp_path tmp/{m};" for m in ("proxy", "fastcgi", "uwsgi", "scgi")
-                           if m not in compiled_without(binary))
-    as_root = getattr(os, "geteuid", lambda: -1)() == 0
+    nginx.open_to_workers(workdir)
     conf = workdir / "nginx.conf"
-    conf.write_text(_NGINX_CONF.replace("@USER@", "user root;" if as_root else "")
-                    .replace("@TEMP_PATHS@", temp_paths).replace("@ROUTES@", _NGINX_ROUTES)
-                    .replace("@IDLE@", str(IDLE_TIMEOUT)).replace("@PORT_SHORT@", str(ports[1]))
-                    .replace("@PORT@", str(ports[0]))
-                    .replace("@SHORT@", str(NGINX_KEEPALIVE_REQUESTS)))
+    conf.write_text(nginx.render(_NGINX_CONF, binary, ROUTES=_NGINX_ROUTES, IDLE=IDLE_TIMEOUT,
+                                 PORT=ports[0], PORT_SHORT=ports[1],
+                                 SHORT=NGINX_KEEPALIVE_REQUESTS))
     conf.chmod(0o644)
     return conf
 

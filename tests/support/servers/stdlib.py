@@ -22,7 +22,10 @@ Routes (GET and HEAD unless noted; any other path is 404):
 
 The server tracks its connection sockets and handler threads itself: ThreadingHTTPServer
 would otherwise leave a keep-alive handler blocked in readline() after shutdown(), holding
-a thread and an fd until the client goes away.
+a thread and an fd until the client goes away. That machinery (`TrackedHTTPServer` run by
+`HTTPServerThread`) serves every other http.server of the suite too: the forward proxy
+and the TLS origin (proxy_double.py), the redirecting server of the httpx tests, the
+server of the lock tests.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from .threaded import shutdown_all
 
@@ -47,6 +50,8 @@ _PERIOD = bytes(range(251))
 
 STOP_TIMEOUT = 5.0  # seconds stop() waits for each thread
 HANDLER_TIMEOUT = 30.0  # seconds a connection may sit idle before the handler gives up
+
+T = TypeVar("T", bound="HTTPServerThread")
 
 
 def pattern(n: int) -> bytes:
@@ -107,7 +112,7 @@ def digest_text(body: bytes) -> bytes:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: _StdlibHTTPServer
     timeout = HANDLER_TIMEOUT
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -178,12 +183,15 @@ class _Handler(BaseHTTPRequestHandler):
                 and self.headers.get("Connection", "").lower() == "keep-alive")
 
 
-class _Server(ThreadingHTTPServer):
+class TrackedHTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer on a free port of 127.0.0.1 that keeps track of its connections
+    and handler threads (see the module docstring); `name` names the threads."""
+
     daemon_threads = True
     block_on_close = False  # stop() joins the handler threads itself, with a timeout
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], keep_alive_10: bool) -> None:
-        self.keep_alive_10 = keep_alive_10
+    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str = "stdlib-http") -> None:
+        self.name = name
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._handlers: list[threading.Thread] = []
@@ -204,7 +212,7 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(target=self.process_request_thread,
                                   args=(request, client_address), daemon=True,
-                                  name=f"stdlib-http-{self.server_address[1]}-{client_address[1]}")
+                                  name=f"{self.name}-{self.server_address[1]}-{client_address[1]}")
         with self._lock:
             self._open.add(request)
             self._handlers = [t for t in self._handlers if t.is_alive()]
@@ -225,21 +233,17 @@ class _Server(ThreadingHTTPServer):
             return list(self._handlers)
 
 
-class StdlibServer:
-    """A running `http.server` in a thread; `.url` is ``http://127.0.0.1:PORT``."""
+class HTTPServerThread:
+    """A TrackedHTTPServer serving on a thread of its own: every http.server of the suite
+    runs this way. `.url` is ``http://127.0.0.1:PORT`` (``https`` with `scheme`)."""
 
-    def __init__(self, protocol: str = "HTTP/1.0", keep_alive_10: bool = False) -> None:
-        if protocol not in ("HTTP/1.0", "HTTP/1.1"):
-            raise ValueError(f"protocol must be HTTP/1.0 or HTTP/1.1, not {protocol!r}")
-        handler = type("Handler", (_Handler,), {"protocol_version": protocol})
-        self.protocol = protocol
-        self.keep_alive_10 = keep_alive_10
-        self._server = _Server(handler, keep_alive_10)
-        self.port: int = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
+    def __init__(self, server: TrackedHTTPServer, scheme: str = "http") -> None:
+        self.server = server
+        self.port: int = server.server_address[1]
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name=f"stdlib-http-{self.port}-serve")
+                                        name=f"{server.name}-{self.port}-serve")
         self._thread.start()
         self._stopped = False
 
@@ -248,21 +252,39 @@ class StdlibServer:
         if self._stopped:
             return
         self._stopped = True
-        self._server.shutdown()
-        self._server.server_close()
-        threads = [self._thread, *self._server.close_connections()]
+        self.server.shutdown()
+        self.server.server_close()
+        threads = [self._thread, *self.server.close_connections()]
         for thread in threads:
             thread.join(STOP_TIMEOUT)
         stuck = [t.name for t in threads if t.is_alive()]
         if stuck:
-            raise RuntimeError(f"stdlib server threads did not stop: {stuck}")
+            raise RuntimeError(f"{self.server.name} server threads did not stop: {stuck}")
 
-    def __enter__(self) -> StdlibServer:
+    def __enter__(self: T) -> T:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+class _StdlibHTTPServer(TrackedHTTPServer):
+    def __init__(self, handler: type[BaseHTTPRequestHandler], keep_alive_10: bool) -> None:
+        self.keep_alive_10 = keep_alive_10
+        super().__init__(handler)
+
+
+class StdlibServer(HTTPServerThread):
+    """A running `http.server` with the routes above, in a thread."""
+
+    def __init__(self, protocol: str = "HTTP/1.0", keep_alive_10: bool = False) -> None:
+        if protocol not in ("HTTP/1.0", "HTTP/1.1"):
+            raise ValueError(f"protocol must be HTTP/1.0 or HTTP/1.1, not {protocol!r}")
+        handler = type("Handler", (_Handler,), {"protocol_version": protocol})
+        self.protocol = protocol
+        self.keep_alive_10 = keep_alive_10
+        super().__init__(_StdlibHTTPServer(handler, keep_alive_10))
 
     def __repr__(self) -> str:
         extra = " keep-alive" if self.keep_alive_10 else ""
