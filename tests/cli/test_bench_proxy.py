@@ -33,6 +33,7 @@ def proxy_doc() -> dict[str, Any]:
     return proxies.run(settings=TINY, placement="free")
 
 
+@pytest.mark.slow  # a bench run, however tiny
 def test_every_route_is_gated_and_timed(proxy_doc: dict[str, Any]) -> None:
     assert set(proxy_doc["workloads"]) == {w.name for w in proxies.WORKLOADS}
     for name, result in proxy_doc["workloads"].items():
@@ -51,6 +52,7 @@ def test_every_route_is_gated_and_timed(proxy_doc: dict[str, Any]) -> None:
     assert proxies.hopwire_failed(proxy_doc) == []
 
 
+@pytest.mark.slow  # a bench run, however tiny
 def test_latency_added_by_a_proxy(proxy_doc: dict[str, Any]) -> None:
     rows = proxy_doc["workloads"]["sequential"]["routes"]
     assert "added_p50_us" not in rows["direct"]
@@ -61,6 +63,7 @@ def test_latency_added_by_a_proxy(proxy_doc: dict[str, Any]) -> None:
         assert rows["hopwire-proxy"]["vs_ceiling"] > 0 and rows["nginx-proxy"]["vs_ceiling"] == 1.0
 
 
+@pytest.mark.slow  # a bench run, however tiny
 def test_report_and_json(proxy_doc: dict[str, Any]) -> None:
     doc = {"environment": environment(), "command": "hopwire bench --proxy", "proxy": proxy_doc,
            "elapsed_s": 1.0}

@@ -169,6 +169,7 @@ def parser_doc() -> dict[str, Any]:
     return parsers.run([by_name("tiny_get"), by_name("chunked_10k")], TINY)
 
 
+@pytest.mark.slow  # a bench run, however tiny
 def test_parser_part_gates_and_times_every_installed_contender(parser_doc: dict[str, Any]) -> None:
     twin = "hopwire_c" if hopwire.EXTENSIONS_ACTIVE else "hopwire_py"
     assert parser_doc["baseline"] == twin
@@ -193,6 +194,7 @@ def test_a_peer_that_is_not_installed_is_reported(monkeypatch: pytest.MonkeyPatc
     assert parser_peers._aiohttp("C").skip_reason.startswith("not installed")
 
 
+@pytest.mark.slow  # a bench run, however tiny
 def test_a_contender_that_parses_less_is_not_timed() -> None:
     honest = parser_peers.contenders()[1]  # hopwire Python
     sloppy = parser_peers.Contender("sloppy", "sloppy", "0", request=lambda data: [
@@ -224,6 +226,7 @@ def pool_doc() -> dict[str, Any]:
         pp.Urllib3.requires = missing
 
 
+@pytest.mark.slow  # a bench run, however tiny
 def test_pool_part_runs_against_the_embedded_server(pool_doc: dict[str, Any]) -> None:
     assert pool_doc["server"].startswith(f"hopwire {hopwire.__version__} embedded server")
     sequential = pool_doc["workloads"]["sequential"]["contenders"]
@@ -239,6 +242,7 @@ def test_pool_part_runs_against_the_embedded_server(pool_doc: dict[str, Any]) ->
     assert runner.hopwire_failures({"pools": pool_doc}) == []
 
 
+@pytest.mark.slow  # a bench run, however tiny
 def test_report_and_json_shapes(parser_doc: dict[str, Any], pool_doc: dict[str, Any],
                                 tmp_path: Path) -> None:
     doc = {"environment": runner.environment(), "command": "hopwire bench --test",
@@ -261,6 +265,7 @@ def test_report_and_json_shapes(parser_doc: dict[str, Any], pool_doc: dict[str, 
         "hopwire-sync"]["status"] == "ok"
 
 
+@pytest.mark.slow  # a bench run, however tiny
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
                     reason="matplotlib is not installed (pip install 'hopwire[plot]')")
 def test_plot_draws_a_png(parser_doc: dict[str, Any], pool_doc: dict[str, Any], tmp_path: Path) -> None:
@@ -270,6 +275,7 @@ def test_plot_draws_a_png(parser_doc: dict[str, Any], pool_doc: dict[str, Any], 
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow  # a bench run, however tiny
 def test_bench_command_writes_the_report_and_json(capsys: pytest.CaptureFixture[str],
                                                   tmp_path: Path) -> None:
     path = tmp_path / "out.json"

@@ -772,6 +772,7 @@ def pieces(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(hf_sequences())
@@ -804,6 +805,7 @@ def writer_calls(draw: Any) -> tuple[str, tuple[Any, ...]]:
     return kind, (draw(any_ids), draw(st.integers(1, 2**31 - 1)))
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(writer_calls(), max_size=6))
@@ -873,6 +875,7 @@ def assert_twins_agree(py: ModuleType, c: ModuleType, data: bytes, cuts: list[in
     return expected
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=1000, deadline=None)
 @given(st.binary(max_size=200), st.lists(st.integers(0, 200), max_size=4))
 def test_twins_agree_on_garbage(both: tuple[ModuleType, ModuleType], data: bytes,
@@ -893,6 +896,7 @@ def noisy_frames(draw: Any) -> bytes:
     return frame(ftype, flags, sid, payload, length)[:9 + len(payload)]
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(noisy_frames(), max_size=8), st.lists(st.integers(0, 400), max_size=4),
        st.sampled_from([{}, {"max_continuation_frames": 1, "max_header_block_size": 20,
@@ -904,6 +908,7 @@ def test_twins_agree_on_noisy_frames(both: tuple[ModuleType, ModuleType], parts:
     assert_twins_agree(py, c, data, sorted(min(x, len(data)) for x in cuts), **options)
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=300, deadline=None)
 @given(hf_sequences(), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1,
                                 max_size=3))

@@ -998,6 +998,7 @@ PROPERTY = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+@pytest.mark.slow  # a long hypothesis run
 @PROPERTY
 @given(data=st.data())
 def test_random_interleavings_follow_the_rules(twin: ModuleType, data: st.DataObject) -> None:

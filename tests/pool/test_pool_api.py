@@ -167,6 +167,7 @@ def test_many_threads_share_one_pool(nginx: Any) -> None:
     assert errors == [] and counts == [25] * 16
 
 
+@pytest.mark.slow  # waits on a delayed answer
 def test_cancelled_request_drops_its_connection(fault_server: Any) -> None:
     server = fault_server()
     before = open_fds()
@@ -227,6 +228,7 @@ async def _cancel_every_other(pool: Any, url: str, how: str) -> list[Any]:
     return list(await asyncio.gather(*tasks, return_exceptions=True))
 
 
+@pytest.mark.slow  # waits on delayed answers
 @pytest.mark.parametrize("how", ["cancel", "wait_for", "timeout"])
 @pytest.mark.parametrize("kind", ASYNC_KINDS)
 def test_cancelling_pipelined_requests_never_fails_another(kind: str, how: str,
@@ -259,6 +261,7 @@ def test_cancelling_pipelined_requests_never_fails_another(kind: str, how: str,
     assert server.connections_accepted <= 2 + 2 * len(rounds)
 
 
+@pytest.mark.slow  # slow chunks, then delayed answers
 @pytest.mark.parametrize("kind", ASYNC_KINDS)
 def test_a_long_cancelled_answer_closes_its_connection_and_the_rest_go_again(
         kind: str, fault_server: Any) -> None:
@@ -301,6 +304,7 @@ def test_callers_that_all_give_up_free_their_stalled_pipeline(kind: str, fault_s
     assert answered_as(after, "GET", "/after") and reading_off == 0
 
 
+@pytest.mark.slow  # waits on delayed answers
 @pytest.mark.parametrize("kind", ASYNC_KINDS)
 def test_cancelled_request_all_gives_its_connections_back(kind: str, fault_server: Any) -> None:
     server = fault_server(idle_close=0.5)
@@ -323,6 +327,7 @@ def test_cancelled_request_all_gives_its_connections_back(kind: str, fault_serve
     assert answered_as(get, "GET", "/after") and answered_as(post, "POST", "/after")
 
 
+@pytest.mark.slow  # waits out a backoff
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_caller_cancelled_while_backing_off_gives_its_dial_slot_back(kind: str) -> None:
     import socket
@@ -433,6 +438,7 @@ def test_async_request_all_survives_closes_mid_pipeline(fault_server: Any) -> No
     assert isinstance(answers[-1], hopwire.LocalProtocolError)
 
 
+@pytest.mark.slow  # waits on delayed answers
 @pytest.mark.parametrize("kind", KINDS)
 def test_closing_the_pool_fails_requests_in_flight_and_waiting(kind: str, fault_server: Any) -> None:
     server = fault_server()

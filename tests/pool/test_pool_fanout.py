@@ -50,6 +50,7 @@ def assert_scales_linearly(cost: Callable[[int], Callable[[], Any]], n: int) -> 
                          f"(three attempts)")
 
 
+@pytest.mark.slow  # times the work at two sizes
 def test_serving_queued_waiters_is_linear_in_pool_state() -> None:
     # No I/O: ten busy connections, n waiters queued, each answer serves the next.
     def cost(n: int) -> Callable[[], None]:
@@ -97,6 +98,7 @@ def test_cancelled_waiters_cost_nothing_later() -> None:
     assert pool.released(entry, 1.0) == [(4999, Use(entry))]
 
 
+@pytest.mark.slow  # times the work at two sizes
 @pytest.mark.parametrize("kind", ASYNC_KINDS)
 def test_gathered_requests_scale_linearly(kind: str, nginx: Any) -> None:
     def cost(n: int) -> Callable[[], None]:
@@ -112,6 +114,7 @@ def test_gathered_requests_scale_linearly(kind: str, nginx: Any) -> None:
     assert_scales_linearly(cost, 250)
 
 
+@pytest.mark.slow  # times the work at two sizes
 def test_threads_waiting_on_a_pool_scale_linearly(nginx: Any) -> None:
     def cost(n: int) -> Callable[[], None]:
         def run() -> None:

@@ -80,6 +80,7 @@ def test_keep_alive_max_caps_requests_per_connection(kind: str, fault_server: An
     assert server.connections_accepted == 3
 
 
+@pytest.mark.slow  # waits out a keep-alive timeout
 def test_keep_alive_timeout_expires_idle_connection_before_the_server(kind: str, fault_server: Any) -> None:
     # timeout=1: hopwire keeps the connection at most 0.5 s (the margin is half of a short timeout).
     server = fault_server(keep_alive_header="timeout=1, max=100")
@@ -96,6 +97,7 @@ def test_keep_alive_timeout_expires_idle_connection_before_the_server(kind: str,
     assert server.connections_accepted == 2
 
 
+@pytest.mark.slow  # waits for an idle close
 def test_idle_connection_closed_by_server_is_not_used(kind: str, fault_server: Any) -> None:
     server = fault_server(idle_close=0.2)
 
@@ -111,6 +113,7 @@ def test_idle_connection_closed_by_server_is_not_used(kind: str, fault_server: A
     assert len(server.requests("POST")) == 1
 
 
+@pytest.mark.slow  # waits for idle closes
 def test_every_idle_close_gives_its_connection_slot_back(kind: str, fault_server: Any) -> None:
     # Servers close idle connections on their own clock all day long (gunicorn after
     # 2 s, uvicorn 5 s, nginx 75 s). With one connection allowed, a slot stranded by
@@ -130,6 +133,7 @@ def test_every_idle_close_gives_its_connection_slot_back(kind: str, fault_server
     assert server.connections_accepted == 3
 
 
+@pytest.mark.slow  # waits for idle closes
 def test_idle_connections_closed_by_the_server_leave_the_pool(kind: str, fault_server: Any) -> None:
     server = fault_server(idle_close=0.25)
 
@@ -144,7 +148,8 @@ def test_idle_connections_closed_by_the_server_leave_the_pool(kind: str, fault_s
     assert before >= 1 and after == 1
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.02])
+# 0.02 s late, the stray bytes cost each of the 25 rounds a wait.
+@pytest.mark.parametrize("delay", [0.0, pytest.param(0.02, marks=pytest.mark.slow)])
 def test_stray_body_after_a_head_answer_is_never_an_answer(kind: str, fault_server: Any,
                                                             delay: float) -> None:
     # waitress and cheroot write the body after their answer to HEAD; whether those
@@ -395,6 +400,7 @@ def test_truncated_body_is_an_error_not_a_short_body(kind: str, fault_server: An
     assert isinstance(run(kind, scenario), hopwire.RemoteProtocolError)
 
 
+@pytest.mark.slow  # waits out a pool timeout
 def test_pool_timeout_when_every_connection_is_busy(kind: str, fault_server: Any) -> None:
     server = fault_server()
 
@@ -463,6 +469,7 @@ def test_streamed_chunks_arrive_as_sent(kind: str, fault_server: Any) -> None:
     assert len(chunks) >= 2  # delivered as they came, not buffered to the end
 
 
+@pytest.mark.slow  # waits out stalls and timeouts
 def test_no_socket_left_open(kind: str, fault_server: Any) -> None:
     server = fault_server()
     before = open_fds()
@@ -481,6 +488,7 @@ def test_no_socket_left_open(kind: str, fault_server: Any) -> None:
         assert open_fds() == before
 
 
+@pytest.mark.slow  # waits out a write timeout
 def test_server_that_does_not_read_is_a_write_timeout(kind: str) -> None:
     # The kernel accepts connections into the backlog of a socket that nobody
     # accepts from, and stops reading once its buffers are full.

@@ -42,6 +42,8 @@ import pytest
 import hopwire
 from support.servers import open_fds, pattern, start_fault_server, tcp_inodes, wait_for
 
+pytestmark = pytest.mark.slow  # a soak: SOAK_SECONDS of chaos
+
 SOAK_SECONDS = float(os.environ.get("HOPWIRE_SOAK_SECONDS", "10"))
 # The soak is about the pools, not the parser twin under them: CI's second run (the
 # pure-Python twin) skips it unless a duration is asked for explicitly.

@@ -585,7 +585,7 @@ class PoolMachine(RuleBasedStateMachine):
 
 PoolMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None,
                                          suppress_health_check=[HealthCheck.too_slow])
-test_pool_state_machine = PoolMachine.TestCase
+test_pool_state_machine = pytest.mark.slow(PoolMachine.TestCase)  # a long hypothesis run
 
 
 def test_acquire_now_takes_an_idle_connection_or_joins_a_pipeline_only() -> None:

@@ -22,6 +22,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from support.raw import RawClient
 from support.servers import HELLO, FaultServer, NginxServer, StdlibServer, open_fds, wait_for
 from support.servers.dumb_proxy import STOPPED, TIMEOUT, UPSTREAM_CLOSED, DumbProxy
@@ -80,6 +82,7 @@ def test_http10_keep_alive_works_without_a_proxy(stdlib_http10_keepalive: Stdlib
 # -- 2. the failure --------------------------------------------------------------------
 
 
+@pytest.mark.slow  # waits out the hang
 def test_http10_keep_alive_hangs_through_a_dumb_proxy(
         dumb_proxy: DumbProxyFactory, stdlib_http10_keepalive: StdlibServer) -> None:
     """The dumb proxy problem (RFC 9112 Appendix C.2.2): the second request hangs.
@@ -109,6 +112,7 @@ def test_http10_keep_alive_hangs_through_a_dumb_proxy(
         client.close()
 
 
+@pytest.mark.slow  # waits for a 1 s idle close
 def test_the_hang_ends_only_when_the_server_times_out(
         dumb_proxy: DumbProxyFactory, fault_server: Callable[..., FaultServer]) -> None:
     """The hang is not a slow answer: the second request is never forwarded.
@@ -137,6 +141,7 @@ def test_the_hang_ends_only_when_the_server_times_out(
     assert [(r.target, r.answered) for r in server.log] == [("/", True)]
 
 
+@pytest.mark.slow  # waits for a 1 s relay timeout
 def test_the_relay_timeout_bounds_the_hang(
         dumb_proxy: DumbProxyFactory, stdlib_http10_keepalive: StdlibServer) -> None:
     """With a server that keeps the connection (30 s), only the proxy's bound ends it.
@@ -163,6 +168,7 @@ def test_the_relay_timeout_bounds_the_hang(
 # -- 3. HTTP/1.1 -----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # waits out the hang
 def test_http11_persistence_hangs_through_a_dumb_proxy(
         dumb_proxy: DumbProxyFactory, nginx: NginxServer) -> None:
     """The same trap without any keep-alive field: HTTP/1.1 persists by default (§9.3).

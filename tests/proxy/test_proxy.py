@@ -175,6 +175,7 @@ def test_pipelined_requests_are_answered_in_order(proxies: Any, embedded: Server
         (200, 13), (200, 7), (404, 0), (200, 13), (200, 2048), (200, 13)]
 
 
+@pytest.mark.slow  # four answers delayed 0.6 s
 def test_pipelined_gets_are_fetched_ahead(proxies: Any, embedded: ServerThread) -> None:
     client = RawClient(proxies(upstream=base(embedded)).url)
     started = time.monotonic()

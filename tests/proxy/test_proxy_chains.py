@@ -63,6 +63,7 @@ def test_pool_through_a_dumb_proxy_does_not_hang(dumb_proxy: Any, stdlib_http11:
     assert dumb.connections_accepted == 3
 
 
+@pytest.mark.slow  # waits out the hang
 def test_a_pool_that_trusted_the_dumb_proxy_would_hang(dumb_proxy: Any, stdlib_http11: Any) -> None:
     dumb = dumb_proxy()
     with hopwire.Pool(proxy=dumb.url, timeout=HANG, trust_proxy_keep_alive=True) as pool:
@@ -86,6 +87,7 @@ def test_dumb_then_smart_ends_the_connection_instead_of_hanging(proxies: Any, du
     assert dumb.log[0].upstream_closed
 
 
+@pytest.mark.slow  # waits out the hang
 def test_dumb_then_smart_hangs_if_the_smart_proxy_keeps_http10(proxies: Any, dumb_proxy: Any,
                                                                 stdlib_http11: Any) -> None:
     smart = proxies(upstream=stdlib_http11.url, http10_keep_alive=True)

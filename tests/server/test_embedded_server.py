@@ -248,6 +248,7 @@ def test_head_over_the_limit_is_431(strict: ServerThread) -> None:
     assert answer.status == 431
 
 
+@pytest.mark.slow  # waits for a 1 s idle close
 def test_idle_connection_is_closed() -> None:
     with start_server(idle_timeout=1.0) as server:
         with socket.create_connection(address(server), timeout=10) as sock:

@@ -41,6 +41,7 @@ def test_the_pattern_for_this_python() -> None:
     assert P._FIELD_PAIRS.pattern == expected
 
 
+@pytest.mark.slow  # every string up to a length
 @needs_possessive
 def test_portable_agrees_on_every_short_string() -> None:
     possessive = re.compile(P._FIELD_PAIRS_POSSESSIVE)

@@ -201,6 +201,7 @@ def run_case(kind: str, data: bytes, chunks: list[bytes], expect: list[bytes] = 
 # -- properties -----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a long hypothesis run
 @SETTINGS
 @given(data=st.data())
 def test_requests_agree_with_twin_and_peers(data: Any) -> None:
@@ -208,6 +209,7 @@ def test_requests_agree_with_twin_and_peers(data: Any) -> None:
     run_case("request", wire, data.draw(cuts(wire)))
 
 
+@pytest.mark.slow  # a long hypothesis run
 @SETTINGS
 @given(data=st.data())
 def test_responses_agree_with_twin_and_peers(data: Any) -> None:
@@ -223,6 +225,7 @@ LIMITS = st.fixed_dictionaries({
 })
 
 
+@pytest.mark.slow  # a long hypothesis run
 @SETTINGS
 @given(data=st.data())
 def test_twins_agree_under_small_limits(data: Any) -> None:

@@ -10,7 +10,11 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
+import pytest
+
 import hopwire
+
+pytestmark = pytest.mark.slow  # tracemalloc over a thousand rounds per twin
 
 REQUESTS = (
     b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nX-Long: " + b"v" * 300 + b"\r\n\r\n"

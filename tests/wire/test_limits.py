@@ -105,6 +105,7 @@ def big_head(fields: int = 99, value: int = 600) -> bytes:
     return b"GET / HTTP/1.1\r\n" + lines + b"\r\n"
 
 
+@pytest.mark.slow  # times the work at two sizes
 def test_head_trickled_one_byte_at_a_time_is_linear(twin):
     """A head of many ordinary lines in one-byte feeds: cost linear in the number of lines."""
     def cost(n: int) -> Callable[[], Any]:
@@ -178,6 +179,7 @@ def test_empty_lines_before_a_request_are_not_kept(twin):
 # -- many tiny chunks, and chunk extensions --------------------------------------------
 
 
+@pytest.mark.slow  # times the work at two sizes
 def test_many_tiny_chunks_are_linear_and_one_data_event(twin):
     def cost(n: int) -> Callable[[], Any]:
         raw = CHUNKED_REQ + b"1\r\nx\r\n" * n + b"0\r\n\r\n"
@@ -302,6 +304,7 @@ def pipeline(n: int) -> bytes:
     return b"".join(REQUEST % i for i in range(n))
 
 
+@pytest.mark.slow  # times the work at two sizes
 def test_pipeline_of_10000_requests_is_linear(twin):
     """2,500 then 10,000 requests in one buffer: every one comes out, in linear time."""
     def cost(n: int) -> Callable[[], Any]:
@@ -337,6 +340,7 @@ def test_pipeline_of_10000_responses(twin):
 # -- memory stays flat: reference and buffer leaks ------------------------------------------
 
 
+@pytest.mark.slow  # tracemalloc over many rounds
 @pytest.mark.skipif(SANITIZED, reason="resident size is meaningless under a sanitizer")
 def test_parsers_dropped_mid_line_free_their_buffers(twin):
     """A parser dropped with an unfinished line (the slow-loris client that goes away) must
@@ -357,6 +361,7 @@ def test_parsers_dropped_mid_line_free_their_buffers(twin):
     assert_resident_growth(before, 16 << 20)
 
 
+@pytest.mark.slow  # tracemalloc over many rounds
 def test_errors_of_every_kind_leave_no_objects_behind(twin):
     """tracemalloc over many rounds of rejected inputs (each error path, events attached)."""
     from test_smuggling import TestBareLF, TestCLTE, TestChunkExtensions, TestContentLength

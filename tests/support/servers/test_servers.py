@@ -305,6 +305,7 @@ def test_nginx_server_blocks_agree() -> None:
     assert normal == short and len(normal) >= 10
 
 
+@pytest.mark.slow  # starts nginx twice
 def test_nginx_retries_when_a_port_is_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_nginx()
     real_free_ports = support.servers.nginx.free_ports
@@ -545,6 +546,7 @@ def test_fault_request_split_across_packets(fault_server: FaultFactory) -> None:
     assert server.log[0].body == b"body"
 
 
+@pytest.mark.slow  # waits on delayed answers
 def test_fault_expect_continue(fault_server: FaultFactory) -> None:
     server = fault_server()
     with connect(server.port) as sock:
@@ -595,6 +597,7 @@ def test_fault_chunked(fault_server: FaultFactory, n: int) -> None:
     assert parse_replies(data)[0].body == pattern(n * 1024)
 
 
+@pytest.mark.slow  # waits on slow chunks
 def test_fault_slow_chunks(fault_server: FaultFactory) -> None:
     server = fault_server()
     with connect(server.port) as sock:
@@ -722,6 +725,7 @@ def test_fault_keep_alive_header_max(fault_server: FaultFactory) -> None:
     assert {r.header("Connection") for r in replies} == {None}
 
 
+@pytest.mark.slow  # waits for the server's timeouts
 def test_fault_keep_alive_header_timeout(fault_server: FaultFactory) -> None:
     server = fault_server(keep_alive_header="timeout=1, max=3")
     with connect(server.port) as sock:
@@ -733,6 +737,7 @@ def test_fault_keep_alive_header_timeout(fault_server: FaultFactory) -> None:
     assert 0.8 <= time.monotonic() - started < 2
 
 
+@pytest.mark.slow  # waits for idle closes
 def test_fault_idle_close(fault_server: FaultFactory) -> None:
     server = fault_server(idle_close=0.3)
     with connect(server.port) as sock:
