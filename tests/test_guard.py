@@ -16,7 +16,7 @@ import pytest
 
 import hopwire
 from hopwire._wire import events as _events, parser_py
-from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c
+from support.twins import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c
 
 EVENT_NAMES = ("Request", "Response", "InformationalResponse", "Data", "EndOfMessage")
 API_NAMES = ("RequestParser", "ResponseParser", *EVENT_NAMES,

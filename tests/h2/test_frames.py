@@ -3,7 +3,7 @@
 Every test that takes `frames_twin` runs once per twin: `_frames_py`, and the
 Cython `_frames_c` ("c" is skipped when it is not built, fails when
 HOPWIRE_REQUIRE_EXTENSIONS=1 and it does not import, and is skipped under
-HOPWIRE_NO_EXTENSIONS=1, as tests/conftest.py's `twin`). Tests that take `both`
+HOPWIRE_NO_EXTENSIONS=1, as support.twins's `twin`). Tests that take `both`
 compare the twins with each other.
 
 What a reader makes of some bytes is reduced to an `Outcome` (the events as
@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from hopwire._errors import HopwireError, LocalProtocolError
 from hopwire._h2 import _frames_py, _rules as R, frames
 from hopwire._h2._errors import H2ConnectionError, H2ProtocolError, H2StreamError
-from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c, load_twin
+from support.twins import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c, load_twin
 
 T = R.FrameType
 
@@ -772,6 +772,7 @@ def pieces(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(hf_sequences())
@@ -804,6 +805,7 @@ def writer_calls(draw: Any) -> tuple[str, tuple[Any, ...]]:
     return kind, (draw(any_ids), draw(st.integers(1, 2**31 - 1)))
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(writer_calls(), max_size=6))
@@ -873,6 +875,7 @@ def assert_twins_agree(py: ModuleType, c: ModuleType, data: bytes, cuts: list[in
     return expected
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=1000, deadline=None)
 @given(st.binary(max_size=200), st.lists(st.integers(0, 200), max_size=4))
 def test_twins_agree_on_garbage(both: tuple[ModuleType, ModuleType], data: bytes,
@@ -893,6 +896,7 @@ def noisy_frames(draw: Any) -> bytes:
     return frame(ftype, flags, sid, payload, length)[:9 + len(payload)]
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(noisy_frames(), max_size=8), st.lists(st.integers(0, 400), max_size=4),
        st.sampled_from([{}, {"max_continuation_frames": 1, "max_header_block_size": 20,
@@ -904,6 +908,7 @@ def test_twins_agree_on_noisy_frames(both: tuple[ModuleType, ModuleType], parts:
     assert_twins_agree(py, c, data, sorted(min(x, len(data)) for x in cuts), **options)
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=300, deadline=None)
 @given(hf_sequences(), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1,
                                 max_size=3))

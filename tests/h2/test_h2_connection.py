@@ -54,7 +54,7 @@ from hopwire._h2.connection import (
     TrailersReceived,
     WindowUpdated,
 )
-from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from support.twins import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 
 E = R.ErrorCode
 S = R.SettingId
@@ -379,6 +379,7 @@ def test_large_request_head_goes_in_continuation_frames() -> None:
     assert pair.server_requests()[1][4:] == [(n.encode(), v.encode()) for n, v in fields]
 
 
+@pytest.mark.slow  # megabytes through the windows
 def test_post_with_a_body_larger_than_the_windows() -> None:
     pair = Pair()
     pair.handshake()

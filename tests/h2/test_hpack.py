@@ -31,7 +31,7 @@ from hopwire._h2 import _hpack_py
 from hopwire._h2 import _hpack_tables as T
 from hopwire._h2 import hpack as selector
 from hopwire._h2._hpack_errors import HeaderListTooLarge, HPACKError
-from conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c, load_twin
+from support.twins import NO_EXTENSIONS, REQUIRE_EXTENSIONS, import_c, load_twin
 
 C_TWIN = "hopwire._h2._hpack_c"
 
@@ -283,6 +283,7 @@ def _every_step() -> tuple[tuple[bytes, object], ...]:
     return tuple(cases)
 
 
+@pytest.mark.slow  # every state and octet
 def test_huffman_every_state_and_octet_matches_the_reference(hp):
     for data, expected in _every_step():
         assert _decode_or_reason(hp, data) == expected, data.hex()
@@ -691,6 +692,7 @@ steps_st = st.lists(st.one_of(fields_st.map(lambda f: ("block", f)),
                     min_size=1, max_size=10)
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=200, deadline=None)
 @given(steps=steps_st, huffman=st.booleans())
 def test_our_blocks_decode_with_hpack(hp, steps, huffman):
@@ -712,6 +714,7 @@ def test_our_blocks_decode_with_hpack(hp, steps, huffman):
         assert ours.table_size == encoder.table_size == theirs.header_table.maxsize
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=200, deadline=None)
 @given(steps=steps_st, flags=st.lists(st.booleans(), min_size=10, max_size=10),
        huffman=st.booleans())
@@ -740,6 +743,7 @@ def test_hpack_blocks_decode_with_ours(hp, steps, flags, huffman):
         assert decoder.dynamic_table == [tuple(e) for e in encoder.header_table.dynamic_entries]
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(max_examples=200, deadline=None)
 @given(steps=steps_st, huffman=st.booleans(), forced=st.sets(st.integers(0, 9), max_size=3))
 def test_twins_encode_identically(twins, steps, huffman, forced):
@@ -780,6 +784,7 @@ def _round(hp) -> None:
         pass
 
 
+@pytest.mark.slow  # tracemalloc over many rounds
 def test_memory_stays_flat(hp):
     """No reference leaked per block, per error or per encoder: tracemalloc sees every
     Python object, so a tuple or bytes object the C twin forgets shows up as growth."""

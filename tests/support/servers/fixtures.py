@@ -1,0 +1,129 @@
+"""pytest fixtures for the test servers, loaded as a plugin from tests/conftest.py.
+
+The long-lived servers (nginx, the stdlib servers, aiohttp) are session-scoped: they
+start once and serve every test. The fault server and the dumb proxy are per test (factory
+fixtures), since tests change their behaviour and read their logs.
+
+A server that cannot run here (nginx not installed, aiohttp not importable) skips the
+tests that need it, unless HOPWIRE_REQUIRE_SERVERS=1 (as in CI): then they fail, so that
+a missing server cannot silently turn the pool's real-server tests into skips.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from .aiohttp_server import AiohttpServer, AiohttpUnavailable, start_aiohttp_server
+from .dumb_proxy import DumbProxy, start_dumb_proxy
+from .fault import FaultServer, start_fault_server
+from .nginx import NginxServer, nginx_binary, start_nginx
+from .stdlib import StdlibServer, open_fds, start_stdlib_server
+
+__all__ = ["REQUIRE_SERVERS", "open_fds", "server_unavailable", "nginx", "stdlib_http10",
+           "stdlib_http10_keepalive", "stdlib_http11", "aiohttp_server", "fault_server",
+           "dumb_proxy"]
+
+# Read like hopwire._select reads the HOPWIRE_* switches: unset, "" and "0" are off.
+REQUIRE_SERVERS = os.environ.get("HOPWIRE_REQUIRE_SERVERS", "") not in ("", "0")
+
+
+def server_unavailable(reason: str) -> NoReturn:
+    """Skip the current test for `reason`, or fail it under HOPWIRE_REQUIRE_SERVERS=1."""
+    if REQUIRE_SERVERS:
+        pytest.fail(f"HOPWIRE_REQUIRE_SERVERS=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NginxServer]:
+    """nginx on two ports: `.url` (keepalive_requests 1000) and `.url_short` (3)."""
+    binary = nginx_binary()
+    if binary is None:
+        server_unavailable("nginx is not installed (apt-get install nginx-light)")
+    with start_nginx(Path(tmp_path_factory.mktemp("nginx")), binary) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stdlib_http10() -> Iterator[StdlibServer]:
+    """`http.server` as shipped: HTTP/1.0, one response per connection."""
+    with start_stdlib_server("HTTP/1.0") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stdlib_http10_keepalive() -> Iterator[StdlibServer]:
+    """HTTP/1.0 that keeps the connection when asked with ``Connection: keep-alive``."""
+    with start_stdlib_server("HTTP/1.0", keep_alive_10=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stdlib_http11() -> Iterator[StdlibServer]:
+    """`http.server` speaking HTTP/1.1: persistent connections."""
+    with start_stdlib_server("HTTP/1.1") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def aiohttp_server() -> Iterator[AiohttpServer]:
+    """An aiohttp app in its own thread and event loop."""
+    try:
+        server = start_aiohttp_server()
+    except AiohttpUnavailable as exc:
+        server_unavailable(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture
+def fault_server() -> Iterator[Callable[..., FaultServer]]:
+    """A factory: ``fault_server(**behaviour)`` starts a FaultServer, stopped after the test."""
+    started: list[FaultServer] = []
+
+    def start(**behaviour: Any) -> FaultServer:
+        server = start_fault_server(**behaviour)
+        started.append(server)
+        return server
+
+    yield start
+    errors = []
+    for server in started:
+        try:
+            server.stop()
+        except RuntimeError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture
+def dumb_proxy() -> Iterator[Callable[..., DumbProxy]]:
+    """A factory: ``dumb_proxy(upstream=None, *, rewrite_version=None, relay_timeout=30.0)``
+    starts a DumbProxy (an HTTP/1.0 proxy that forwards ``Connection`` unchanged and
+    frames responses by the upstream's close), stopped after the test.
+
+    ``dumb_proxy(upstream=server.url)`` is a reverse proxy to `server`; ``dumb_proxy()``
+    forwards absolute-form requests only. See tests/support/servers/dumb_proxy.py.
+    """
+    started: list[DumbProxy] = []
+
+    def start(upstream: tuple[str, int] | str | None = None, **options: Any) -> DumbProxy:
+        proxy = start_dumb_proxy(upstream, **options)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    errors = []
+    for proxy in started:
+        try:
+            proxy.stop()
+        except RuntimeError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
