@@ -2,10 +2,10 @@
 
 Every input is decoded into a parsing case (request or response, where to cut
 the bytes, the methods a response answers, feed_eof or not, small limits or
-the defaults) and checked by tests/fuzz_peers.py exactly as the hypothesis
+the defaults) and checked by tests/support/fuzz_peers.py exactly as the hypothesis
 suite does: the C and Python twins must agree byte for byte, whole and split;
 hopwire must not accept what httptools (llhttp) or h11 rejects, nor frame a
-message differently, unless tests/fuzz_allowlist.py explains it. A crash of the
+message differently, unless tests/support/fuzz_allowlist.py explains it. A crash of the
 C extension stops the run (libFuzzer saves the input); a difference raises
 `FuzzFinding`, which atheris reports and saves the same way.
 
@@ -89,8 +89,8 @@ KEEP_GOING = False  # --keep-going: save each finding and fuzz on instead of sto
 
 
 def check_input(buf: bytes) -> None:
-    from fuzz_allowlist import allowed
-    from fuzz_peers import check
+    from support.fuzz_allowlist import allowed
+    from support.fuzz_peers import check
 
     case = decode_input(buf)
     findings = check(case.kind, case.data, case.chunks, allowed, case.expect, case.eof,
@@ -120,8 +120,8 @@ def save_finding(buf: bytes, text: str) -> None:
 
 
 def conformance_seeds() -> dict[str, bytes]:
-    """The llhttp-derived conformance corpus (tests/conformance), whole and cut in two."""
-    cases = json.loads((ROOT / "tests" / "conformance" / "llhttp.json").read_text())
+    """The llhttp-derived conformance corpus (tests/wire/conformance), whole and cut in two."""
+    cases = json.loads((ROOT / "tests" / "wire" / "conformance" / "llhttp.json").read_text())
     seeds = {}
     for case in cases:
         raw = base64.b64decode(case["raw_b64"])
@@ -185,7 +185,7 @@ def main(argv: list[str]) -> int:
     # would add coverage that no parser input can change.
     with atheris.instrument_imports(include=["hopwire._wire.parser_py", "hopwire._wire.rules"]):
         import hopwire._wire.parser_py  # noqa: F401 - instrumented before anything imports it
-    import fuzz_peers  # noqa: F401 - after the twins, so that it gets the instrumented one
+    import support.fuzz_peers  # noqa: F401 - after the twins, so that it gets the instrumented one
 
     if not any(not a.startswith("-") for a in args[1:]):
         # No corpus named: grow build/fuzz/corpus, seeded from the repository's seeds.

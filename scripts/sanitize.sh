@@ -18,7 +18,7 @@
 # runs the parser tests and the fuzz seeds only; SANITIZE_VARIANTS=sse2 skips it.
 #
 # Usage:   scripts/sanitize.sh                     # everything, ~10 minutes on 2 cores
-#          scripts/sanitize.sh tests/test_smuggling.py tests/test_fuzz_differential.py
+#          scripts/sanitize.sh tests/wire/test_smuggling.py tests/wire/test_fuzz_differential.py
 # Env:     PYTHON (default .venv/bin/python), SANITIZE_VARIANTS ("sse2 portable"),
 #          HOPWIRE_FUZZ_EXAMPLES (1000), SANITIZE_SKIP_SUITE=1 (seeds and fuzzing only).
 # A sanitizer report aborts the process: pytest then dies with the report on stderr, and
@@ -31,10 +31,11 @@ VARIANTS=${SANITIZE_VARIANTS:-sse2 portable}
 EXAMPLES=${HOPWIRE_FUZZ_EXAMPLES:-1000}
 TESTS=("$@")
 [ ${#TESTS[@]} -eq 0 ] && TESTS=(tests)
-PARSER_TESTS=(tests/test_parser_requests.py tests/test_parser_responses.py tests/test_differential.py
-              tests/test_smuggling.py tests/test_fuzz_differential.py tests/test_limits.py
-              tests/test_conformance.py tests/test_trickle.py tests/test_hop_by_hop.py
-              tests/test_leaks.py tests/test_guard.py tests/test_byte_classes.py)
+PARSER_TESTS=(tests/wire/test_parser_requests.py tests/wire/test_parser_responses.py
+              tests/wire/test_differential.py tests/wire/test_smuggling.py
+              tests/wire/test_fuzz_differential.py tests/wire/test_limits.py
+              tests/wire/test_conformance.py tests/wire/test_trickle.py tests/wire/test_hop_by_hop.py
+              tests/wire/test_leaks.py tests/test_guard.py tests/wire/test_byte_classes.py)
 
 LIBASAN=$(${CC:-gcc} -print-file-name=libasan.so)
 [ -e "$LIBASAN" ] || { echo "libasan not found (apt-get install libasan8 / gcc)"; exit 2; }
@@ -112,7 +113,7 @@ ctypes.memmove(large, small, 8192)" 2>"build/sanitize/$variant/selfcheck.log"; t
     run "$lib" "$PYTHON" fuzz/fuzz_parser.py --replay "$seeds"/* | tail -1 || status=1
     echo "== [$variant] hypothesis differential fuzzing, $EXAMPLES examples per property"
     HOPWIRE_FUZZ_EXAMPLES=$EXAMPLES run "$lib" "$PYTHON" -m pytest -q -p no:cacheprovider \
-        tests/test_fuzz_differential.py tests/test_differential.py || status=1
+        tests/wire/test_fuzz_differential.py tests/wire/test_differential.py || status=1
     echo "== [$variant] sanitizer reports"
     if show_reports; then echo "   none"; else status=1; fi
 done

@@ -56,7 +56,7 @@ _FIELD_BLOCK = re.compile(rb"(?:[%s]+:[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n" % _TCHA
 # `:` or CR that must follow, and `(?![ \t])` lets the value start only after the
 # last blank, so a failing line still costs linear time, not blanks x value bytes.
 # Where possessive forms compile they stay: the lookahead form costs the pure
-# parser 1-3% a head there. tests/test_field_pairs.py checks that the two agree.
+# parser 1-3% a head there. tests/wire/test_field_pairs.py checks that the two agree.
 _FIELD_PAIRS_POSSESSIVE = rb"([^:]++):[ \t]*+([^\r]*+)\r\n"
 _FIELD_PAIRS_PORTABLE = rb"([^:]+):[ \t]*(?![ \t])([^\r]*)\r\n"
 _FIELD_PAIRS = re.compile(

@@ -1,6 +1,6 @@
 """A throwaway nginx for the pool benchmarks.
 
-Why not the test suite's nginx (tests/servers/): that one runs two workers
+Why not the test suite's nginx (tests/support/servers/): that one runs two workers
 and closes a connection after 1000 requests (the tests need that); a
 benchmark must not reconnect mid-run, and wants one server process it can
 measure and pin to a CPU (`pin()`, `cpu_ns()`). This launcher renders
