@@ -111,6 +111,35 @@ def test_sync_streamed_response_is_read_once(fault_server: Any) -> None:
                 asyncio.run(response.aread())
 
 
+def test_reading_a_consumed_or_closed_body_is_an_error(fault_server: Any) -> None:
+    """read() / aread() after the body was iterated to its end, or the response closed
+    unread, raise LocalProtocolError: never b"" for a body that was not b"" (a silent
+    truncation)."""
+    server = fault_server()
+    with hopwire.Pool() as pool:
+        with pool.stream("GET", server.url + "/bytes/300") as response:
+            assert b"".join(response.iter_bytes()) == pattern(300)
+            with pytest.raises(hopwire.LocalProtocolError, match="iterated or closed"):
+                response.read()
+        with pool.stream("GET", server.url + "/bytes/300") as response:
+            pass
+        with pytest.raises(hopwire.LocalProtocolError, match="iterated or closed"):
+            response.read()
+
+    async def main() -> None:
+        async with hopwire.AsyncPool() as pool:
+            async with pool.stream("GET", server.url + "/bytes/300") as response:
+                assert b"".join([data async for data in response.aiter_bytes()]) == pattern(300)
+                with pytest.raises(hopwire.LocalProtocolError, match="iterated or closed"):
+                    await response.aread()
+            async with pool.stream("GET", server.url + "/bytes/300") as response:
+                pass
+            with pytest.raises(hopwire.LocalProtocolError, match="iterated or closed"):
+                await response.aread()
+
+    asyncio.run(main())
+
+
 def test_async_body_iterators_read_once_and_dropped_unread_say_nothing(fault_server: Any) -> None:
     """aiter_bytes() gives the body once; an iterator made and never iterated is just
     garbage (no "never awaited" warning, compiled or not)."""

@@ -272,6 +272,12 @@ class ResponseNotRead(LocalProtocolError):
         super().__init__("the content of a streamed response is read with read() or iter_bytes() first")
 
 
+class ResponseClosed(LocalProtocolError):
+    def __init__(self) -> None:
+        super().__init__("the body of this streamed response was iterated or closed already: "
+                         "read() it first (inside the stream() block)")
+
+
 class Response:
     """An HTTP response: status, headers and content.
 
@@ -325,7 +331,10 @@ class Response:
 
     def read(self) -> bytes:
         if self._content is None:
-            self._content = self._sync_stream().read_all()
+            stream = self._sync_stream()
+            if stream.closed:
+                raise ResponseClosed()
+            self._content = stream.read_all()
         return self._content
 
     def iter_bytes(self) -> Iterator[bytes]:
@@ -353,7 +362,10 @@ class Response:
 
     async def aread(self) -> bytes:
         if self._content is None:
-            self._content = await self._async_stream().aread_all()
+            stream = self._async_stream()
+            if stream.closed:
+                raise ResponseClosed()
+            self._content = await stream.aread_all()
         return self._content
 
     def aiter_bytes(self) -> AsyncIterator[bytes]:
