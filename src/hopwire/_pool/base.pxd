@@ -58,8 +58,6 @@ cdef class Attempt:
 @cython.locals(conn=Connection)
 cpdef object record(Link link, Exchange ex, PreparedRequest prepared)
 
-@cython.locals(conn=Connection, entry=Entry)
-cpdef tuple give_back(PoolState state, Link link, object now, object sent, object pipelinable)
 
 cpdef object caller_error(Exchange ex)
 cpdef list framed(Connection conn, object rid, bytes head, object body)
@@ -107,6 +105,7 @@ cdef class PoolBase:
     cpdef bint _sends_wake(self)
     cpdef object _sent(self, Link link, bint pipelinable)
     cpdef object _release(self, Link link, Exchange ex=*, bint sent=*, bint pipelinable=*)
+    @cython.locals(state=PoolState, entry=Entry, conn=Connection)
     cpdef bint _give_back(self, Link link, bint sent, bint pipelinable)
     cpdef bint _unsent(self, Link link, Attempt attempt, Exchange ex, object error)
     cpdef object _probed(self, Link link, double now, object method)

@@ -379,35 +379,6 @@ def framed(conn: Connection, rid: int, head: bytes, body: Any) -> list[bytes]:
     return [head, data, tail] if tail else [head, data]
 
 
-def abandoned(link: Link, ex: Exchange | None) -> bool:
-    """Does a caller give up on an answer under way (recorded, not ended, no error)?
-
-    Its own exception or an interrupt leaves the connection in an unknown
-    state: the driver closes it, never hands it out again.
-    """
-    return ex is not None and ex.rid >= 0 and not ex.ended and ex.error is None and not link.closed
-
-
-def give_back(state: PoolState, link: Link, now: float, sent: bool,
-              pipelinable: bool) -> tuple[list[Any], bool]:
-    """The pool's side of a release: (wake-ups, whether the connection leaves the pool).
-
-    A connection leaves once it ended, or once nobody holds it and it may
-    carry no more requests; the driver then closes it.
-    """
-    entry = link.entry
-    assert entry is not None
-    if link.pipeline_failed:
-        link.pipeline_failed = False
-        state.note_pipeline_failure(entry.origin)
-    wakeups = state.released(entry, now, sent=sent, pipelinable=pipelinable)
-    conn = link.conn
-    if link.closed or conn.has_ended():
-        wakeups += state.discard(entry, now)
-        return wakeups, True
-    return wakeups, entry.leases == 0 and conn.is_closing()
-
-
 def protocol_error(exc: RemoteProtocolError) -> RemoteProtocolError:
     """A fresh error for the caller (the connection keeps its own for later calls)."""
     return RemoteProtocolError(exc.reason, exc.parse_error)
@@ -424,11 +395,6 @@ def caller_error(ex: Exchange) -> BaseException:
     if ex.write_error is not None and not ex.events and not isinstance(error, RemoteProtocolError):
         return ex.write_error
     return error
-
-
-def closed_early() -> ReadError:
-    """The error of an answer whose reader closed it before its end."""
-    return ReadError("the response was closed before its end")
 
 
 # -- the CONNECT handshake ------------------------------------------------------------------
@@ -583,7 +549,7 @@ class BodyBase(BodyStream):
 
     def _cut(self) -> None:
         """`close()` gives up on the rest of the body: the connection is closed."""
-        self.link.abort(closed_early())
+        self.link.abort(ReadError("the response was closed before its end"))
 
 
 def data_size(event: Any) -> int:
@@ -795,18 +761,31 @@ class PoolBase:
         ended, no error: an interrupt, an exception of its own) leaves the
         connection in an unknown state: it is closed, never handed out again.
         """
-        if ex is not None and not ex.ended and abandoned(link, ex):
+        if (ex is not None and ex.rid >= 0 and not ex.ended and ex.error is None
+                and not link.closed):
             link.abort(ReadError("the answer was abandoned before its end"))
         if self._give_back(link, sent, pipelinable):
             link.abort(ReadError("the connection was closed"))
 
     def _give_back(self, link: Link, sent: bool, pipelinable: bool) -> bool:
         """The pool's side of `_release`: whether the connection leaves the pool, for the
-        caller to close. Locked (`Pool` takes its lock here)."""
-        wakeups, done = give_back(self._state, link, monotonic(), sent, pipelinable)
+        caller to close. It leaves once it ended, or once nobody holds it and it may
+        carry no more requests. Locked (`Pool` takes its lock here)."""
+        state = self._state
+        entry = link.entry
+        assert entry is not None
+        now = monotonic()
+        if link.pipeline_failed:
+            link.pipeline_failed = False
+            state.note_pipeline_failure(entry.origin)
+        wakeups = state.released(entry, now, sent=sent, pipelinable=pipelinable)
+        conn = link.conn
+        done = link.closed or conn.has_ended()
+        if done:
+            wakeups += state.discard(entry, now)
         if wakeups:
             self._wake(wakeups)
-        return done
+        return done or (entry.leases == 0 and conn.is_closing())
 
     def _unsent(self, link: Link, attempt: Attempt, ex: Exchange, error: BaseException) -> bool:
         """Sending on the link it was given failed with `error`: the lease goes back.

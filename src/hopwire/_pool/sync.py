@@ -251,9 +251,6 @@ class _SyncLink(Link):
 
     def _write(self, ex: Exchange, rid: int, prepared: PreparedRequest, body: Body) -> None:
         sock, conn = self.sock, self.conn
-        if body is None:
-            sock.sendall(prepared.head)
-            return
         if isinstance(body, (bytes, bytearray, memoryview)):
             with self.lock:
                 pieces = framed(conn, rid, prepared.head, body)
