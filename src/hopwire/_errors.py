@@ -14,8 +14,9 @@
         │   ├── ConnectError
         │   ├── ReadError
         │   └── WriteError
-        ├── RemoteProtocolError               the server broke HTTP/1.1
-        │   └── ConnectionLost                closed before the answer ended
+        ├── RemoteProtocolError               the server broke HTTP
+        │   ├── ConnectionLost                closed before the answer ended
+        │   └── StreamReset                   HTTP/2: the server reset the stream
         └── ProxyError                        the proxy refused or broke the tunnel
 
 The families follow what callers catch: "any timeout", "the network failed",
@@ -143,6 +144,16 @@ class ConnectionLost(RemoteProtocolError):
     def __init__(self, reason: str, *, maybe_processed: bool) -> None:
         super().__init__(reason)
         self.maybe_processed = maybe_processed
+
+
+class StreamReset(RemoteProtocolError):
+    """HTTP/2: the server reset the request's stream (RST_STREAM) after it may have
+    acted on it; `error_code` is the RFC 9113 §7 code. Streams the server did not
+    process (REFUSED_STREAM, above a GOAWAY's last stream) are sent again instead."""
+
+    def __init__(self, reason: str, error_code: int) -> None:
+        super().__init__(reason)
+        self.error_code = error_code
 
 
 class ProxyError(TransportError):

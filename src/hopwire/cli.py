@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="seconds for each step of a request (default 10)")
     get.add_argument("-v", "--verbose", action="store_true",
                      help="print each request's connection story on stderr")
+    get.add_argument("--http2", nargs="?", const="alpn", choices=("alpn", "prior-knowledge"),
+                     help="offer HTTP/2 to https origins (ALPN); --http2=prior-knowledge "
+                          "speaks it to http origins too; requests to one origin then share a "
+                          "connection, each on its stream")
     proxy = sub.add_parser("proxy", help="run the forwarding proxy",
                            description="A forward proxy (absolute URLs, CONNECT tunnels), or with "
                            "--upstream a reverse proxy, that strips hop-by-hop fields both ways, adds "
@@ -154,7 +158,9 @@ def story(method: str, url: str, outcome: Outcome) -> str:
     info = outcome.info
     parts = [f"{outcome.status} {outcome.reason}".rstrip(), f"{len(outcome.content)} bytes",
              f"connection #{info.connection} ({'reused' if info.reused else 'new'})"]
-    if info.pipelined:
+    if info.stream_id is not None:
+        parts.append(f"HTTP/2 stream {info.stream_id} of {info.streams} in flight")
+    elif info.pipelined:
         parts.append(f"pipelined behind {info.pipelined}")
     if info.replayed:
         parts.append("replayed")
@@ -168,7 +174,8 @@ def _get(args: argparse.Namespace) -> int:
         return 2
     method = args.method.upper()
     timeout = Timeout(args.timeout)
-    concurrent = args.pipeline > 1 or (args.connections or 1) > 1
+    http2: bool | str = {None: False, "alpn": True}.get(args.http2, args.http2)
+    concurrent = args.pipeline > 1 or (args.connections or 1) > 1 or bool(http2)
     failed = False
 
     def show(url: str, outcome: Outcome) -> None:
@@ -183,7 +190,8 @@ def _get(args: argparse.Namespace) -> int:
 
     if concurrent:
         connections = args.connections or (1 if args.pipeline > 1 else 10)
-        outcomes = asyncio.run(_fetch_concurrently(method, args.urls, args.pipeline, connections, timeout))
+        outcomes = asyncio.run(_fetch_concurrently(method, args.urls, args.pipeline, connections,
+                                                   timeout, http2))
         for url, outcome in zip(args.urls, outcomes):
             show(url, outcome)
     else:
@@ -201,11 +209,11 @@ def _fetch(pool: Pool, method: str, url: str) -> Outcome:
 
 
 async def _fetch_concurrently(method: str, urls: list[str], pipeline: int, connections: int,
-                              timeout: Timeout) -> list[Outcome]:
+                              timeout: Timeout, http2: bool | str = False) -> list[Outcome]:
     """Every request at once on an AsyncPool: the pool pipelines them once a connection
-    has proved persistent, and queues the rest in order."""
+    has proved persistent (or multiplexes them on HTTP/2), and queues the rest in order."""
     async with AsyncPool(pipeline_depth=pipeline, max_connections_per_host=connections,
-                         timeout=timeout) as pool:
+                         timeout=timeout, http2=http2) as pool:
         async def one(url: str) -> Outcome:
             try:
                 return await pool.request(method, url)

@@ -6,8 +6,10 @@
 `HTTPTransport` runs on a `hopwire.Pool`, `AsyncHTTPTransport` on a
 `hopwire.AsyncPool` (asyncio only: not under trio). They take the options of
 httpx's own transports that make sense for HTTP/1.1 (`verify`, `cert`,
-`trust_env`, `limits`, `proxy`, `retries`; `http2=True` is refused) plus
-hopwire's `pipeline_depth` and `max_connections_per_host`.
+`trust_env`, `limits`, `proxy`, `retries`, `http1` and `http2` as httpcore
+reads them: `http2=True` offers HTTP/2 to https origins, and without `http1`
+speaks it with prior knowledge) plus hopwire's `pipeline_depth` and
+`max_connections_per_host`.
 
 How httpx's request becomes hopwire's:
 - the URL loses its userinfo (httpx already turned it into an Authorization
@@ -103,7 +105,7 @@ _ERRORS: dict[type[HopwireError], type[httpx.TransportError]] = {
 }
 
 _FRAMING = frozenset([b"content-length", b"transfer-encoding"])
-_VERSIONS = {"HTTP/1.1": b"HTTP/1.1", "HTTP/1.0": b"HTTP/1.0"}
+_VERSIONS = {"HTTP/1.1": b"HTTP/1.1", "HTTP/1.0": b"HTTP/1.0", "HTTP/2": b"HTTP/2"}
 
 
 def _raise_mapped(exc: HopwireError, request: httpx.Request) -> NoReturn:
@@ -167,10 +169,8 @@ def _pool_options(*, verify: ssl.SSLContext | str | bool, cert: CertTypes | None
     expiry), so max_keepalive_connections is approximated: 0 keeps none
     (connections are not reused), any other value keeps up to max_connections.
     """
-    if http2:
-        raise ValueError("hopwire speaks HTTP/1.1 only: http2=True needs httpx's own transport")
-    if not http1:
-        raise ValueError("http1=False leaves no protocol: hopwire speaks HTTP/1.1 only")
+    if not http1 and not http2:
+        raise ValueError("http1=False and http2=False leave no protocol")
     max_connections = UNLIMITED if limits.max_connections is None else limits.max_connections
     keepalive = float("inf") if limits.keepalive_expiry is None else limits.keepalive_expiry
     if limits.max_keepalive_connections == 0:
@@ -179,7 +179,9 @@ def _pool_options(*, verify: ssl.SSLContext | str | bool, cert: CertTypes | None
     return dict(max_connections=max_connections,
                 max_connections_per_host=min(per_host, max_connections),
                 pipeline_depth=pipeline_depth, keepalive_expiry=keepalive, retries=retries,
-                proxy=_proxy_url(proxy), ssl_context=_ssl_context(verify, cert, trust_env))
+                proxy=_proxy_url(proxy), ssl_context=_ssl_context(verify, cert, trust_env),
+                # httpcore's meaning: http2 alone is HTTP/2 with prior knowledge.
+                http2="prior-knowledge" if http2 and not http1 else http2)
 
 
 # -- requests ------------------------------------------------------------------------

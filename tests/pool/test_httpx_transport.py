@@ -527,6 +527,18 @@ def test_options_map_onto_the_pool() -> None:
         pipeline_depth=1, max_connections_per_host=3)
     assert unlimited["max_connections"] >= 1 << 20 and unlimited["max_connections_per_host"] == 3
     assert unlimited["keepalive_expiry"] == 0.0
+    assert options["http2"] is False
+
+
+@pytest.mark.parametrize("http1, http2, mode", [
+    (True, True, True), (False, True, "prior-knowledge"), (True, False, False)])
+def test_http2_options_follow_httpcore(http1: bool, http2: bool, mode: Any) -> None:
+    """httpcore's meaning: http2=True offers HTTP/2 by ALPN; http2 without http1 speaks
+    it with prior knowledge."""
+    options = hx._pool_options(
+        verify=True, cert=None, trust_env=True, http1=http1, http2=http2, retries=0,
+        limits=httpx.Limits(), proxy=None, pipeline_depth=1, max_connections_per_host=None)
+    assert options["http2"] == mode
 
 
 def test_timeout_extension_becomes_a_hopwire_timeout() -> None:
@@ -539,8 +551,7 @@ def test_timeout_extension_becomes_a_hopwire_timeout() -> None:
 
 
 @pytest.mark.parametrize("bad, message", [
-    ({"http2": True}, "HTTP/1.1 only"),
-    ({"http1": False}, "HTTP/1.1 only"),
+    ({"http1": False}, "leave no protocol"),
     ({"proxy": "socks5://127.0.0.1:1080"}, "http:// proxies only"),
     ({"proxy": httpx.Proxy("http://127.0.0.1:3128", headers={"X-A": "1"})}, "proxy headers"),
 ])

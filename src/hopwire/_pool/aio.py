@@ -16,7 +16,7 @@ import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from time import monotonic
-from typing import Any
+from typing import Any, cast
 
 from .._errors import (ConnectError, ConnectTimeout, HopwireError, ProxyError, ReadError,
                        ReadTimeout, TransportError, WriteError, WriteTimeout)
@@ -25,12 +25,12 @@ from .._wire.parser import Response as ResponseEvent
 from .._wire.writer import Body
 from .base import (DRAIN_LIMIT, HIGH_WATER, READ_SIZE, Attempt, Batch, BodyBase, Link, PoolBase,
                    Replay, RequestSpec, Tunnel, Waiter, caller_error, data_size, framed, record)
-from .connection import Connection, ConnectionStateError, PreparedRequest
+from .connection import Connection, ConnectionBase, ConnectionStateError, PreparedRequest
 from .exchange import Exchange
 from .models import HeaderInput, Response, Timeout, TimeoutInput
 from .state import Origin
 
-_TIMED_OUT = object()
+TIMED_OUT = object()
 
 
 def _stock(loop: asyncio.AbstractEventLoop) -> bool:
@@ -45,7 +45,7 @@ class _Protocol(asyncio.Protocol):
     the handshake)."""
 
     def __init__(self) -> None:
-        self.link: _AsyncLink | _Handshake | None = None
+        self.link: AsyncLink | _Handshake | None = None
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
         self.is_lost = False
@@ -127,13 +127,13 @@ class _Handshake:
         pass
 
 
-class _AsyncLink(Link):
+class AsyncLink(Link):
     """A pooled connection on an asyncio transport."""
 
     __slots__ = ("transport", "loop", "stock_loop", "reading_paused", "write_paused", "drain_waiter",
                  "out", "received_at", "sleepers", "timer", "timer_at", "reading_off")
 
-    def __init__(self, transport: asyncio.Transport, conn: Connection, number: int,
+    def __init__(self, transport: asyncio.Transport, conn: ConnectionBase, number: int,
                  replay_unsafe: bool, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(conn, number, replay_unsafe)
         self.transport = transport
@@ -248,7 +248,7 @@ class _AsyncLink(Link):
         if body is None:
             transport.write(prepared.head)
         elif isinstance(body, (bytes, bytearray, memoryview)):
-            for piece in framed(conn, rid, prepared.head, body):
+            for piece in framed(cast(Connection, conn), rid, prepared.head, body):
                 transport.write(piece)
         else:
             ex.may_replay = False  # an iterator cannot be sent twice
@@ -269,8 +269,8 @@ class _AsyncLink(Link):
             ex.write_error = WriteError(f"writing the request failed: {exc}")
 
     async def _write_pieces(self, rid: int, body: Body, timeout: float | None) -> None:
-        conn, transport = self.conn, self.transport
-        async for piece in _pieces(body):
+        conn, transport = cast(Connection, self.conn), self.transport
+        async for piece in body_pieces(body):
             if self.closed:
                 raise OSError("the connection was closed")
             data = conn.send_body(rid, piece)
@@ -362,7 +362,7 @@ class _AsyncLink(Link):
     def woke(self, ex: Exchange, result: Any, timeout: float | None) -> None:
         self.sleepers.remove(ex)
         ex.waiter = None
-        if result is _TIMED_OUT:
+        if result is TIMED_OUT:
             self.abort(ReadTimeout(f"no byte of the answer within {timeout} s"))
 
     def cancelled(self, ex: Exchange) -> None:
@@ -381,7 +381,7 @@ class _AsyncLink(Link):
     def _on_timer(self) -> None:
         """The read timeout counts from the last bytes received (a waiter woken only at
         the end of its answer may wait longer than that for all of it): the sleepers
-        past theirs are woken with _TIMED_OUT, and the timer is armed again for the
+        past theirs are woken with TIMED_OUT, and the timer is armed again for the
         earliest of the others, if any."""
         self.timer = None
         now = self.now()
@@ -392,7 +392,7 @@ class _AsyncLink(Link):
                 continue
             deadline = self.received_at + timeout
             if now >= deadline:
-                waiter.set_result(_TIMED_OUT)
+                waiter.set_result(TIMED_OUT)
             elif earliest is None or deadline < earliest:
                 earliest = deadline
         if earliest is not None and not self.closed:
@@ -401,10 +401,10 @@ class _AsyncLink(Link):
 
 def _time_out(future: asyncio.Future[Any]) -> None:
     if not future.done():
-        future.set_result(_TIMED_OUT)
+        future.set_result(TIMED_OUT)
 
 
-async def _pieces(body: Any) -> AsyncIterator[bytes]:
+async def body_pieces(body: Any) -> AsyncIterator[bytes]:
     if isinstance(body, AsyncIterable):
         async for piece in body:
             yield _piece(piece)
@@ -574,7 +574,7 @@ class AsyncPool(PoolBase):
                 try:
                     now = self._start_now(attempt, t, True)
                     if now is not None:
-                        started: tuple[_AsyncLink, Exchange] | None = (now[0], now[1])
+                        started: tuple[AsyncLink, Exchange] | None = (now[0], now[1])
                         if now[2] is not None:
                             await self._finish_start(attempt, *now)
                     else:
@@ -625,9 +625,9 @@ class AsyncPool(PoolBase):
                 continue
 
     async def _start(self, attempt: Attempt, t: Timeout, block: bool,
-                     defer: bool = False) -> tuple[_AsyncLink, Exchange] | None:
+                     defer: bool = False) -> tuple[AsyncLink, Exchange] | None:
         """Put the request in flight on a connection; None if that means waiting and not `block`.
-        `defer`: see `_AsyncLink.send`."""
+        `defer`: see `AsyncLink.send`."""
         while True:
             link = self._acquire_idle(attempt)
             if link is None:
@@ -643,7 +643,7 @@ class AsyncPool(PoolBase):
             return link, ex
 
     def _start_now(self, attempt: Attempt, t: Timeout,
-                   defer: bool = False) -> tuple[_AsyncLink, Exchange, Any] | None:
+                   defer: bool = False) -> tuple[AsyncLink, Exchange, Any] | None:
         """`_start` without a coroutine when a connection is there at once (`_acquire_idle`):
         the link, the exchange, and the rest of the write to pass to `_finish_start` (or
         None: all written, `_start` done); None when `_start` is needed."""
@@ -653,10 +653,10 @@ class AsyncPool(PoolBase):
         put = self._put(attempt, link, self._reused(link), t, defer)
         return None if put is None else (link, put[0], put[1])
 
-    def _put(self, attempt: Attempt, link: _AsyncLink, reused: bool, t: Timeout,
+    def _put(self, attempt: Attempt, link: AsyncLink, reused: bool, t: Timeout,
              defer: bool = False) -> tuple[Exchange, Coroutine[Any, Any, None] | None] | None:
         """Record the request on the link it was given and write what can be written now:
-        the exchange and the rest of the write (see `_AsyncLink.send`; when all is written,
+        the exchange and the rest of the write (see `AsyncLink.send`; when all is written,
         the pool state is told, else `_finish_start` tells it); None when it lost a race
         with a reader that ended or filled the connection (the link is given back)."""
         ex = attempt.exchange(link.number, reused)
@@ -670,7 +670,7 @@ class AsyncPool(PoolBase):
             self._sent(link, attempt.pipelinable)
         return ex, rest
 
-    async def _finish_start(self, attempt: Attempt, link: _AsyncLink, ex: Exchange,
+    async def _finish_start(self, attempt: Attempt, link: AsyncLink, ex: Exchange,
                             rest: Coroutine[Any, Any, None]) -> None:
         """The end of `_start` after `_start_now` left a write to finish."""
         try:
@@ -685,7 +685,7 @@ class AsyncPool(PoolBase):
     # the pool's typed arguments they are C calls, and the exchange's fields C fields,
     # in the compiled twin.
 
-    def _wait_more(self, link: _AsyncLink, ex: Exchange,
+    def _wait_more(self, link: AsyncLink, ex: Exchange,
                    timeout: float | None) -> asyncio.Future[Any] | None:
         """The future `request()` awaits for more of its answer; None once it ended or failed."""
         if ex.ended or ex.error is not None:
@@ -693,10 +693,10 @@ class AsyncPool(PoolBase):
         ex.collect = True  # woken at the end only; its body never pauses reading
         return link.sleep(ex, timeout)
 
-    def _woke(self, link: _AsyncLink, ex: Exchange, result: Any, timeout: float | None) -> None:
+    def _woke(self, link: AsyncLink, ex: Exchange, result: Any, timeout: float | None) -> None:
         link.woke(ex, result, timeout)
 
-    def _collected(self, attempt: Attempt, link: _AsyncLink, ex: Exchange,
+    def _collected(self, attempt: Attempt, link: AsyncLink, ex: Exchange,
                    started: float) -> Response | None:
         """`_answer(collect=True)`'s common end without a coroutine: the whole answer
         is here (a final response head, Data, EndOfMessage); None: ask `_answer`."""
@@ -712,7 +712,7 @@ class AsyncPool(PoolBase):
         self._release(link, ex)
         return response
 
-    async def _answer(self, attempt: Attempt, link: _AsyncLink, ex: Exchange, t: Timeout,
+    async def _answer(self, attempt: Attempt, link: AsyncLink, ex: Exchange, t: Timeout,
                       collect: bool, started: float | None = None) -> Response:
         """The response head of a request in flight (`collect`: once its whole answer came);
         raises Replay when it must be sent again. `started`: when it was sent, if not now."""
@@ -744,7 +744,7 @@ class AsyncPool(PoolBase):
         body = _AsyncBody(self, link, ex, t.read)
         return attempt.response(event, ex.info, body, await body.aread_all() if collect else None)
 
-    def _acquire_idle(self, attempt: Attempt) -> _AsyncLink | None:
+    def _acquire_idle(self, attempt: Attempt) -> AsyncLink | None:
         """`_acquire`'s common cases without a coroutine: an idle connection or a
         pipeline to join, when nothing is due to expire; else None (and `_acquire`
         does it all)."""
@@ -752,7 +752,7 @@ class AsyncPool(PoolBase):
         link = self._ready(attempt, now)
         return None if link is None else self._probed(link, now, attempt.prepared.method)
 
-    async def _acquire(self, attempt: Attempt, t: Timeout, block: bool = True) -> _AsyncLink | None:
+    async def _acquire(self, attempt: Attempt, t: Timeout, block: bool = True) -> AsyncLink | None:
         method = attempt.prepared.method
         deadline = None if t.pool is None else monotonic() + t.pool
         while True:
@@ -766,7 +766,7 @@ class AsyncPool(PoolBase):
             if got is waiter:
                 waiter.signal = asyncio.get_running_loop().create_future()
                 got = await self._wait(waiter, deadline, attempt.pipelinable)
-            if not isinstance(got, _AsyncLink):
+            if not isinstance(got, AsyncLink):
                 return await self._dial(attempt, got, t)
             if self._probed(got, monotonic(), method) is not None:
                 return got
@@ -787,9 +787,9 @@ class AsyncPool(PoolBase):
         finally:
             if timer is not None:
                 timer.cancel()
-        return self._waited(waiter, result is _TIMED_OUT)
+        return self._waited(waiter, result is TIMED_OUT)
 
-    async def _dial(self, attempt: Attempt, action: Any, t: Timeout) -> _AsyncLink:
+    async def _dial(self, attempt: Attempt, action: Any, t: Timeout) -> AsyncLink:
         """Open a connection for the request (after closing the one to evict, if any)."""
         self._evict(action)
         origin = attempt.where.origin
@@ -817,13 +817,14 @@ class AsyncPool(PoolBase):
             return _BufferedProtocol(self._read_buffer)
         return _Protocol()
 
-    async def _open(self, origin: Origin, t: Timeout) -> _AsyncLink:
+    async def _open(self, origin: Origin, t: Timeout) -> AsyncLink:
         options = self._options
         loop = asyncio.get_running_loop()
         proxy = options.proxy
         host, port = (origin.host, origin.port) if proxy is None else (proxy.origin.host, proxy.origin.port)
         tls = origin.scheme == "https"
-        direct_tls = options.tls_context() if tls and proxy is None else None
+        multiplex = self._state.may_multiplex(origin)
+        direct_tls = options.tls_context(multiplex) if tls and proxy is None else None
         try:
             transport, protocol = await asyncio.wait_for(loop.create_connection(
                 self._protocol, host, port, ssl=direct_tls,
@@ -838,7 +839,8 @@ class AsyncPool(PoolBase):
         if proxy is not None and tls:
             try:
                 transport = await asyncio.wait_for(
-                    self._tunnel(transport, protocol, Tunnel(origin, proxy.authorization), origin),
+                    self._tunnel(transport, protocol, Tunnel(origin, proxy.authorization), origin,
+                                 multiplex),
                     t.connect)
             except asyncio.TimeoutError:
                 transport.close()
@@ -847,15 +849,22 @@ class AsyncPool(PoolBase):
             except BaseException:
                 transport.close()
                 raise
-        link = _AsyncLink(transport, self._new_connection(origin), next(self._numbers),
-                          options.replay_unsafe, loop)
+        link: AsyncLink
+        if self._multiplexed(origin, transport.get_extra_info("ssl_object")):
+            from .aio_h2 import AsyncH2Link
+            from .h2session import H2Session
+            link = AsyncH2Link(transport, H2Session(origin.scheme), next(self._numbers),
+                               options.replay_unsafe, loop)
+        else:
+            link = AsyncLink(transport, self._new_connection(origin), next(self._numbers),
+                             options.replay_unsafe, loop)
         protocol.link = link
         if protocol.is_lost:  # (closed during the handshake, after its last callback)
             link.on_lost(protocol.lost)
         return link
 
     async def _tunnel(self, transport: Any, protocol: _Protocol, tunnel: Tunnel,
-                      origin: Origin) -> Any:
+                      origin: Origin, multiplex: bool) -> Any:
         """Open the CONNECT tunnel, then TLS with the origin over it; the TLS transport."""
         handshake = _Handshake(tunnel, asyncio.get_running_loop())
         protocol.link = handshake
@@ -866,19 +875,19 @@ class AsyncPool(PoolBase):
             protocol.link = None
         try:
             tls_transport = await asyncio.get_running_loop().start_tls(
-                transport, protocol, self._options.tls_context(), server_hostname=origin.host)
+                transport, protocol, self._options.tls_context(multiplex), server_hostname=origin.host)
         except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
             raise ConnectError(f"TLS with {origin.host}:{origin.port} failed: {exc}") from exc
         if tls_transport is None:  # (the loop's type allows it; a closed transport)
             raise ConnectError(f"TLS with {origin.host}:{origin.port} failed: the connection closed")
         return tls_transport
 
-    def _give_up(self, link: _AsyncLink, ex: Exchange, error: BaseException,
+    def _give_up(self, link: AsyncLink, ex: Exchange, error: BaseException,
                  timeout: float | None) -> None:
         """The caller of `ex` stops waiting for its answer, stopped by `error`."""
         self._abandon(link, [ex], error, timeout)
 
-    def _abandon(self, link: _AsyncLink, gone: list[Exchange], error: BaseException,
+    def _abandon(self, link: AsyncLink, gone: list[Exchange], error: BaseException,
                  timeout: float | None) -> None:
         """The callers of the exchanges `gone` on `link` stop waiting, stopped by `error`.
 
@@ -892,7 +901,9 @@ class AsyncPool(PoolBase):
         """
         pending = [ex for ex in gone if ex.rid >= 0 and not ex.ended and ex.error is None]
         others = len(link.exchanges) - len(pending) - link.reading_off  # with a live caller
-        if isinstance(error, asyncio.CancelledError) and pending and not link.closed and others > 0:
+        # (HTTP/2: `cut` resets a stream alone: nothing to read off.)
+        if (isinstance(error, asyncio.CancelledError) and pending and not link.closed and others > 0
+                and not link.conn.multiplexed):
             for ex in gone:
                 if ex in pending:
                     link.reading_off += 1  # now: a caller giving up next must count it
@@ -905,7 +916,7 @@ class AsyncPool(PoolBase):
             for ex in gone:
                 self._release(link, ex)
 
-    async def _read_off(self, link: _AsyncLink, ex: Exchange, timeout: float | None) -> None:
+    async def _read_off(self, link: AsyncLink, ex: Exchange, timeout: float | None) -> None:
         """Read the answer of a cancelled caller to its end and drop it (see `_abandon`)."""
         budget = DRAIN_LIMIT
         ex.collect = False  # woken at each batch of events, to keep count

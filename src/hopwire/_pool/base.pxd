@@ -1,6 +1,6 @@
 # Declarations for the compiled twin of base.py (see connection.pxd).
 cimport cython
-from hopwire._pool.connection cimport Connection, PreparedRequest
+from hopwire._pool.connection cimport Connection, ConnectionBase, PreparedRequest
 from hopwire._pool.exchange cimport Exchange
 from hopwire._pool.models cimport Timeout
 from hopwire._wire.parser_c cimport Response as _ResponseEvent
@@ -18,10 +18,12 @@ cdef class PoolOptions:
     cdef public object ssl_context
     cdef public bint replay_unsafe
     cdef public bint trust_proxy_keep_alive
+    cdef public object http2
+    cdef public dict _contexts
 
 
 cdef class Link:
-    cdef public Connection conn
+    cdef public ConnectionBase conn
     cdef public object entry
     cdef public object number
     cdef public dict exchanges
@@ -33,7 +35,7 @@ cdef class Link:
     cpdef object close(self)
     cpdef object abort(self, object error, bint peer_closed=*)
     cpdef bint peer_gone(self)
-    @cython.locals(conn=Connection)
+    @cython.locals(conn=ConnectionBase)
     cpdef object receive(self, object data)
 
 
@@ -55,7 +57,7 @@ cdef class Attempt:
     cpdef object collected(self, object event, Exchange ex)
 
 
-@cython.locals(conn=Connection)
+@cython.locals(conn=ConnectionBase)
 cpdef object record(Link link, Exchange ex, PreparedRequest prepared)
 
 
@@ -97,7 +99,7 @@ cdef class PoolBase:
     cpdef object _ready(self, Attempt attempt, double now)
     cpdef object _take(self, Attempt attempt, Waiter waiter, double now, object deadline, bint block)
     cpdef bint _must_probe(self, Link link, double now, object method)
-    @cython.locals(conn=Connection)
+    @cython.locals(conn=ConnectionBase)
     cpdef bint _reused(self, Link link)
     cpdef list _expired(self, double now)
     @cython.locals(waiter=Waiter)
@@ -105,7 +107,7 @@ cdef class PoolBase:
     cpdef bint _sends_wake(self)
     cpdef object _sent(self, Link link, bint pipelinable)
     cpdef object _release(self, Link link, Exchange ex=*, bint sent=*, bint pipelinable=*)
-    @cython.locals(state=PoolState, entry=Entry, conn=Connection)
+    @cython.locals(state=PoolState, entry=Entry, conn=ConnectionBase)
     cpdef bint _give_back(self, Link link, bint sent, bint pipelinable)
     cpdef bint _unsent(self, Link link, Attempt attempt, Exchange ex, object error)
     cpdef object _probed(self, Link link, double now, object method)

@@ -61,7 +61,7 @@ from .._wire import rules as R
 from .._wire.parser import Data, EndOfMessage
 from .._wire.parser import Response as ResponseEvent
 from .._wire.writer import Body
-from .connection import SWITCHED, Connection, ConnectionStateError, PreparedRequest
+from .connection import SWITCHED, Connection, ConnectionBase, ConnectionStateError, PreparedRequest
 from .exchange import Exchange
 from .models import (
     BodyStream,
@@ -94,7 +94,9 @@ EXPIRY_CHECK = 0.5  # seconds between two looks for expired idle connections
 # the probe, not parsed as the next answer.
 QUIET_REUSE = 0.001
 
-HTTP_VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
+HTTP_VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0", b"2": "HTTP/2"}
+HTTP2_MODES = (False, True, "prior-knowledge")
+ALPN_PROTOCOLS = ["h2", "http/1.1"]  # RFC 9113 §3.2, RFC 7301
 
 LOST_UNANSWERED = "the server closed the connection without answering"
 LOST_MAYBE_PROCESSED = ("the connection ended before the answer; the server may have processed "
@@ -111,13 +113,15 @@ class PoolOptions:
 
     __slots__ = ("max_connections", "max_connections_per_host", "pipeline_depth",
                  "keepalive_expiry", "timeout", "retries", "proxy", "ssl_context",
-                 "replay_unsafe", "trust_proxy_keep_alive")
+                 "replay_unsafe", "trust_proxy_keep_alive", "http2", "_contexts")
 
     def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
                  pipeline_depth: int = 1, keepalive_expiry: float = 5.0,
                  timeout: TimeoutInput = 5.0, retries: int = 0, proxy: str | None = None,
                  ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False,
-                 trust_proxy_keep_alive: bool = False) -> None:
+                 trust_proxy_keep_alive: bool = False, http2: bool | str = False) -> None:
+        if http2 not in HTTP2_MODES:
+            raise ValueError(f"http2 must be one of {HTTP2_MODES!r}, not {http2!r}")
         if retries < 0:
             raise ValueError("retries must be >= 0")
         if keepalive_expiry < 0:
@@ -130,20 +134,46 @@ class PoolOptions:
         self.retries = retries
         self.proxy = None if proxy is None else Proxy.parse(proxy)
         self.ssl_context = ssl_context
+        self._contexts: dict[bool, ssl.SSLContext] = {}
         self.replay_unsafe = replay_unsafe
         self.trust_proxy_keep_alive = trust_proxy_keep_alive
+        self.http2 = http2
+        if http2 and ssl_context is not None:
+            # An SSLContext cannot be copied: HTTP/2 is offered on the caller's own
+            # (docs/pool.md says so).
+            ssl_context.set_alpn_protocols(ALPN_PROTOCOLS)
 
     def new_state(self) -> PoolState:
         return PoolState(max_connections=self.max_connections,
                          max_connections_per_host=self.max_connections_per_host,
                          pipeline_depth=self.pipeline_depth,
-                         keepalive_expiry=self.keepalive_expiry)
+                         keepalive_expiry=self.keepalive_expiry,
+                         multiplex_schemes=self.multiplex_schemes())
 
-    def tls_context(self) -> ssl.SSLContext:
-        if self.ssl_context is None:
-            # Verification on, the system's CAs: what a caller gets without asking.
-            self.ssl_context = ssl.create_default_context()
-        return self.ssl_context
+    def multiplex_schemes(self) -> frozenset[str]:
+        """The schemes whose origins may answer on HTTP/2: https, where ALPN decides
+        (also through a proxy's CONNECT tunnel); with prior knowledge, http too, but
+        not through a plain-http proxy, which forwards HTTP/1.1 requests."""
+        if not self.http2:
+            return frozenset()
+        if self.http2 == "prior-knowledge" and self.proxy is None:
+            return frozenset(["http", "https"])
+        return frozenset(["https"])
+
+    def tls_context(self, multiplex: bool = False) -> ssl.SSLContext:
+        """The TLS context of a connection; `multiplex`: it offers HTTP/2 (ALPN).
+
+        The caller's `ssl_context` serves both (with `http2` on, it offers HTTP/2
+        to every origin); without one, verification on with the system's CAs,
+        in a context that offers HTTP/2 and one that does not."""
+        if self.ssl_context is not None:
+            return self.ssl_context
+        context = self._contexts.get(multiplex)
+        if context is None:
+            context = self._contexts[multiplex] = ssl.create_default_context()
+            if multiplex:
+                context.set_alpn_protocols(ALPN_PROTOCOLS)
+        return context
 
 
 def record(link: Link, ex: Exchange, prepared: Any) -> int:
@@ -169,7 +199,7 @@ class Link:
     __slots__ = ("conn", "entry", "number", "exchanges", "replay_unsafe", "closed",
                  "pipeline_failed", "quiet_until")
 
-    def __init__(self, conn: Connection, number: int, replay_unsafe: bool) -> None:
+    def __init__(self, conn: ConnectionBase, number: int, replay_unsafe: bool) -> None:
         self.conn = conn
         self.entry: Entry | None = None
         self.number = number
@@ -192,6 +222,16 @@ class Link:
     def peer_gone(self) -> bool:
         """Did the server close the idle connection (or send what nobody asked for)?"""
         raise NotImplementedError
+
+    def finish(self, ex: Exchange) -> None:
+        """A multiplexed link's exchange is done: what its reader left unread is given
+        back to the flow-control windows."""
+
+    def cut(self, ex: Exchange, error: TransportError) -> None:
+        """The caller gives up on the exchange's answer before its end: on HTTP/1.1 the
+        connection is in an unknown state and is closed (the answer under way gets
+        `error`); a multiplexed link resets the stream alone."""
+        self.abort(error)
 
     # -- shared --------------------------------------------------------------------------
 
@@ -548,8 +588,9 @@ class BodyBase(BodyStream):
         self.budget -= data_size(event)
 
     def _cut(self) -> None:
-        """`close()` gives up on the rest of the body: the connection is closed."""
-        self.link.abort(ReadError("the response was closed before its end"))
+        """`close()` gives up on the rest of the body: the connection is closed (HTTP/1.1),
+        or the stream reset (HTTP/2)."""
+        self.link.cut(self.ex, ReadError("the response was closed before its end"))
 
 
 def data_size(event: Any) -> int:
@@ -572,20 +613,25 @@ class PoolBase:
     answers carry `Via` (what HTTP/1.1 proxies add, and relays that cannot
     keep a connection do not); `trust_proxy_keep_alive=True` keeps it for any
     HTTP/1.1 answer, for a known proxy that leaves Via out.
+    `http2`: False (HTTP/1.1 only); True: HTTP/2 on https origins whose server
+    chooses it (ALPN); "prior-knowledge": HTTP/2 on http origins too, without
+    asking (RFC 9113 §3.3). An HTTP/2 connection carries up to the server's
+    SETTINGS_MAX_CONCURRENT_STREAMS requests at once (see `state`: Multiplexing).
     """
 
     def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
                  pipeline_depth: int = 1, keepalive_expiry: float = 5.0,
                  timeout: TimeoutInput = 5.0, retries: int = 0, proxy: str | None = None,
                  ssl_context: ssl.SSLContext | None = None, replay_unsafe: bool = False,
-                 trust_proxy_keep_alive: bool = False) -> None:
+                 trust_proxy_keep_alive: bool = False, http2: bool | str = False) -> None:
         self._options = PoolOptions(
             max_connections=max_connections, max_connections_per_host=max_connections_per_host,
             pipeline_depth=pipeline_depth, keepalive_expiry=keepalive_expiry, timeout=timeout,
             retries=retries, proxy=proxy, ssl_context=ssl_context, replay_unsafe=replay_unsafe,
-            trust_proxy_keep_alive=trust_proxy_keep_alive)
+            trust_proxy_keep_alive=trust_proxy_keep_alive, http2=http2)
         self._state = self._options.new_state()
-        self._pipelining = pipeline_depth > 1
+        # Requests share connections (pipelined or multiplexed): a sent one may let a waiter in.
+        self._pipelining = pipeline_depth > 1 or bool(http2)
         self._numbers = iter(range(1, 1 << 62))
         self._next_expiry = 0.0
         self._closed = False
@@ -732,13 +778,28 @@ class PoolBase:
                           proxied=options.proxy is not None and origin.scheme == "http",
                           trust_proxy=options.trust_proxy_keep_alive)
 
+    def _multiplexed(self, origin: Origin, tls: ssl.SSLObject | ssl.SSLSocket | None) -> bool:
+        """Does the new connection to `origin` speak HTTP/2? Over TLS (`tls`), ALPN says
+        (RFC 9113 §3.2); on http, with prior knowledge only (§3.3)."""
+        if not self._state.may_multiplex(origin):
+            return False
+        if origin.scheme != "https":
+            return True
+        return tls is not None and tls.selected_alpn_protocol() == "h2"
+
     def _connected(self, origin: Origin, link: Link, pipelinable: bool) -> None:
         """The dialed connection joins the pool, leased to its dialer. Locked."""
-        entry = self._state.connected(origin, link.conn, monotonic(), pipelinable=pipelinable)
+        state = self._state
+        now = monotonic()
+        entry = state.connected(origin, link.conn, now, pipelinable=pipelinable)
         link.entry = entry
         entry.link = link
         if self._closed:
             link.close()
+        elif state.multiplex_schemes and origin.scheme in state.multiplex_schemes:
+            if not link.conn.multiplexed:
+                state.h1_only(origin)  # ALPN chose HTTP/1.1
+            self._wake(state.retry_waiters(now))  # held until the protocol was known
 
     # -- sending and releasing ------------------------------------------------------------
 
@@ -763,7 +824,9 @@ class PoolBase:
         """
         if (ex is not None and ex.rid >= 0 and not ex.ended and ex.error is None
                 and not link.closed):
-            link.abort(ReadError("the answer was abandoned before its end"))
+            link.cut(ex, ReadError("the answer was abandoned before its end"))
+        elif ex is not None and link.conn.multiplexed:
+            link.finish(ex)
         if self._give_back(link, sent, pipelinable):
             link.abort(ReadError("the connection was closed"))
 
@@ -778,8 +841,10 @@ class PoolBase:
         if link.pipeline_failed:
             link.pipeline_failed = False
             state.note_pipeline_failure(entry.origin)
-        wakeups = state.released(entry, now, sent=sent, pipelinable=pipelinable)
         conn = link.conn
+        if conn.multiplexed and conn.h1_required:  # type: ignore[attr-defined]
+            state.h1_only(entry.origin)  # RFC 9113 §7: HTTP_1_1_REQUIRED
+        wakeups = state.released(entry, now, sent=sent, pipelinable=pipelinable)
         done = link.closed or conn.has_ended()
         if done:
             wakeups += state.discard(entry, now)

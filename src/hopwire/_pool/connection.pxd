@@ -24,6 +24,7 @@ cdef class PreparedRequest:
     cdef public bint barrier
     cdef public bint upgrade
     cdef public bint expect_continue
+    cdef public object h2
 
 
 cdef class _Body:
@@ -31,8 +32,23 @@ cdef class _Body:
     cdef public object remaining
 
 
-@cython.final
-cdef class Connection:
+cdef class ConnectionBase:
+    cdef public bint multiplexed
+    cdef public Py_ssize_t answered
+
+    cpdef bint has_ended(self)
+    cpdef bint is_closing(self)
+    cpdef bint is_free(self)
+    cpdef Py_ssize_t pending(self)
+    cpdef object server_timeout(self)
+    cpdef bint is_answering(self)
+    cpdef object refusal(self, object method, object barrier)
+    cpdef object send_prepared(self, PreparedRequest prepared)
+    cpdef object receive_into(self, object data, dict exchanges)
+    cpdef Py_ssize_t room(self)
+
+
+cdef class Connection(ConnectionBase):
     cdef public object pipeline_depth
     cdef public bint proxied
     cdef public bint trust_proxy
@@ -42,7 +58,6 @@ cdef class Connection:
     cdef public int _blockers
     cdef public object _body
     cdef public object _next_id
-    cdef public Py_ssize_t answered
     cdef public object _request_limit
     cdef public object _keep_alive_timeout
     cdef public bint _proven

@@ -191,7 +191,8 @@ class PreparedRequest:
     """A request checked and serialized once, ready for any connection (immutable by
     convention: the pool caches and shares them)."""
 
-    __slots__ = ("method", "head", "body_length", "chunked", "barrier", "upgrade", "expect_continue")
+    __slots__ = ("method", "head", "body_length", "chunked", "barrier", "upgrade", "expect_continue",
+                 "h2")
 
     def __init__(self, method: bytes, head: bytes, body_length: int | None, chunked: bool,
                  barrier: bool, upgrade: bool, expect_continue: bool) -> None:
@@ -202,6 +203,7 @@ class PreparedRequest:
         self.barrier = barrier  # CONNECT, Upgrade or Expect: 100-continue: nothing pipelined behind it
         self.upgrade = upgrade
         self.expect_continue = expect_continue
+        self.h2: Any = None  # its HTTP/2 head, made when first sent on HTTP/2 (`h2session`)
 
     def __repr__(self) -> str:
         return (f"PreparedRequest(method={self.method!r}, head={self.head!r}, "
@@ -236,7 +238,76 @@ def prepare_request(
     return PreparedRequest(method_b, head, body_length, chunked, barrier, upgrade, expect_continue)
 
 
-class Connection:
+class ConnectionBase:
+    """What a pool asks of a connection, whatever its protocol: `Connection` (HTTP/1.1,
+    requests in a FIFO) or the HTTP/2 session of `h2session` (streams, `multiplexed`).
+
+    `answered` counts the responses received whole. A request id is the
+    connection's own (the n-th request on HTTP/1.1, the stream id on HTTP/2).
+    """
+
+    __slots__ = ("multiplexed", "answered")
+
+    def __init__(self) -> None:
+        self.multiplexed = False  # requests are answered in any order, each on its stream
+        self.answered = 0
+
+    def has_ended(self) -> bool:
+        """Nothing more goes over it, for good."""
+        raise NotImplementedError
+
+    def is_closing(self) -> bool:
+        """Not ended, but no request may be sent after those in flight."""
+        raise NotImplementedError
+
+    def is_free(self) -> bool:
+        """Open, nothing in flight, another request may go."""
+        raise NotImplementedError
+
+    def pending(self) -> int:
+        """Requests sent and not yet answered."""
+        raise NotImplementedError
+
+    def server_timeout(self) -> int | None:
+        """Seconds the server said it keeps the connection idle, or None."""
+        raise NotImplementedError
+
+    def is_answering(self) -> bool:
+        """Did an answer begin on it (bytes that break HTTP are then no stray bytes)?"""
+        raise NotImplementedError
+
+    def refusal(self, method: bytes, barrier: bool) -> str | None:
+        """Why a request may not be sent now, or None when it may."""
+        raise NotImplementedError
+
+    def send_prepared(self, prepared: PreparedRequest) -> RequestId:
+        """Record a request as in flight; its id."""
+        raise NotImplementedError
+
+    def receive_into(self, data: Buffer, exchanges: dict[RequestId, Exchange] | None) -> list[Tagged]:
+        """Feed bytes read from the transport; each event goes into its exchange."""
+        raise NotImplementedError
+
+    def room(self) -> int:
+        """How many more requests it takes at once (multiplexed: streams to spare; an
+        HTTP/1.1 connection's pipelining is the pool's to decide: 0)."""
+        return 0
+
+    def receive_eof(self) -> list[Tagged]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def unanswered(self, *, replay_unsafe: bool = False) -> Unanswered:
+        raise NotImplementedError
+
+    @property
+    def is_idle(self) -> bool:
+        return self.is_free()
+
+
+class Connection(ConnectionBase):
     """One HTTP/1.1 client connection's protocol state; the driver does the I/O.
 
     `pipeline_depth` caps the requests in flight (1: no pipelining). `proxied`
@@ -252,6 +323,7 @@ class Connection:
                  parser: ResponseParser | None = None) -> None:
         if pipeline_depth < 1:
             raise ValueError("pipeline_depth must be at least 1")
+        ConnectionBase.__init__(self)
         self.pipeline_depth = pipeline_depth
         self.proxied = proxied
         self.trust_proxy = trust_proxy
@@ -267,7 +339,6 @@ class Connection:
         self._blockers = 0  # requests in `_in_flight` that nothing may be pipelined behind
         self._body: _Body | None = None  # at most one: nothing is sent while it is unfinished
         self._next_id: RequestId = 0
-        self.answered = 0
         self._request_limit: int | None = None  # requests the connection may carry (max=)
         self._keep_alive_timeout: int | None = None
         self._proven = False

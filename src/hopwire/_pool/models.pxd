@@ -15,6 +15,8 @@ cdef class ExchangeInfo:
     cdef public object pipelined
     cdef public bint replayed
     cdef public double elapsed
+    cdef public object stream_id
+    cdef public Py_ssize_t streams
 
 
 cdef class Response:

@@ -241,7 +241,8 @@ class ExchangeInfo:
     a dataclass's generated `__init__` is Python code even in the compiled core.)
     """
 
-    __slots__ = ("connection", "reused", "pipelined", "replayed", "elapsed")
+    __slots__ = ("connection", "reused", "pipelined", "replayed", "elapsed", "stream_id",
+                 "streams")
 
     def __init__(self, connection: int, reused: bool, pipelined: int, replayed: bool,
                  elapsed: float = 0.0) -> None:
@@ -250,9 +251,19 @@ class ExchangeInfo:
         self.pipelined = pipelined  # requests ahead of this one in flight on the connection when it was sent
         self.replayed = replayed  # sent again after a connection closed before answering it
         self.elapsed = elapsed  # seconds from sending to the end of the response head
+        # HTTP/2: the request's stream, and the streams in flight on the connection when
+        # it was sent, its own included (None and 0 on HTTP/1.1).
+        self.stream_id: int | None = None
+        self.streams = 0
 
-    def _values(self) -> tuple[int, bool, int, bool, float]:
-        return self.connection, self.reused, self.pipelined, self.replayed, self.elapsed
+    @property
+    def protocol(self) -> str:
+        """The protocol of the connection: "HTTP/2" or "HTTP/1.1"."""
+        return "HTTP/1.1" if self.stream_id is None else "HTTP/2"
+
+    def _values(self) -> tuple[int, bool, int, bool, float, int | None, int]:
+        return (self.connection, self.reused, self.pipelined, self.replayed, self.elapsed,
+                self.stream_id, self.streams)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -264,7 +275,9 @@ class ExchangeInfo:
 
     def __repr__(self) -> str:
         return (f"ExchangeInfo(connection={self.connection!r}, reused={self.reused!r}, "
-                f"pipelined={self.pipelined!r}, replayed={self.replayed!r}, elapsed={self.elapsed!r})")
+                f"pipelined={self.pipelined!r}, replayed={self.replayed!r}, elapsed={self.elapsed!r}"
+                + ("" if self.stream_id is None else
+                   f", stream_id={self.stream_id!r}, streams={self.streams!r}") + ")")
 
 
 class ResponseNotRead(LocalProtocolError):

@@ -1,10 +1,10 @@
 # Declarations for the compiled twin of state.py (see connection.pxd).
 cimport cython
-from hopwire._pool.connection cimport Connection
+from hopwire._pool.connection cimport ConnectionBase
 
 
 cdef class Entry:
-    cdef public Connection connection
+    cdef public ConnectionBase connection
     cdef public object origin
     cdef public Py_ssize_t serial
     cdef public object idle_since
@@ -38,7 +38,12 @@ cdef class PoolState:
     cdef public object _pipeline_failures
     cdef public object _serial
     cdef public bint _closed
+    cdef public object multiplex_schemes
+    cdef public set _h1_only
+    cdef public Py_ssize_t _multiplexed
 
+    @cython.locals(best=Entry, e=Entry, connection=ConnectionBase, room=Py_ssize_t, most=Py_ssize_t)
+    cpdef object _shared(self, object origin, object now, Py_ssize_t min_serial)
     @cython.locals(best=Entry, e=Entry)
     cpdef object _idle(self, object origin, object now, Py_ssize_t min_serial=*)
     @cython.locals(best=Entry, e=Entry)
@@ -46,9 +51,9 @@ cdef class PoolState:
                              object expect_continue=*, object upgrade=*, object min_serial=*)
     cpdef bint has_waiters(self)
     cpdef object sent(self, Entry entry, object now, object pipelinable=*)
-    @cython.locals(connection=Connection)
+    @cython.locals(connection=ConnectionBase)
     cpdef bint _joinable(self, Entry entry, object method, object expect_continue, object upgrade)
-    @cython.locals(connection=Connection)
+    @cython.locals(connection=ConnectionBase)
     cpdef object released(self, Entry entry, object now, object sent=*, object pipelinable=*)
     @cython.locals(head=_Queued, first=_Queued)
     cpdef list _wake(self, object now)

@@ -55,6 +55,19 @@ bounded pool). After each call no head of a queue could be served.
 `expire()` needs no wake-up: a waiter never waits while an idle connection
 could serve it or be evicted for it. A cancelled waiter leaves its place in
 its queue lazily (skipped when it comes to the head).
+
+Multiplexing (HTTP/2, RFC 9113): a connection whose `multiplexed` is true
+carries requests at once on streams, in any order, up to its `room()` (the
+server's SETTINGS_MAX_CONCURRENT_STREAMS less the streams open) less its unsent
+leases. For an origin that may multiplex (`multiplex_schemes`, and not known
+to want HTTP/1.1: `h1_only`), policy step 0 comes before all others: the
+multiplexed connection of the origin with the most streams to spare. And
+while a dial to such an origin is under way, its other requests wait instead
+of dialing too: that connection may carry them all, which ALPN (or prior
+knowledge) says once it is open. `retry_waiters()` then hands them the new
+connection, or lets them dial (HTTP/1.1). A multiplexed connection with no
+stream to spare is no reason to wait: a request then dials another one, up
+to the caps (steps 2 to 5).
 """
 
 from __future__ import annotations
@@ -65,7 +78,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Union
 
 from .._wire import rules as R
-from .connection import BROKEN, CLOSED, SWITCHED, Connection
+from .connection import BROKEN, CLOSED, SWITCHED, Connection, ConnectionBase
 from .._errors import HopwireError
 
 Waiter = Hashable  # an opaque id chosen by the driver
@@ -92,7 +105,7 @@ class Entry:
     __slots__ = ("connection", "origin", "serial", "idle_since", "expires_at", "leases", "unsent",
                  "unsent_blockers", "pooled", "link")
 
-    def __init__(self, connection: Connection, origin: Origin, serial: int = 0) -> None:
+    def __init__(self, connection: ConnectionBase, origin: Origin, serial: int = 0) -> None:
         self.connection = connection
         self.origin = origin
         self.serial = serial  # the order in which the pool's connections were opened
@@ -204,7 +217,8 @@ class PoolState:
     """Which connection each request goes on, and who waits; see the module docstring."""
 
     def __init__(self, *, max_connections: int = 100, max_connections_per_host: int = 10,
-                 pipeline_depth: int = 1, keepalive_expiry: float = 5.0) -> None:
+                 pipeline_depth: int = 1, keepalive_expiry: float = 5.0,
+                 multiplex_schemes: frozenset[str] = frozenset()) -> None:
         if max_connections < 1 or max_connections_per_host < 1 or pipeline_depth < 1:
             raise ValueError("max_connections, max_connections_per_host and pipeline_depth must be >= 1")
         self.max_connections = max_connections
@@ -220,6 +234,11 @@ class PoolState:
         self._pipeline_failures: Counter[Origin] = Counter()
         self._serial = 0  # the serial of the next connection
         self._closed = False
+        # HTTP/2 (see "Multiplexing"): the schemes whose origins may answer on it, the
+        # origins that said they do not, and the multiplexed connections in the pool.
+        self.multiplex_schemes = multiplex_schemes
+        self._h1_only: set[Origin] = set()
+        self._multiplexed = 0
 
     # -- counts ------------------------------------------------------------------
 
@@ -253,6 +272,36 @@ class PoolState:
 
     def idle_count(self) -> int:
         return sum(e.is_available for e in self._entries)
+
+    # -- multiplexing ----------------------------------------------------------------
+
+    def may_multiplex(self, origin: Origin) -> bool:
+        """May a connection to the origin be HTTP/2 (to be negotiated, or known)?"""
+        return origin.scheme in self.multiplex_schemes and origin not in self._h1_only
+
+    def h1_only(self, origin: Origin) -> None:
+        """The origin answers on HTTP/1.1 only (ALPN chose it, or a stream was reset
+        with HTTP_1_1_REQUIRED): its next connections are not offered HTTP/2."""
+        self._h1_only.add(origin)
+
+    def retry_waiters(self, now: float) -> Wakeups:
+        """The waiters that can go now: after a dial to an origin that may multiplex
+        ended, those held until it said which protocol it speaks."""
+        return self._wake(now) if self._waiters else []
+
+    def _shared(self, origin: Origin, now: float, min_serial: int) -> Entry | None:
+        """A multiplexed connection of the origin with a stream to spare, unexpired: the
+        one with the most to spare (policy step 0)."""
+        best: Entry | None = None
+        most = 0
+        for e in self._entries:
+            connection = e.connection
+            if (connection.multiplexed and e.origin == origin and e.serial >= min_serial
+                    and not (e.expires_at is not None and now >= e.expires_at)):
+                room = connection.room() - e.unsent
+                if room > most:
+                    best, most = e, room
+        return best
 
     # -- requests ----------------------------------------------------------------
 
@@ -300,6 +349,11 @@ class PoolState:
         if self._waiters and origin in self._queues:
             return None  # others of the origin wait: `acquire()` queues it behind them
         pipelinable = _pipelinable(method, expect_continue, upgrade)
+        if self._multiplexed:
+            best = self._shared(origin, now, min_serial)
+            if best is not None:
+                self._apply(Use(best), pipelinable)
+                return best
         best = self._idle(origin, now, min_serial)
         if best is None:
             if self.pipeline_depth == 1:
@@ -313,7 +367,7 @@ class PoolState:
                     dead += 1
                 elif e.origin == origin:
                     mine += 1
-                    if e.leases > 0 and e.serial >= min_serial:
+                    if e.leases > 0 and e.serial >= min_serial and not e.connection.multiplexed:
                         candidates.append(e)
             dialing = self._dialing
             host_full = mine + (dialing[origin] if dialing else 0) >= self.max_connections_per_host
@@ -338,7 +392,7 @@ class PoolState:
         best.idle_since = best.expires_at = None
         return best
 
-    def connected(self, origin: Origin, connection: Connection, now: float, *,
+    def connected(self, origin: Origin, connection: ConnectionBase, now: float, *,
                   pipelinable: bool = True) -> Entry:
         """A dial succeeded: the new entry is leased to the caller that dialled
         (`pipelinable`: whether its request may be pipelined)."""
@@ -346,11 +400,13 @@ class PoolState:
         entry = Entry(connection, origin, self._serial)
         self._serial += 1
         entry.leases = 1
-        if self.pipeline_depth > 1:
+        if self.pipeline_depth > 1 or connection.multiplexed:
             entry.unsent = 1
             entry.unsent_blockers = 0 if pipelinable else 1
         entry.pooled = True
         self._entries.append(entry)
+        if connection.multiplexed:
+            self._multiplexed += 1
         return entry
 
     def dial_failed(self, origin: Origin, now: float) -> Wakeups:
@@ -455,6 +511,7 @@ class PoolState:
         """Forget everything; return every connection for closing. Waiters are the driver's to fail."""
         self._closed = True
         entries, self._entries = self._entries, []
+        self._multiplexed = 0
         for entry in entries:
             entry.pooled = False
         self._waiters.clear()
@@ -473,9 +530,15 @@ class PoolState:
         best: Entry | None = None if fresh or idle_checked else self._idle(origin, now, min_serial)
         if best is not None:
             return Use(best)
+        dialing = self._dialing
+        if self.multiplex_schemes and self.may_multiplex(origin):
+            shared = self._shared(origin, now, min_serial) if self._multiplexed else None
+            if shared is not None:
+                return Use(shared)
+            if dialing[origin] > 0:
+                return WAIT  # the dial under way may bring a connection for all (see "Multiplexing")
         live = [e for e in self._entries if not e.is_dead()]
         mine = [e for e in live if e.origin == origin]
-        dialing = self._dialing
         host_full = len(mine) + (dialing[origin] if dialing else 0) >= self.max_connections_per_host
         pool_full = len(live) + (self.dialing if dialing else 0) >= self.max_connections
         if not host_full and not pool_full:
@@ -483,7 +546,7 @@ class PoolState:
         if not fresh and self.pipelining_enabled(origin):
             fewest = 0
             for e in mine:  # the busy one that can take it with the fewest in flight
-                if e.leases > 0 and e.serial >= min_serial:
+                if e.leases > 0 and e.serial >= min_serial and not e.connection.multiplexed:
                     in_flight = e.connection.pending()
                     if (best is None or in_flight < fewest) and self._can_join(e, request):
                         best, fewest = e, in_flight
@@ -526,6 +589,7 @@ class PoolState:
             return entry.connection.refusal(method, expect_continue or upgrade
                                              or method == b"CONNECT") is None
         connection = entry.connection
+        assert isinstance(connection, Connection)  # (multiplexed connections are never joined)
         return (entry.unsent_blockers == 0 and _pipelinable(method, expect_continue, upgrade)
                 and connection.proven_persistent
                 and connection.in_flight + entry.unsent < self.pipeline_depth
@@ -536,7 +600,8 @@ class PoolState:
     def _apply(self, action: Action, pipelinable: bool = True) -> None:
         if type(action) is Use:
             action.entry.leases += 1
-            if self.pipeline_depth > 1:  # unsent leases matter only to pipelining
+            # Unsent leases matter only to pipelining and to multiplexing (streams to spare).
+            if self.pipeline_depth > 1 or action.entry.connection.multiplexed:
                 action.entry.unsent += 1
                 if not pipelinable:
                     action.entry.unsent_blockers += 1
@@ -634,6 +699,8 @@ class PoolState:
     def _drop(self, entry: Entry) -> None:
         entry.pooled = False
         self._entries.remove(entry)
+        if entry.connection.multiplexed:
+            self._multiplexed -= 1
 
     def _undial(self, origin: Origin) -> None:
         if self._dialing[origin] <= 0:

@@ -1,14 +1,14 @@
 # Declarations for the compiled twin of sync.py (see connection.pxd).
 cimport cython
 from hopwire._pool.base cimport Attempt, Batch, Link, PoolBase, Waiter, caller_error, record
-from hopwire._pool.connection cimport Connection, PreparedRequest
+from hopwire._pool.connection cimport ConnectionBase, PreparedRequest
 from hopwire._pool.exchange cimport Exchange
 from hopwire._pool.models cimport Timeout
 from hopwire._pool.lock_c cimport Lock as _Lock
 from hopwire._pool.state cimport PoolState
 
 
-cdef class _SyncLink(Link):
+cdef class SyncLink(Link):
     cdef public object sock
     cdef public _Lock lock
     cdef public bint reading
@@ -25,10 +25,10 @@ cdef class _SyncLink(Link):
     cpdef bint peer_gone(self)
     cpdef object close(self)
     cpdef object abort(self, object error, bint peer_closed=*)
-    @cython.locals(conn=Connection)
+    @cython.locals(conn=ConnectionBase)
     cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, Timeout timeout, object defer=*)
     cpdef object flush(self, Timeout timeout)
-    @cython.locals(conn=Connection, lock=_Lock)
+    @cython.locals(conn=ConnectionBase, lock=_Lock)
     cpdef object next_event(self, Exchange ex, object timeout)
 
 
@@ -38,14 +38,14 @@ cdef class Pool(PoolBase):
     cpdef object _signal(self, Waiter waiter)
     cpdef bint _give_back(self, Link link, bint sent, bint pipelinable)
     cpdef object _discard(self, Link link)
-    @cython.locals(link=_SyncLink, ex=Exchange, attempt=Attempt, deferred=list)
+    @cython.locals(link=SyncLink, ex=Exchange, attempt=Attempt, deferred=list)
     cpdef object _run_batch(self, Batch batch, Timeout t)
-    @cython.locals(link=_SyncLink, ex=Exchange, prepared=PreparedRequest)
+    @cython.locals(link=SyncLink, ex=Exchange, prepared=PreparedRequest)
     cpdef object _request_idle(self, Attempt attempt, Timeout t)
-    @cython.locals(link=_SyncLink, ex=Exchange)
+    @cython.locals(link=SyncLink, ex=Exchange)
     cpdef object _start(self, Attempt attempt, Timeout t, object block, object defer=*)
     cpdef object _acquire(self, Attempt attempt, Timeout t, object block=*)
     @cython.locals(ex=Exchange)
-    cpdef object _answer(self, Attempt attempt, _SyncLink link, Exchange ex, Timeout t, object collect=*)
+    cpdef object _answer(self, Attempt attempt, SyncLink link, Exchange ex, Timeout t, object collect=*)
     @cython.locals(ex=Exchange)
-    cpdef object _put(self, Attempt attempt, _SyncLink link, object reused, Timeout t, object defer=*)
+    cpdef object _put(self, Attempt attempt, SyncLink link, object reused, Timeout t, object defer=*)

@@ -1,7 +1,7 @@
 """The sync pool: `Pool`, on blocking sockets, safe to share between threads.
 
 Strategy: `PoolState` decides, under one lock, where each request goes; each
-connection (`_SyncLink`) guards its `Connection` with its own lock. Writes
+connection (`SyncLink`) guards its `Connection` with its own lock. Writes
 are serialized per connection (request ids are given in the order the heads
 reach the socket). Reads follow the answers' order: only the caller whose
 answer comes next on the connection reads from the socket, and events for
@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from time import monotonic
-from typing import Any
+from typing import Any, cast
 
 from .._errors import (ConnectError, ConnectTimeout, HopwireError, ReadError, ReadTimeout,
                        TransportError, WriteError, WriteTimeout)
@@ -49,7 +49,7 @@ from .._wire.parser import Data, InformationalResponse
 from .._wire.writer import Body
 from .base import (QUIET_REUSE, READ_SIZE, Attempt, Batch, BodyBase, Link, PoolBase, Replay,
                    RequestSpec, Tunnel, Waiter, caller_error, framed, record)
-from .connection import Connection, ConnectionStateError, PreparedRequest
+from .connection import Connection, ConnectionBase, ConnectionStateError, PreparedRequest
 from .exchange import Exchange
 from .locks import Lock
 from .models import HeaderInput, Response, Timeout, TimeoutInput
@@ -75,13 +75,13 @@ def _timeval(seconds: float | None) -> bytes:
     return struct.pack("ll", whole, micros)
 
 
-class _SyncLink(Link):
+class SyncLink(Link):
     """A pooled connection on a blocking socket."""
 
     __slots__ = ("sock", "lock", "reading", "sleepers", "write_lock", "out", "out_timeout", "timeout",
                  "poller", "os_timeouts", "read_timeout", "write_timeout")
 
-    def __init__(self, sock: socket.socket, conn: Connection, number: int, replay_unsafe: bool) -> None:
+    def __init__(self, sock: socket.socket, conn: ConnectionBase, number: int, replay_unsafe: bool) -> None:
         super().__init__(conn, number, replay_unsafe)
         self.sock = sock
         self.lock = Lock()  # guards the Connection, the exchanges and the sleepers
@@ -250,7 +250,7 @@ class _SyncLink(Link):
         self.sock.sendall(data)
 
     def _write(self, ex: Exchange, rid: int, prepared: PreparedRequest, body: Body) -> None:
-        sock, conn = self.sock, self.conn
+        sock, conn = self.sock, cast(Connection, self.conn)  # (HTTP/2 links write their own)
         if isinstance(body, (bytes, bytearray, memoryview)):
             with self.lock:
                 pieces = framed(conn, rid, prepared.head, body)
@@ -379,6 +379,7 @@ class _Body(BodyBase):
     def read_all(self) -> bytes:
         parts = []
         link, ex, timeout = self.link, self.ex, self.timeout
+        ex.collect = True
         events = ex.events
         try:
             while True:
@@ -473,7 +474,7 @@ class Pool(PoolBase):
 
     def _run_batch(self, batch: Batch, t: Timeout) -> None:
         """`request_all`'s loop; what is in flight when it raises is the caller's to give back."""
-        deferred: list[_SyncLink] = []  # links whose `out` holds heads of this batch
+        deferred: list[SyncLink] = []  # links whose `out` holds heads of this batch
         while batch.todo or batch.in_flight:
             attempt = batch.next()
             while attempt is not None:
@@ -545,7 +546,7 @@ class Pool(PoolBase):
             return None
 
     def _start(self, attempt: Attempt, t: Timeout, block: bool,
-               defer: bool = False) -> tuple[_SyncLink, Exchange] | None:
+               defer: bool = False) -> tuple[SyncLink, Exchange] | None:
         """Put the request in flight on a connection; None if that means waiting and not `block`."""
         while True:
             link = self._acquire(attempt, t, block)
@@ -555,7 +556,7 @@ class Pool(PoolBase):
             if ex is not None:
                 return link, ex
 
-    def _put(self, attempt: Attempt, link: _SyncLink, reused: bool, t: Timeout,
+    def _put(self, attempt: Attempt, link: SyncLink, reused: bool, t: Timeout,
              defer: bool = False) -> Exchange | None:
         """Record and write the request on the link it was given, and tell the pool state;
         None when it lost a race with a reader that ended or filled the connection (the
@@ -572,11 +573,12 @@ class Pool(PoolBase):
                 self._sent(link, attempt.pipelinable)
         return ex
 
-    def _answer(self, attempt: Attempt, link: _SyncLink, ex: Exchange, t: Timeout,
+    def _answer(self, attempt: Attempt, link: SyncLink, ex: Exchange, t: Timeout,
                 collect: bool = False) -> Response:
         """The response head of a request in flight (`collect`: and its whole content);
         raises Replay when it must be sent again."""
         started = monotonic()
+        ex.collect = collect  # (HTTP/2: the windows open as its body comes)
         try:
             # Only this caller takes from its deque: what is there is taken without the lock.
             event = ex.events.popleft() if ex.events else link.next_event(ex, t.read)
@@ -601,7 +603,7 @@ class Pool(PoolBase):
         body = _Body(self, link, ex, t.read)
         return attempt.response(event, ex.info, body, body.read_all() if collect else None)
 
-    def _acquire(self, attempt: Attempt, t: Timeout, block: bool = True) -> _SyncLink | None:
+    def _acquire(self, attempt: Attempt, t: Timeout, block: bool = True) -> SyncLink | None:
         """A connection to send on: reused, pipelined or new; None when none is free now
         and not `block`."""
         method = attempt.prepared.method
@@ -622,7 +624,7 @@ class Pool(PoolBase):
             if type(got) is Waiter:
                 got = self._wait(got, deadline, attempt.pipelinable)
                 now = monotonic()  # (for QUIET_REUSE)
-            if not isinstance(got, _SyncLink):
+            if not isinstance(got, SyncLink):
                 return self._dial(attempt, got, t)
             if self._probed(got, now, method) is not None:
                 return got
@@ -641,11 +643,11 @@ class Pool(PoolBase):
         with self._lock:
             return self._waited(waiter, True)
 
-    def _dial(self, attempt: Attempt, action: Any, t: Timeout) -> _SyncLink:
+    def _dial(self, attempt: Attempt, action: Any, t: Timeout) -> SyncLink:
         """Open a connection for the request (after closing the one to evict, if any)."""
         self._evict(action)
         origin = attempt.where.origin
-        # A connect may take a while: heads a batch deferred (see `_SyncLink.send`)
+        # A connect may take a while: heads a batch deferred (see `SyncLink.send`)
         # leave before it, so that their servers need not wait for it.
         try:
             with self._lock:  # (an entry appears before its link is set: see below)
@@ -673,8 +675,15 @@ class Pool(PoolBase):
                     self._dial_failed(origin)
                 raise
             tries += 1
-        link = _SyncLink(sock, self._new_connection(origin), next(self._numbers),
-                         self._options.replay_unsafe)
+        link: SyncLink
+        if self._multiplexed(origin, sock if isinstance(sock, ssl.SSLSocket) else None):
+            from .h2session import H2Session
+            from .sync_h2 import SyncH2Link
+            link = SyncH2Link(sock, H2Session(origin.scheme), next(self._numbers),
+                              self._options.replay_unsafe, t)
+        else:
+            link = SyncLink(sock, self._new_connection(origin), next(self._numbers),
+                            self._options.replay_unsafe)
         with self._lock:
             self._connected(origin, link, attempt.pipelinable)
         return link
@@ -694,7 +703,8 @@ class Pool(PoolBase):
             if proxy is not None and origin.scheme == "https":
                 _tunnel(sock, Tunnel(origin, proxy.authorization), t)
             if origin.scheme == "https":
-                sock = self._options.tls_context().wrap_socket(sock, server_hostname=origin.host)
+                sock = self._options.tls_context(self._state.may_multiplex(origin)).wrap_socket(
+                    sock, server_hostname=origin.host)
         except socket.timeout:
             sock.close()
             raise ConnectTimeout(f"opening {origin.scheme}://{origin.host}:{origin.port} took "

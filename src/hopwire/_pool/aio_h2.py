@@ -1,0 +1,230 @@
+"""An HTTP/2 connection of `AsyncPool`: `AsyncH2Link`, on an asyncio transport.
+
+Strategy: what `AsyncLink` does for HTTP/1.1, for a connection whose requests
+are streams (`H2Session`). Whatever the session queues (request frames, and the
+answers to the server's SETTINGS and PINGs, and WINDOW_UPDATEs) is written in
+the order it was queued; the frames of requests sent in one turn of the loop
+leave in one write. What changes with streams:
+
+- reading never pauses the transport: a slow reader of a streamed body holds
+  its stream back through flow control (`H2Session`), not the connection;
+- a request body goes as the server's windows allow, waiting for its
+  WINDOW_UPDATEs (WriteTimeout when they do not come within the write timeout);
+- a read timeout counts from the last event of the reader's own stream, and
+  fails that stream alone, as does a caller that gives up (RST_STREAM CANCEL):
+  the other streams go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from .._errors import ReadTimeout, WriteError, WriteTimeout
+from .._wire.parser import Data
+from .._wire.writer import Body
+from .aio import TIMED_OUT, AsyncLink, body_pieces
+from .connection import ConnectionStateError, PreparedRequest
+from .exchange import Exchange
+from .h2session import H2Session
+from .models import Timeout
+
+
+class AsyncH2Link(AsyncLink):
+    """A pooled HTTP/2 connection on an asyncio transport (see the module docstring)."""
+
+    __slots__ = ("session", "activity", "window_waiters", "flush_soon")
+
+    def __init__(self, transport: asyncio.Transport, session: H2Session, number: int,
+                 replay_unsafe: bool, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(transport, session, number, replay_unsafe, loop)
+        self.session = session
+        self.activity: dict[int, float] = {}  # loop time of each stream's last event
+        self.window_waiters: list[asyncio.Future[None]] = []
+        self.flush_soon = False
+        self.write_frames()  # the connection preface (RFC 9113 §3.4)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write_frames(self) -> None:
+        """Write what the session queued, in order."""
+        out = self.session.data_to_send()
+        if out and not self.closed:
+            self.transport.write(out)
+
+    def flush(self) -> None:
+        self.flush_soon = False
+        self.write_frames()
+
+    def send(self, ex: Exchange, prepared: PreparedRequest, body: Body, timeout: Timeout,
+             defer: bool = False) -> Coroutine[Any, Any, None] | None:
+        """Open the request's stream and write what can be written now; the coroutine
+        that writes the rest of its body (as the windows open), or None."""
+        session = self.session
+        if self.closed or session.has_ended():
+            raise ConnectionStateError("the connection ended before the request was sent")
+        ahead = session.pending()
+        rid = session.send_prepared(prepared)
+        info = ex.info
+        info.pipelined = ahead
+        info.stream_id = rid
+        info.streams = ahead + 1
+        ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
+        ex.rid = rid
+        self.exchanges[rid] = ex
+        self.activity[rid] = self.now()
+        if body is None:
+            if defer or ahead:
+                # Streams opened in one turn of the loop leave in one write.
+                if not self.flush_soon:
+                    self.flush_soon = True
+                    self.loop.call_soon(self.flush)
+            else:
+                self.write_frames()
+            return None
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            view = memoryview(body).cast("B")
+            taken = session.h2.send_data(rid, view, end_stream=True)
+            self.write_frames()
+            if taken == len(view):
+                return self._stream_guarded(ex, self._drain(timeout.write))
+            return self._stream_guarded(ex, self._send_pieces(rid, [view[taken:]], timeout.write))
+        ex.may_replay = False  # an iterator cannot be sent twice
+        self.write_frames()
+        return self._stream_guarded(ex, self._send_pieces(rid, body, timeout.write))
+
+    async def _stream_guarded(self, ex: Exchange, writing: Coroutine[Any, Any, None]) -> None:
+        """Run the rest of a write; its failure is kept for after the answer is read,
+        and a write timeout resets the stream alone."""
+        try:
+            await writing
+        except WriteTimeout as exc:
+            ex.write_error = exc
+            self.cut(ex, exc)
+        except (OSError, RuntimeError) as exc:  # (ConnectionStateError: the stream ended)
+            ex.write_error = WriteError(f"writing the request failed: {exc}")
+
+    async def _send_pieces(self, rid: int, body: Any, timeout: float | None) -> None:
+        h2 = self.session.h2
+        async for piece in body_pieces(body):
+            view = memoryview(piece).cast("B")
+            while view:
+                if self.closed:
+                    raise OSError("the connection was closed")
+                taken = h2.send_data(rid, view)
+                self.write_frames()
+                view = view[taken:]
+                if view:
+                    await self._window(timeout)
+            await self._drain(timeout)
+        h2.send_data(rid, b"", end_stream=True)
+        self.write_frames()
+        await self._drain(timeout)
+
+    async def _window(self, timeout: float | None) -> None:
+        """Wait for the server to open its flow-control windows (RFC 9113 §5.2)."""
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self.window_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            raise WriteTimeout(f"the server's flow-control window stayed shut for {timeout} s") from None
+        finally:
+            if waiter in self.window_waiters:
+                self.window_waiters.remove(waiter)
+
+    def wake_drain(self) -> None:
+        super().wake_drain()
+        waiters, self.window_waiters = self.window_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def on_data(self, data: bytes | memoryview) -> None:
+        if self.closed:
+            return
+        now = self.received_at = self.now()
+        session = self.session
+        self.receive(data)
+        self.write_frames()  # SETTINGS and PING answers, WINDOW_UPDATEs
+        touched = session.touched
+        if touched:
+            activity = self.activity
+            for rid in touched:
+                activity[rid] = now
+            touched.clear()
+        if self.sleepers:
+            self._wake_sleepers()
+        if session.window_opened:
+            session.window_opened = False
+            self.wake_drain()
+
+    async def next_event(self, ex: Exchange, timeout: float | None) -> Any:
+        event = await super().next_event(ex, timeout)
+        if type(event) is Data and not ex.collect:
+            self.session.consumed(ex.rid, len(event.data))
+            self.write_frames()
+        return event
+
+    async def wait_end(self, ex: Exchange, timeout: float | None) -> None:
+        if not ex.collect:
+            ex.collect = True  # the rest is given back to the windows as it arrives
+            self.session.settle(ex.rid)
+            self.write_frames()
+        await super().wait_end(ex, timeout)
+
+    def sleep(self, ex: Exchange, timeout: float | None) -> asyncio.Future[Any]:
+        waiter = super().sleep(ex, timeout)
+        self.activity[ex.rid] = self.received_at  # the wait counts from now
+        return waiter
+
+    def woke(self, ex: Exchange, result: Any, timeout: float | None) -> None:
+        self.sleepers.remove(ex)
+        ex.waiter = None
+        if result is TIMED_OUT:
+            self.cut(ex, ReadTimeout(f"no byte of the answer within {timeout} s"))
+
+    def _on_timer(self) -> None:
+        """As `AsyncLink._on_timer`, each sleeper's time counted from its own stream's
+        last event."""
+        self.timer = None
+        now = self.now()
+        earliest: float | None = None
+        activity = self.activity
+        for ex in self.sleepers:
+            waiter, timeout = ex.waiter, ex.read_timeout
+            if waiter is None or waiter.done() or timeout is None:
+                continue
+            deadline = activity.get(ex.rid, now) + timeout
+            if now >= deadline:
+                waiter.set_result(TIMED_OUT)
+            elif earliest is None or deadline < earliest:
+                earliest = deadline
+        if earliest is not None and not self.closed:
+            self._arm(earliest)
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def cut(self, ex: Exchange, error: Any) -> None:
+        """The exchange's answer is given up (its caller left, or timed out): its stream
+        is reset, the others go on."""
+        rid = ex.rid
+        if self.exchanges.pop(rid, None) is not None and ex.error is None and not ex.ended:
+            ex.error = error
+        self.activity.pop(rid, None)
+        self.session.reset(rid)
+        self.write_frames()
+        waiter = ex.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def finish(self, ex: Exchange) -> None:
+        self.session.settle(ex.rid)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.write_frames()  # a GOAWAY after a connection error (RFC 9113 §5.4.1)
+        super().close()

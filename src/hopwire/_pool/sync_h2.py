@@ -1,0 +1,304 @@
+"""An HTTP/2 connection of `Pool`: `SyncH2Link`, on a blocking socket.
+
+Strategy: as `SyncLink`, callers read for each other: no thread of its own.
+But answers come in any order, so whichever caller needs bytes reads when
+nobody else is reading, and hands every event to its stream's exchange; the
+others sleep on their events, woken when something came for them, or when
+the reader stopped and one of them must read next. A request body waiting for
+the server's flow-control window reads the same way (its WINDOW_UPDATE comes
+on the socket).
+
+Writes: everything the session queues (request frames, the answers to the
+server's SETTINGS and PINGs, WINDOW_UPDATEs) is taken under the link's lock
+into `pending_out`, in order, and written under the write lock by whoever
+writes next; a reader never writes while holding the link's lock (a writer
+takes the write lock, then the link's lock).
+
+A read timeout counts from the last event of the caller's own stream and
+fails that stream alone (RST_STREAM CANCEL), as does a caller that gives up;
+the other streams go on.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+from time import monotonic
+from typing import Any
+
+from .._errors import ReadError, ReadTimeout, TransportError, WriteError, WriteTimeout
+from .._wire.parser import Data
+from .._wire.writer import Body
+from .base import READ_SIZE, caller_error
+from .connection import ConnectionStateError, PreparedRequest
+from .exchange import Exchange
+from .h2session import H2Session
+from .models import Timeout
+from .sync import SyncLink
+
+
+class SyncH2Link(SyncLink):
+    """A pooled HTTP/2 connection on a blocking socket (see the module docstring)."""
+
+    __slots__ = ("session", "pending_out", "activity", "window", "timeouts")
+
+    def __init__(self, sock: socket.socket, session: H2Session, number: int,
+                 replay_unsafe: bool, timeout: Timeout) -> None:
+        super().__init__(sock, session, number, replay_unsafe)
+        self.session = session
+        self.pending_out: list[bytes] = []
+        self.activity: dict[int, float] = {}  # monotonic time of each stream's last event
+        self.window = threading.Event()  # set when the windows opened or the reader left
+        self.timeouts = timeout  # the pool's: for the frames no request writes (answers, resets)
+        with self.lock:
+            self._take_out()
+        self.write_frames(timeout.write)  # the connection preface (RFC 9113 §3.4)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _take_out(self) -> None:
+        """Under the link's lock: what the session queued joins what is to be written."""
+        out = self.session.data_to_send()
+        if out:
+            self.pending_out.append(out)
+
+    def write_frames(self, timeout: float | None) -> None:
+        """Write what is queued, in order (not under the link's lock)."""
+        with self.write_lock:
+            with self.lock:
+                self._take_out()
+                if not self.pending_out:
+                    return
+                data = b"".join(self.pending_out)
+                self.pending_out.clear()
+            if self.closed:
+                return
+            try:
+                if timeout != self.write_timeout:
+                    self._set_write_timeout(timeout)
+                self.sock.sendall(data)
+            except (socket.timeout, BlockingIOError):
+                self.abort(WriteTimeout(f"writing to the connection took longer than {timeout} s"))
+            except (OSError, ssl.SSLError) as exc:
+                self.abort(WriteError(f"writing to the connection failed: {exc}"), peer_closed=True)
+
+    def flush(self, timeout: Timeout) -> None:
+        self.write_frames(timeout.write)
+
+    def send(self, ex: Exchange, prepared: PreparedRequest, body: Body, timeout: Timeout,
+             defer: bool = False) -> None:
+        """Open the request's stream and write its frames, then its body as the windows
+        allow; a failed write is kept for after the answer is read."""
+        session = self.session
+        view: Any = None
+        with self.lock:
+            if self.closed or session.has_ended():
+                raise ConnectionStateError("the connection ended before the request was sent")
+            ahead = session.pending()
+            rid = session.send_prepared(prepared)
+            info = ex.info
+            info.pipelined = ahead
+            info.stream_id = rid
+            info.streams = ahead + 1
+            ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
+            ex.rid = rid
+            self.exchanges[rid] = ex
+            self.activity[rid] = monotonic()
+            if isinstance(body, (bytes, bytearray, memoryview)):
+                view = memoryview(body).cast("B")
+                view = view[session.h2.send_data(rid, view, end_stream=True):]
+        self.write_frames(timeout.write)
+        if body is None or (view is not None and not view):
+            return
+        if view is None:
+            ex.may_replay = False  # an iterator cannot be sent twice
+        try:
+            self._send_pieces(ex, rid, [view] if view is not None else body, timeout.write)
+        except WriteTimeout as exc:
+            ex.write_error = exc
+            self.cut(ex, exc)
+        except (OSError, RuntimeError) as exc:  # (ConnectionStateError: the stream ended)
+            ex.write_error = WriteError(f"writing the request failed: {exc}")
+
+    def _send_pieces(self, ex: Exchange, rid: int, body: Any, timeout: float | None) -> None:
+        h2 = self.session.h2
+        deadline = None if timeout is None else monotonic() + timeout
+        for piece in body:
+            if not isinstance(piece, (bytes, bytearray, memoryview)):
+                raise TypeError(f"a body iterable must yield bytes, not {type(piece).__name__}")
+            view = memoryview(piece).cast("B")
+            while view:
+                with self.lock:
+                    if self.closed:
+                        raise OSError("the connection was closed")
+                    view = view[h2.send_data(rid, view):]
+                    if view:
+                        self.window.clear()
+                self.write_frames(timeout)
+                if view:
+                    self._wait_window(ex, deadline, timeout)
+                elif deadline is not None:
+                    deadline = monotonic() + timeout  # type: ignore[operator]
+        with self.lock:
+            h2.send_data(rid, b"", end_stream=True)
+        self.write_frames(timeout)
+
+    def _wait_window(self, ex: Exchange, deadline: float | None, timeout: float | None) -> None:
+        """Wait for the server's WINDOW_UPDATE (RFC 9113 §5.2), reading for everyone
+        when nobody else is."""
+        left = None if deadline is None else deadline - monotonic()
+        if left is not None and left <= 0:
+            raise WriteTimeout(f"the server's flow-control window stayed shut for {timeout} s")
+        with self.lock:
+            read = not self.reading
+            if read:
+                self.reading = True
+        if read:
+            self._read_once(left)
+        else:
+            self.window.wait(left)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def next_event(self, ex: Exchange, timeout: float | None) -> Any:
+        """The next event of the exchange's answer; this caller reads the socket when
+        nobody else does (see the module docstring)."""
+        lock = self.lock
+        rid = ex.rid
+        while True:
+            with lock:
+                if ex.collect and self.session.unacked.get(rid):
+                    self.session.settle(rid)  # wanted whole: the windows open as it comes
+                if ex.events:
+                    event = ex.events.popleft()
+                    if type(event) is Data and not ex.collect:
+                        self.session.consumed(rid, len(event.data))
+                    break
+                if ex.error is not None:
+                    raise caller_error(ex)
+                if ex.ended or rid not in self.exchanges:
+                    raise ConnectionStateError("the answer was read to its end already")
+                left = None
+                if timeout is not None:
+                    left = self.activity.get(rid, monotonic()) + timeout - monotonic()
+                    if left <= 0:
+                        self._cut_locked(ex, ReadTimeout(f"no byte of the answer within {timeout} s"))
+                        continue
+                read = not self.reading
+                if read:
+                    self.reading = True
+                else:
+                    wake = ex.waiter
+                    if wake is None:
+                        wake = ex.waiter = threading.Event()
+                    else:
+                        wake.clear()
+                    self.sleepers.append(ex)
+            if read:
+                self._read_once(left)
+                continue
+            wake.wait(left)
+            with lock:
+                if ex in self.sleepers:
+                    self.sleepers.remove(ex)
+        self.write_frames(self.timeouts.write)
+        return event
+
+    def _read_once(self, timeout: float | None) -> None:
+        """Read once (as the caller that set `reading`) and hand out what came."""
+        error: TransportError | None = None
+        data = b""
+        peer_closed = timed_out = False
+        try:
+            if timeout != self.read_timeout:
+                self._set_read_timeout(timeout)
+            data = self.sock.recv(READ_SIZE)
+        except (socket.timeout, BlockingIOError, ssl.SSLWantReadError):
+            timed_out = True  # (the caller asks its own stream's deadline)
+        except (OSError, ssl.SSLError) as exc:
+            error = ReadError(f"reading the answer failed: {exc}")
+            peer_closed = True
+        with self.lock:
+            self.reading = False
+            if self.closed:
+                self._abort_locked(ReadError("the connection was closed"))
+            elif error is not None:
+                self._abort_locked(error, peer_closed)
+            elif not timed_out:
+                self.receive(data)
+                session = self.session
+                touched = session.touched
+                if touched:
+                    now = monotonic()
+                    for rid in touched:
+                        self.activity[rid] = now
+                    touched.clear()
+                session.window_opened = False
+                self._take_out()
+            self._wake_sleepers_locked()
+        self.write_frames(self.timeouts.write)
+
+    def _wake_sleepers_locked(self) -> None:
+        """Wake the callers that got events or an error, one more to read next when nobody
+        reads, and the request bodies waiting for a window."""
+        reader_needed = not self.reading
+        for ex in self.sleepers:
+            if ex.events or ex.error is not None or self.closed:
+                ex.waiter.set()
+            elif reader_needed:
+                ex.waiter.set()
+                reader_needed = False
+        self.window.set()
+
+    def peer_gone(self) -> bool:
+        """An idle HTTP/2 connection may have received frames (SETTINGS, PING, GOAWAY):
+        they are read and acted on; gone when the server closed it or sent GOAWAY."""
+        with self.lock:
+            if self.closed or self.session.has_ended():
+                return True
+            if self.exchanges or self.reading:
+                return False
+            try:
+                readable = bool(select.select([self.sock], [], [], 0)[0]) or (
+                    isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0)
+            except (OSError, ValueError):
+                return True
+            if not readable:
+                return False
+            self.reading = True
+        self._read_once(0.0)
+        with self.lock:
+            return self.closed or self.session.has_ended() or self.session.room() == 0
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def cut(self, ex: Exchange, error: Any) -> None:
+        with self.lock:
+            self._cut_locked(ex, error)
+        self.write_frames(self.timeouts.write)
+
+    def _cut_locked(self, ex: Exchange, error: Any) -> None:
+        """The exchange's answer is given up (its caller left, or timed out): its stream
+        is reset (written by the next write), the others go on."""
+        rid = ex.rid
+        if self.exchanges.pop(rid, None) is not None and ex.error is None and not ex.ended:
+            ex.error = error
+        self.activity.pop(rid, None)
+        self.session.reset(rid)
+        self._take_out()
+
+    def finish(self, ex: Exchange) -> None:
+        with self.lock:
+            self.session.settle(ex.rid)
+
+    def close(self) -> None:
+        if not self.closed:
+            out = b"".join(self.pending_out) + self.session.data_to_send()
+            if out:
+                try:  # a GOAWAY after a connection error (RFC 9113 §5.4.1), if it can go now
+                    self.sock.send(out)
+                except OSError:
+                    pass
+        super().close()
