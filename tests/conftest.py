@@ -22,7 +22,9 @@ import hopwire  # noqa: E402
 
 pytest_plugins = [
     "support.twins",  # twin, py_twin, c_twin
-    "support.servers.fixtures",  # nginx, stdlib_http*, aiohttp_server, fault_server, dumb_proxy
+    # nginx, stdlib_http*, aiohttp_server, fault_server, dumb_proxy; h2_nginx, h2_hypercorn,
+    # h2_hypercorn_limited, h2_fault_server
+    "support.servers.fixtures",
     "support.embedded",  # embedded
     "support.proxies",  # proxies, hop_origin
     "support.tls",  # ca, origin, trusting

@@ -8,6 +8,10 @@
 - `fault`: the project's own raw-socket server that misbehaves on cue and logs every request;
 - `dumb_proxy`: an HTTP/1.0 proxy double that forwards ``Connection`` as it is;
 - `proxy_double`: a forward proxy (absolute-form, CONNECT) and a TLS origin;
+- HTTP/2: `nginx` again (`H2NginxServer`: TLS with ALPN and h2c, a limited variant),
+  `hypercorn_h2` (hypercorn in a subprocess), `h2_fault` (an h2-library server that
+  misbehaves on cue), `certs` (their trustme certificates); `support.h2_client.h2_get`
+  is the h2-library client that checks them (`test_h2_servers.py`);
 - `threaded`: the base of the raw-socket servers (fault server, dumb proxy, the proxy
   tests' hop origin);
 - `real`: servers nobody here wrote (gunicorn, uvicorn, nginx...), each in a process of

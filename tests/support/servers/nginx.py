@@ -41,13 +41,17 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from hopwire.bench.nginx import nginx_binary
 
+from .certs import TLSFiles
 from .stdlib import free_ports, pattern
 
 BYTES_SIZES = (0, 1024, 65536, 1048576, 10485760)
@@ -58,6 +62,7 @@ START_TIMEOUT = 5.0  # seconds for nginx to accept connections
 STOP_TIMEOUT = 5.0  # seconds for a fast shutdown before the group is killed
 START_ATTEMPTS = 3  # a free port can be taken by someone else before nginx binds it
 
+_P = TypeVar("_P", bound="_NginxProcess")
 _TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 _TEMP_MODULES = ("proxy", "fastcgi", "uwsgi", "scgi")  # client_body is always compiled in
 
@@ -142,18 +147,17 @@ class NginxError(RuntimeError):
     """nginx did not start; the message carries the end of its error log."""
 
 
-class NginxServer:
-    """A running nginx master (and its workers), stopped by `stop()` or the with-block."""
+class _NginxProcess:
+    """A running nginx master (and its workers) with the config `conf_text`, stopped by
+    `stop()` or the with-block; a subclass says when it is ready (`_answers`)."""
 
-    def __init__(self, binary: str, workdir: Path, port: int, port_short: int) -> None:
+    ports: tuple[int, ...]
+
+    def __init__(self, binary: str, workdir: Path, conf_text: str) -> None:
         self.binary = binary
         self.workdir = workdir
-        self.port = port
-        self.port_short = port_short
-        self.url = f"http://127.0.0.1:{port}"
-        self.url_short = f"http://127.0.0.1:{port_short}"
         conf = workdir / "nginx.conf"
-        conf.write_text(render_config(binary, port, port_short))
+        conf.write_text(conf_text)
         conf.chmod(0o644)
         for log in ("error.log", "stderr.log"):
             (workdir / log).unlink(missing_ok=True)
@@ -162,13 +166,16 @@ class NginxServer:
                 command(binary, workdir, conf), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
 
+    def _answers(self, port: int) -> bool:
+        return _answers_as_nginx(port)
+
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        """Return once nginx answers on both ports; raise NginxError if it exits first."""
+        """Return once nginx answers on every port; raise NginxError if it exits first."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise NginxError(f"nginx exited with {self._proc.returncode}:\n{self.error_log()}")
-            if _answers_as_nginx(self.port) and _answers_as_nginx(self.port_short):
+            if all(self._answers(port) for port in self.ports):
                 return
             time.sleep(0.02)
         self.stop()
@@ -200,26 +207,37 @@ class NginxServer:
         else:
             self._proc.wait(STOP_TIMEOUT)
 
-    def __enter__(self) -> NginxServer:
+    def __enter__(self: _P) -> _P:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
 
+
+class NginxServer(_NginxProcess):
+    """The HTTP/1.x nginx of the `nginx` fixture: `.url` and `.url_short`."""
+
+    def __init__(self, binary: str, workdir: Path, port: int, port_short: int) -> None:
+        self.port = port
+        self.port_short = port_short
+        self.ports = (port, port_short)
+        self.url = f"http://127.0.0.1:{port}"
+        self.url_short = f"http://127.0.0.1:{port_short}"
+        super().__init__(binary, workdir, render_config(binary, port, port_short))
+
     def __repr__(self) -> str:
         return f"<NginxServer {self.url} short={self.url_short} pid={self._proc.pid}>"
 
 
-def start_nginx(workdir: Path, binary: str | None = None) -> NginxServer:
-    """Start nginx serving the test routes from `workdir`; raise NginxError if it cannot."""
+def _start(workdir: Path, binary: str | None, nports: int,
+           make: Callable[[str, Path, list[int]], _P]) -> _P:
+    """`make(binary, workdir, ports)` on free ports, retried if a port was taken meanwhile."""
     binary = binary or nginx_binary()
     if binary is None:
         raise NginxError("nginx is not installed (apt-get install nginx-light)")
-    workdir = Path(workdir).resolve()
-    _write_docroot(workdir)
     for attempt in range(START_ATTEMPTS):
-        server = NginxServer(binary, workdir, *free_ports(2))
+        server = make(binary, workdir, free_ports(nports))
         try:
             server.wait_ready()
             return server
@@ -228,3 +246,100 @@ def start_nginx(workdir: Path, binary: str | None = None) -> NginxServer:
             if "Address already in use" not in server.error_log() or attempt + 1 == START_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def start_nginx(workdir: Path, binary: str | None = None) -> NginxServer:
+    """Start nginx serving the test routes from `workdir`; raise NginxError if it cannot."""
+    workdir = Path(workdir).resolve()
+    _write_docroot(workdir)
+    return _start(workdir, binary, 2, lambda b, w, ports: NginxServer(b, w, *ports))
+
+
+# -- nginx speaking HTTP/2 -------------------------------------------------------------
+
+_H2_TEMPLATE = Path(__file__).with_name("nginx-h2.conf.template")
+H2_KEEPALIVE_REQUESTS_LIMITED = 10  # the limited server's GOAWAY comes with the 10th request
+H2_MAX_CONCURRENT_STREAMS_LIMITED = 4
+H2_KEEPALIVE_TIMEOUT_LIMITED = 1  # seconds idle before the limited server's GOAWAY and close
+SLOW_SIZE, SLOW_RATE = 2048, 1024  # /slow: 2 KiB at limit_rate 1 KiB/s
+
+
+def routes() -> str:
+    """The locations of nginx.conf.template's first server block, for the HTTP/2 config:
+    the same routes on HTTP/1.1 and HTTP/2 (test_nginx_server_blocks_agree keeps the
+    template's two blocks identical)."""
+    text = _TEMPLATE.read_text()
+    block = re.findall(r"\n    server \{\n(.*?)\n    \}\n", text, re.S)[0]
+    return "\n".join(line for line in block.splitlines()
+                     if not line.strip().startswith(("listen ", "keepalive_")))
+
+
+def render_h2_config(binary: str, ports: list[int], certfile: Path, keyfile: Path) -> str:
+    """The nginx.conf of the `h2_nginx` fixture: TLS and h2c ports, normal and limited."""
+    return render(_H2_TEMPLATE.read_text(), binary, ROUTES=routes(), CERTFILE=certfile,
+                  KEYFILE=keyfile, PORT_TLS=ports[0], PORT_H2C=ports[1],
+                  PORT_TLS_LIMITED=ports[2], PORT_H2C_LIMITED=ports[3],
+                  KEEPALIVE_REQUESTS_LIMITED=H2_KEEPALIVE_REQUESTS_LIMITED,
+                  MAX_STREAMS_LIMITED=H2_MAX_CONCURRENT_STREAMS_LIMITED,
+                  KEEPALIVE_TIMEOUT_LIMITED=H2_KEEPALIVE_TIMEOUT_LIMITED)
+
+
+class H2NginxServer(_NginxProcess):
+    """nginx speaking HTTP/2 on four ports (the `h2_nginx` fixture).
+
+    - `.tls_url` (``https://``, ALPN h2 and http/1.1) and `.h2c_url` (``http://``, HTTP/2
+      with prior knowledge only): nginx's defaults for HTTP/2 in 1.22
+      (http2_max_concurrent_streams 128, keepalive_requests 1000, keepalive_timeout 30s);
+    - `.tls_url_limited` and `.h2c_url_limited`: http2_max_concurrent_streams 4,
+      keepalive_requests 10 (nginx sends GOAWAY(NO_ERROR) with the 10th stream as last
+      id, answers it, then closes), keepalive_timeout 1s (an idle connection gets
+      GOAWAY(NO_ERROR) and a close);
+    - `.ssl_context`: a new client context trusting the CA at each access, no ALPN set;
+      `.tls`: the CA and the certificate files.
+    """
+
+    def __init__(self, binary: str, workdir: Path, ports: list[int], tls: TLSFiles) -> None:
+        self.tls = tls
+        self.ports = tuple(ports)
+        tls_port, h2c_port, tls_limited, h2c_limited = ports
+        self.tls_url = f"https://127.0.0.1:{tls_port}"
+        self.h2c_url = f"http://127.0.0.1:{h2c_port}"
+        self.tls_url_limited = f"https://127.0.0.1:{tls_limited}"
+        self.h2c_url_limited = f"http://127.0.0.1:{h2c_limited}"
+        super().__init__(binary, workdir, render_h2_config(binary, ports, tls.certfile, tls.keyfile))
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        return self.tls.client_context()
+
+    @property
+    def urls(self) -> tuple[str, str, str, str]:
+        return self.tls_url, self.h2c_url, self.tls_url_limited, self.h2c_url_limited
+
+    def _answers(self, port: int) -> bool:
+        """Whether nginx answers ``GET /`` over HTTP/2 there (h2 is imported only here:
+        the HTTP/1 nginx does not need it)."""
+        from ..h2_client import h2_get
+        url = next(u for u in self.urls if u.endswith(f":{port}"))
+        try:
+            exchange = h2_get(url, ["/"], self.ssl_context, timeout=1.0)
+        except OSError:
+            return False
+        (response,) = exchange.responses
+        return (response is not None and response.status == 200
+                and response.body == b"Hello, world!"
+                and (response.header(b"server") or b"").startswith(b"nginx"))
+
+    def __repr__(self) -> str:
+        return f"<H2NginxServer {self.tls_url} {self.h2c_url} pid={self._proc.pid}>"
+
+
+def start_h2_nginx(workdir: Path, binary: str | None = None) -> H2NginxServer:
+    """Start the HTTP/2 nginx in `workdir` (a CA and a certificate are made there); raise
+    NginxError if it cannot, CertsUnavailable without trustme."""
+    workdir = Path(workdir).resolve()
+    _write_docroot(workdir)
+    (workdir / "html" / "slow").write_bytes(pattern(SLOW_SIZE))
+    open_to_workers(workdir)
+    tls = TLSFiles.create(workdir / "tls")
+    return _start(workdir, binary, 4, lambda b, w, ports: H2NginxServer(b, w, ports, tls))

@@ -17,6 +17,14 @@ Every app answers the same routes (`real.py` states them for the tests):
 - ``/status/204``, ``/status/304``: that status, no body;
 - anything else: 404.
 
+The ASGI app (uvicorn, hypercorn) answers two routes more, for the HTTP/2 tests
+(hypercorn_h2.py):
+
+- ``/slow?ms=N``: ``slow N`` after N milliseconds (at most `SLOW_MAX_MS`), without holding
+  up other requests (over HTTP/2: other streams of the connection);
+- ``/info``: JSON of what the server handed the app: ``http_version`` ("1.1", "2"),
+  ``method``, ``path``, ``scheme`` and ``headers`` (a list of [name, value], latin-1).
+
 The WSGI app answers HEAD like many WSGI apps do, with the body: a WSGI server is the one
 that must not send it (gunicorn drops it; waitress and cheroot write it: REAL-SERVERS.md).
 """
@@ -30,6 +38,7 @@ from typing import Any
 HELLO = b"hello"
 # Eight pieces of differing sizes: a piece merged, lost or repeated changes the whole.
 CHUNKS = tuple(f"chunk {i}:".encode() + b"." * (i * 97 % 1000) + b"\n" for i in range(8))
+SLOW_MAX_MS = 10000  # /slow waits no longer than this
 IDLE_TIMEOUT = 1  # seconds: the keep-alive timeout of every server that has one
 
 # A prime period, as tests/support/servers/stdlib.py: a byte lost at a buffer edge shifts all after it.
@@ -130,8 +139,9 @@ async def asgi_app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[s
         parts.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
-    answer = route(scope["method"], scope["path"], scope["query_string"].decode("latin-1"),
-                   b"".join(parts))
+    query = scope["query_string"].decode("latin-1")
+    answer = await _asgi_only(scope, query) or route(scope["method"], scope["path"], query,
+                                                     b"".join(parts))
     headers = [] if answer.bodiless else [(b"content-type", answer.ctype.encode())]
     if answer.chunks is None and not answer.bodiless:
         headers.append((b"content-length", str(len(answer.body)).encode()))
@@ -139,6 +149,25 @@ async def asgi_app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[s
     for piece in answer.chunks or ():
         await send({"type": "http.response.body", "body": piece, "more_body": True})
     await send({"type": "http.response.body", "body": b"" if answer.chunks else answer.body})
+
+
+async def _asgi_only(scope: dict[str, Any], query: str) -> Answer | None:
+    """The routes only the ASGI app has (see the module docstring), else None."""
+    import asyncio
+    import json
+    from urllib.parse import parse_qs
+
+    if scope["path"] == "/slow":
+        ms = min(int((parse_qs(query).get("ms") or ["0"])[0] or 0), SLOW_MAX_MS)
+        await asyncio.sleep(ms / 1000)
+        return Answer(200, f"slow {ms}".encode())
+    if scope["path"] == "/info":
+        info = {"http_version": scope.get("http_version"), "method": scope["method"],
+                "path": scope["path"], "scheme": scope.get("scheme"),
+                "headers": [[k.decode("latin-1"), v.decode("latin-1")]
+                            for k, v in scope["headers"]]}
+        return Answer(200, json.dumps(info).encode(), ctype="application/json")
+    return None
 
 
 # -- tornado ----------------------------------------------------------------------------------
