@@ -536,7 +536,10 @@ class H2Connection:
     Options: `initial_window_size` and `connection_window` are our receive windows
     (a stream's and the connection's); `max_header_list_size` and
     `header_table_size` configure the HPACK decoder (and our SETTINGS);
-    `max_frame_size` is the largest frame we accept.
+    `max_frame_size` is the largest frame we accept. Until the server's SETTINGS
+    come, `assumed_max_concurrent_streams` streams may be open (a pool passes what the
+    origin said last time: a server with a lower limit may kill the connection that
+    goes past it, where §5.1.2 asks it to refuse the streams).
     """
 
     __slots__ = (
@@ -555,7 +558,10 @@ class H2Connection:
                  connection_window: int = R.CLIENT_CONNECTION_WINDOW,
                  max_header_list_size: int | None = None,
                  header_table_size: int = R.DEFAULT_HEADER_TABLE_SIZE,
-                 max_frame_size: int = R.DEFAULT_MAX_FRAME_SIZE) -> None:
+                 max_frame_size: int = R.DEFAULT_MAX_FRAME_SIZE,
+                 assumed_max_concurrent_streams: int = R.ASSUMED_MAX_CONCURRENT_STREAMS) -> None:
+        if assumed_max_concurrent_streams < 1:
+            raise ValueError("assumed_max_concurrent_streams must be at least 1")
         if not 1 <= initial_window_size <= _MAX_WINDOW:
             raise ValueError(f"initial_window_size must be in 1..{_MAX_WINDOW}")
         if not R.DEFAULT_WINDOW_SIZE <= connection_window <= _MAX_WINDOW:
@@ -587,7 +593,7 @@ class H2Connection:
         self._settings_unacked = 1
         self._peer_max_frame_size = R.DEFAULT_MAX_FRAME_SIZE
         self._peer_initial_window = R.DEFAULT_WINDOW_SIZE
-        self._max_concurrent = R.ASSUMED_MAX_CONCURRENT_STREAMS
+        self._max_concurrent = assumed_max_concurrent_streams
         self._peer_max_header_list = _UNLIMITED
         self._send_window = R.DEFAULT_WINDOW_SIZE
         self._recv_window = connection_window
@@ -660,6 +666,11 @@ class H2Connection:
         """The server's SETTINGS_MAX_CONCURRENT_STREAMS (assumed until its SETTINGS
         came; 2^32 for unlimited)."""
         return self._max_concurrent
+
+    @property
+    def peer_settings_seen(self) -> bool:
+        """The server's first SETTINGS came (§3.4): its limits are known."""
+        return self._peer_settings_seen
 
     @property
     def settings_acknowledged(self) -> bool:

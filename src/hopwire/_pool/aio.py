@@ -49,6 +49,9 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
         self.is_lost = False
+        # Bytes that came before the link was attached: an HTTP/2 server sends its
+        # SETTINGS at once (RFC 9113 §3.4), maybe before `_open` resumes.
+        self.early: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Any conforming loop's transport: uvloop's are not asyncio.Transport subclasses.
@@ -57,6 +60,8 @@ class _Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.link is not None:
             self.link.on_data(data)
+        else:
+            self.early.append(data)
 
     def eof_received(self) -> bool:
         if self.link is not None:
@@ -100,6 +105,8 @@ class _BufferedProtocol(_Protocol, asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         if self.link is not None:
             self.link.on_data(self.buffer[:nbytes])
+        else:
+            self.early.append(bytes(self.buffer[:nbytes]))
 
 
 class _Handshake:
@@ -852,13 +859,15 @@ class AsyncPool(PoolBase):
         link: AsyncLink
         if self._multiplexed(origin, transport.get_extra_info("ssl_object")):
             from .aio_h2 import AsyncH2Link
-            from .h2session import H2Session
-            link = AsyncH2Link(transport, H2Session(origin.scheme), next(self._numbers),
-                               options.replay_unsafe, loop)
+            link = AsyncH2Link(transport, self._new_session(origin), next(self._numbers),
+                               options.replay_unsafe, loop, self)
         else:
             link = AsyncLink(transport, self._new_connection(origin), next(self._numbers),
                              options.replay_unsafe, loop)
         protocol.link = link
+        if protocol.early and link.conn.multiplexed:  # (an HTTP/1.1 server sends nothing first)
+            link.on_data(b"".join(protocol.early))
+        protocol.early.clear()
         if protocol.is_lost:  # (closed during the handshake, after its last callback)
             link.on_lost(protocol.lost)
         return link

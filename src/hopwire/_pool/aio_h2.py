@@ -34,12 +34,13 @@ from .models import Timeout
 class AsyncH2Link(AsyncLink):
     """A pooled HTTP/2 connection on an asyncio transport (see the module docstring)."""
 
-    __slots__ = ("session", "activity", "window_waiters", "flush_soon")
+    __slots__ = ("session", "activity", "window_waiters", "flush_soon", "pool")
 
     def __init__(self, transport: asyncio.Transport, session: H2Session, number: int,
-                 replay_unsafe: bool, loop: asyncio.AbstractEventLoop) -> None:
+                 replay_unsafe: bool, loop: asyncio.AbstractEventLoop, pool: Any) -> None:
         super().__init__(transport, session, number, replay_unsafe, loop)
         self.session = session
+        self.pool = pool  # told when the server allows more streams (`_room_grew`)
         self.activity: dict[int, float] = {}  # loop time of each stream's last event
         self.window_waiters: list[asyncio.Future[None]] = []
         self.flush_soon = False
@@ -148,7 +149,9 @@ class AsyncH2Link(AsyncLink):
             return
         now = self.received_at = self.now()
         session = self.session
-        self.receive(data)
+        # A buffered protocol lends a view of the pool's one read buffer, which the next
+        # read overwrites; the frame reader may keep the end of a frame across reads.
+        self.receive(data if type(data) is bytes else bytes(data))
         self.write_frames()  # SETTINGS and PING answers, WINDOW_UPDATEs
         touched = session.touched
         if touched:
@@ -161,6 +164,9 @@ class AsyncH2Link(AsyncLink):
         if session.window_opened:
             session.window_opened = False
             self.wake_drain()
+        if session.room_grew:
+            session.room_grew = False
+            self.pool._room_grew()
 
     async def next_event(self, ex: Exchange, timeout: float | None) -> Any:
         event = await super().next_event(ex, timeout)

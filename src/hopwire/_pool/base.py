@@ -787,6 +787,16 @@ class PoolBase:
             return True
         return tls is not None and tls.selected_alpn_protocol() == "h2"
 
+    def _new_session(self, origin: Origin) -> Any:
+        """The protocol state of a new HTTP/2 connection to `origin` (`h2session`)."""
+        from .h2session import H2Session
+        return H2Session(origin.scheme, known_limit=self._state.stream_limit(origin))
+
+    def _room_grew(self) -> None:
+        """A multiplexed link's server allowed more streams (its SETTINGS): the waiters
+        held for them go. Locked (`Pool` takes its lock here)."""
+        self._wake(self._state.retry_waiters(monotonic()))
+
     def _connected(self, origin: Origin, link: Link, pipelinable: bool) -> None:
         """The dialed connection joins the pool, leased to its dialer. Locked."""
         state = self._state
@@ -842,8 +852,12 @@ class PoolBase:
             link.pipeline_failed = False
             state.note_pipeline_failure(entry.origin)
         conn = link.conn
-        if conn.multiplexed and conn.h1_required:  # type: ignore[attr-defined]
-            state.h1_only(entry.origin)  # RFC 9113 §7: HTTP_1_1_REQUIRED
+        if conn.multiplexed:
+            if conn.h1_required:  # type: ignore[attr-defined]
+                state.h1_only(entry.origin)  # RFC 9113 §7: HTTP_1_1_REQUIRED
+            limit = conn.stream_limit()  # type: ignore[attr-defined]
+            if limit is not None:
+                state.note_stream_limit(entry.origin, limit)
         wakeups = state.released(entry, now, sent=sent, pipelinable=pipelinable)
         done = link.closed or conn.has_ended()
         if done:

@@ -37,8 +37,8 @@ from typing import Any
 from .._errors import ConnectionLost, RemoteProtocolError, StreamReset as StreamResetError
 from .._h2 import _rules as R
 from .._h2.connection import (ConnectionTerminated, DataReceived, H2Connection, H2ConnectionFailed,
-                              InformationalReceived, ResponseReceived, StreamEnded, StreamReset,
-                              TrailersReceived)
+                              InformationalReceived, ResponseReceived, SettingsChanged,
+                              StreamEnded, StreamReset, TrailersReceived)
 from .._wire.parser import Data, EndOfMessage, InformationalResponse
 from .._wire.parser import Response as ResponseEvent
 from .base import LOST_UNANSWERED, Replay
@@ -72,17 +72,30 @@ def request_head(prepared: PreparedRequest) -> tuple[bytes, bytes, list[tuple[by
 class H2Session(ConnectionBase):
     """An `H2Connection` answering the pool's questions (see the module docstring)."""
 
-    __slots__ = ("h2", "scheme", "h1_required", "touched", "window_opened", "unacked")
+    __slots__ = ("h2", "scheme", "h1_required", "touched", "window_opened", "unacked",
+                 "room_grew")
+    # Streams opened before the server's first SETTINGS, when its limit is not known from
+    # an earlier connection: one. RFC 9113 §5.1.2 lets a client assume no limit (100 is
+    # the floor it recommends), but servers on the h2 library (hypercorn) fail the whole
+    # connection past a lower limit, and nginx refuses each stream past it: the server's
+    # preface (its SETTINGS, §3.4) comes within a round trip, and the others wait for it.
+    ASSUMED_STREAMS = 1
 
-    def __init__(self, scheme: str, h2: H2Connection | None = None) -> None:
+    def __init__(self, scheme: str, h2: H2Connection | None = None,
+                 known_limit: int | None = None) -> None:
+        """`known_limit`: the origin's SETTINGS_MAX_CONCURRENT_STREAMS on an earlier
+        connection (see ASSUMED_STREAMS)."""
         ConnectionBase.__init__(self)
         self.multiplexed = True
-        self.h2 = H2Connection() if h2 is None else h2
+        assumed = (self.ASSUMED_STREAMS if known_limit is None
+                   else max(1, min(known_limit, R.ASSUMED_MAX_CONCURRENT_STREAMS)))
+        self.h2 = H2Connection(assumed_max_concurrent_streams=assumed) if h2 is None else h2
         self.scheme = scheme.encode("ascii")
         self.h1_required = False  # a stream was reset with HTTP_1_1_REQUIRED
         self.touched: set[int] = set()  # streams that got events in the last receive
         self.window_opened = False  # more of a request body may be sent (WINDOW_UPDATE)
         self.unacked: dict[int, int] = {}  # octets delivered to streamed bodies, not yet read
+        self.room_grew = False  # the server's SETTINGS let more streams open: wake waiters
 
     # -- the pool's questions -------------------------------------------------------------
 
@@ -115,6 +128,16 @@ class H2Session(ConnectionBase):
 
     def room(self) -> int:
         return 0 if self.h1_required else self.h2.streams_left
+
+    @property
+    def settled(self) -> bool:
+        """The server's SETTINGS came: `room()` is its to say, not assumed."""
+        return self.h2.peer_settings_seen
+
+    def stream_limit(self) -> int | None:
+        """The server's SETTINGS_MAX_CONCURRENT_STREAMS, once its SETTINGS came."""
+        h2 = self.h2
+        return h2.max_concurrent_streams if h2.peer_settings_seen else None
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -193,7 +216,10 @@ class H2Session(ConnectionBase):
                                                            VERSION))
             elif kind is TrailersReceived or kind is ConnectionTerminated:
                 pass  # trailers are not kept (as on HTTP/1.1); the end is `has_ended`
-            else:  # WindowUpdated, SettingsChanged: a request body may go on
+            elif kind is SettingsChanged:
+                self.window_opened = True  # (SETTINGS_INITIAL_WINDOW_SIZE)
+                self.room_grew = True
+            else:  # WindowUpdated: a request body may go on
                 self.window_opened = True
 
     @staticmethod

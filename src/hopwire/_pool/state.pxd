@@ -40,6 +40,7 @@ cdef class PoolState:
     cdef public bint _closed
     cdef public object multiplex_schemes
     cdef public set _h1_only
+    cdef public dict _stream_limits
     cdef public Py_ssize_t _multiplexed
 
     @cython.locals(best=Entry, e=Entry, connection=ConnectionBase, room=Py_ssize_t, most=Py_ssize_t)

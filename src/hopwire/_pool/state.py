@@ -65,9 +65,12 @@ multiplexed connection of the origin with the most streams to spare. And
 while a dial to such an origin is under way, its other requests wait instead
 of dialing too: that connection may carry them all, which ALPN (or prior
 knowledge) says once it is open. `retry_waiters()` then hands them the new
-connection, or lets them dial (HTTP/1.1). A multiplexed connection with no
-stream to spare is no reason to wait: a request then dials another one, up
-to the caps (steps 2 to 5).
+connection, or lets them dial (HTTP/1.1); and while a new multiplexed
+connection waits for the server's SETTINGS (its limit of streams, assumed to
+be one until then: see `h2session`), the same: `retry_waiters()` once they
+came. A multiplexed connection with no stream to spare is otherwise no
+reason to wait: a request then dials another one, up to the caps (steps 2
+to 5).
 """
 
 from __future__ import annotations
@@ -238,6 +241,7 @@ class PoolState:
         # origins that said they do not, and the multiplexed connections in the pool.
         self.multiplex_schemes = multiplex_schemes
         self._h1_only: set[Origin] = set()
+        self._stream_limits: dict[Origin, int] = {}  # SETTINGS_MAX_CONCURRENT_STREAMS seen
         self._multiplexed = 0
 
     # -- counts ------------------------------------------------------------------
@@ -284,10 +288,29 @@ class PoolState:
         with HTTP_1_1_REQUIRED): its next connections are not offered HTTP/2."""
         self._h1_only.add(origin)
 
+    def note_stream_limit(self, origin: Origin, limit: int) -> None:
+        """The origin's SETTINGS_MAX_CONCURRENT_STREAMS, for its next connections."""
+        self._stream_limits[origin] = limit
+
+    def stream_limit(self, origin: Origin) -> int | None:
+        """The origin's SETTINGS_MAX_CONCURRENT_STREAMS on its last connection, if known."""
+        return self._stream_limits.get(origin)
+
     def retry_waiters(self, now: float) -> Wakeups:
         """The waiters that can go now: after a dial to an origin that may multiplex
         ended, those held until it said which protocol it speaks."""
         return self._wake(now) if self._waiters else []
+
+    def _unsettled(self, origin: Origin) -> bool:
+        """Is a multiplexed connection of the origin still waiting for the server's
+        SETTINGS (its limit of streams)?"""
+        if not self._multiplexed:
+            return False
+        for e in self._entries:
+            connection = e.connection
+            if connection.multiplexed and e.origin == origin and not connection.settled:
+                return True
+        return False
 
     def _shared(self, origin: Origin, now: float, min_serial: int) -> Entry | None:
         """A multiplexed connection of the origin with a stream to spare, unexpired: the
@@ -535,8 +558,8 @@ class PoolState:
             shared = self._shared(origin, now, min_serial) if self._multiplexed else None
             if shared is not None:
                 return Use(shared)
-            if dialing[origin] > 0:
-                return WAIT  # the dial under way may bring a connection for all (see "Multiplexing")
+            if dialing[origin] > 0 or self._unsettled(origin):
+                return WAIT  # the connection under way may carry them all (see "Multiplexing")
         live = [e for e in self._entries if not e.is_dead()]
         mine = [e for e in live if e.origin == origin]
         host_full = len(mine) + (dialing[origin] if dialing else 0) >= self.max_connections_per_host

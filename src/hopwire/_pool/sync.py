@@ -677,10 +677,11 @@ class Pool(PoolBase):
             tries += 1
         link: SyncLink
         if self._multiplexed(origin, sock if isinstance(sock, ssl.SSLSocket) else None):
-            from .h2session import H2Session
             from .sync_h2 import SyncH2Link
-            link = SyncH2Link(sock, H2Session(origin.scheme), next(self._numbers),
-                              self._options.replay_unsafe, t)
+            with self._lock:
+                session = self._new_session(origin)
+            link = SyncH2Link(sock, session, next(self._numbers), self._options.replay_unsafe, t,
+                              self)
         else:
             link = SyncLink(sock, self._new_connection(origin), next(self._numbers),
                             self._options.replay_unsafe)
@@ -729,6 +730,10 @@ class Pool(PoolBase):
     def _discard(self, link: Link) -> None:
         with self._lock:
             PoolBase._discard(self, link)
+
+    def _room_grew(self) -> None:
+        with self._lock:
+            PoolBase._room_grew(self)
 
 
 def _tunnel(sock: socket.socket, tunnel: Tunnel, t: Timeout) -> None:

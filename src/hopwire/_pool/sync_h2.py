@@ -17,6 +17,12 @@ takes the write lock, then the link's lock).
 A read timeout counts from the last event of the caller's own stream and
 fails that stream alone (RST_STREAM CANCEL), as does a caller that gives up;
 the other streams go on.
+
+TLS: one thread reads while others write, and OpenSSL does not allow two
+threads in one connection at once (a record written during a read may be
+corrupted: the server then fails the connection with bad_record_mac). Over
+TLS the socket is non-blocking, every TLS call holds `tls_lock`, and the waits
+for the socket (select) are made without it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from .base import READ_SIZE, caller_error
 from .connection import ConnectionStateError, PreparedRequest
 from .exchange import Exchange
 from .h2session import H2Session
+from .locks import Lock
 from .models import Timeout
 from .sync import SyncLink
 
@@ -42,16 +49,21 @@ from .sync import SyncLink
 class SyncH2Link(SyncLink):
     """A pooled HTTP/2 connection on a blocking socket (see the module docstring)."""
 
-    __slots__ = ("session", "pending_out", "activity", "window", "timeouts")
+    __slots__ = ("session", "pending_out", "activity", "window", "timeouts", "tls_lock", "pool")
 
     def __init__(self, sock: socket.socket, session: H2Session, number: int,
-                 replay_unsafe: bool, timeout: Timeout) -> None:
+                 replay_unsafe: bool, timeout: Timeout, pool: Any) -> None:
         super().__init__(sock, session, number, replay_unsafe)
         self.session = session
+        self.pool = pool  # told when the server allows more streams (`_room_grew`)
         self.pending_out: list[bytes] = []
         self.activity: dict[int, float] = {}  # monotonic time of each stream's last event
         self.window = threading.Event()  # set when the windows opened or the reader left
         self.timeouts = timeout  # the pool's: for the frames no request writes (answers, resets)
+        self.tls_lock: Lock | None = None
+        if isinstance(sock, ssl.SSLSocket):
+            self.tls_lock = Lock()
+            sock.settimeout(0.0)
         with self.lock:
             self._take_out()
         self.write_frames(timeout.write)  # the connection preface (RFC 9113 §3.4)
@@ -76,9 +88,7 @@ class SyncH2Link(SyncLink):
             if self.closed:
                 return
             try:
-                if timeout != self.write_timeout:
-                    self._set_write_timeout(timeout)
-                self.sock.sendall(data)
+                self._send_all(data, timeout)
             except (socket.timeout, BlockingIOError):
                 self.abort(WriteTimeout(f"writing to the connection took longer than {timeout} s"))
             except (OSError, ssl.SSLError) as exc:
@@ -160,6 +170,58 @@ class SyncH2Link(SyncLink):
         else:
             self.window.wait(left)
 
+    # -- the socket --------------------------------------------------------------------------
+
+    def _send_all(self, data: bytes, timeout: float | None) -> None:
+        """`sendall`, one TLS call at a time over TLS (see the module docstring)."""
+        sock, tls_lock = self.sock, self.tls_lock
+        if tls_lock is None:
+            if timeout != self.write_timeout:
+                self._set_write_timeout(timeout)
+            sock.sendall(data)
+            return
+        view = memoryview(data)
+        deadline = None if timeout is None else monotonic() + timeout
+        while view:
+            with tls_lock:
+                try:
+                    view = view[sock.send(view):]
+                    continue
+                except ssl.SSLWantWriteError:
+                    writing = True
+                except ssl.SSLWantReadError:
+                    writing = False
+            self._wait_socket(writing, deadline)
+
+    def _recv(self, timeout: float | None) -> bytes:
+        """`recv`, one TLS call at a time over TLS; socket.timeout when nothing came."""
+        sock, tls_lock = self.sock, self.tls_lock
+        if tls_lock is None:
+            if timeout != self.read_timeout:
+                self._set_read_timeout(timeout)
+            return sock.recv(READ_SIZE)
+        deadline = None if timeout is None else monotonic() + timeout
+        while True:
+            with tls_lock:
+                try:
+                    return sock.recv(READ_SIZE)
+                except ssl.SSLWantReadError:
+                    writing = False
+                except ssl.SSLWantWriteError:
+                    writing = True
+            self._wait_socket(writing, deadline)
+
+    def _wait_socket(self, writing: bool, deadline: float | None) -> None:
+        left = None if deadline is None else deadline - monotonic()
+        if left is not None and left <= 0:
+            raise socket.timeout("timed out")
+        if self.closed:
+            raise OSError("the connection was closed")
+        if writing:
+            select.select([], [self.sock], [], left)
+        else:
+            select.select([self.sock], [], [], left)
+
     # -- reading ---------------------------------------------------------------------------
 
     def next_event(self, ex: Exchange, timeout: float | None) -> Any:
@@ -212,9 +274,7 @@ class SyncH2Link(SyncLink):
         data = b""
         peer_closed = timed_out = False
         try:
-            if timeout != self.read_timeout:
-                self._set_read_timeout(timeout)
-            data = self.sock.recv(READ_SIZE)
+            data = self._recv(timeout)
         except (socket.timeout, BlockingIOError, ssl.SSLWantReadError):
             timed_out = True  # (the caller asks its own stream's deadline)
         except (OSError, ssl.SSLError) as exc:
@@ -238,6 +298,10 @@ class SyncH2Link(SyncLink):
                 session.window_opened = False
                 self._take_out()
             self._wake_sleepers_locked()
+            grew = self.session.room_grew
+            self.session.room_grew = False
+        if grew:
+            self.pool._room_grew()  # (not under the link's lock: the pool's comes first)
         self.write_frames(self.timeouts.write)
 
     def _wake_sleepers_locked(self) -> None:
@@ -298,7 +362,7 @@ class SyncH2Link(SyncLink):
             out = b"".join(self.pending_out) + self.session.data_to_send()
             if out:
                 try:  # a GOAWAY after a connection error (RFC 9113 §5.4.1), if it can go now
-                    self.sock.send(out)
+                    self._send_all(out, 0.1)
                 except OSError:
                     pass
         super().close()

@@ -301,7 +301,8 @@ def test_h2_fault_stall_window(h2_fault_server: H2Factory) -> None:
     assert ex.timed_out and statuses(ex) == [None]
     (record,) = server.requests
     assert wait_for(lambda: len(record.body) >= 1000)  # the last DATA may still be in flight
-    assert record.body == pattern(1000) and not record.ended and record.outcome == "pending"
+    # ("cut" once h2_get closed the connection after its timeout: a race with this check)
+    assert record.body == pattern(1000) and not record.ended and record.outcome in ("pending", "cut")
 
 
 def test_h2_fault_initial_window_without_stall(h2_fault_server: H2Factory) -> None:
