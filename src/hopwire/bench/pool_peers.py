@@ -148,6 +148,7 @@ class Contender:
     requires: ClassVar[tuple[str, ...]] = ()  # modules; missing -> "not installed"
     workloads: ClassVar[frozenset[str]] = NOT_PIPELINED
     note: ClassVar[str] = ""
+    protocol: ClassVar[str] = "http/1.1"  # or "h2c" (the HTTP/2 part's contenders)
 
     def __init__(self, workload: Workload) -> None:
         if workload.name not in self.workloads:
@@ -779,3 +780,310 @@ CONTENDERS: dict[str, type[Contender]] = {c.key: c for c in (
 HOPWIRE_FOR = {"sync": "hopwire-sync", "asyncio": "hopwire-async", "uvloop": "hopwire-async-uvloop"}
 FLOOR_FOR = {"pipelined16": "floor-pipelined16"}  # the floor each workload is compared with
 DEFAULT_FLOOR = "floor"
+
+
+# -- HTTP/2 (the HTTP/2 part: http2.py) ------------------------------------------------
+#
+# The same shape, on a server (nginx_h2.conf.template) with two listeners: h2c with
+# prior knowledge, and HTTP/1.1 for hopwire's own pipelining. A contender's
+# `protocol` says which one it talks to ("h2c" or "http/1.1"); each opens one
+# connection and checks in setup that its first answer came over the protocol it
+# claims (a silent fallback to HTTP/1.1 would be timed as HTTP/2).
+#
+# Workloads (`H2_WORKLOADS`): h2_sequential (one request at a time) and
+# h2_multiplexed16 (16 in flight on one connection: 16 streams, or 16 pipelined
+# HTTP/1.1 requests for `hopwire-h1-async-pipelined`, the ratio HTTP/2 is held to).
+# How each client keeps 16 in flight is its own public way: 16 gathered tasks on one
+# pool (hopwire's AsyncPool, httpx's AsyncClient), 16 threads sharing one client
+# (httpx's Client), `request_all` (hopwire: `-all` rows and `Pool`), 16 lazy
+# responses then `gather()` (niquests, multiplexed=True).
+#
+# `afetch(url)` (asyncio contenders): one GET of any URL of the server, for the
+# head-of-line workload (http2.py), which times each request of 16 on its own.
+
+H2_WORKLOADS = (
+    Workload("h2_sequential", "sequential GETs on one HTTP/2 connection (h2c)", 1, False),
+    Workload("h2_multiplexed16", "16 GETs in flight on one connection (16 HTTP/2 streams; "
+             "HTTP/1.1: 16 pipelined)", PIPELINE_DEPTH, True),
+)
+H2_WORKLOADS_BY_NAME = {w.name: w for w in H2_WORKLOADS}
+H2_ALL = frozenset(H2_WORKLOADS_BY_NAME)
+MULTIPLEXED = frozenset(["h2_multiplexed16"])
+
+
+def check_protocol(key: str, got: Any, want: Any) -> None:
+    if got != want:
+        raise Mismatch(f"{key}: answered over {got!r}, not {want!r}")
+
+
+class _HopwireH2Async(AsyncContender):
+    requires: ClassVar[tuple[str, ...]] = ("hopwire",)
+    protocol: ClassVar[str] = "h2c"
+    http2: ClassVar[Any] = "prior-knowledge"
+
+    def run(self, n: int) -> None:
+        if self.workload.pipelined and self.all_at_once:
+            self._await(self._all(n))
+        else:
+            super().run(n)
+
+    all_at_once: ClassVar[bool] = False
+
+    async def _all(self, n: int) -> None:
+        batch = [("GET", self.url)] * PIPELINE_DEPTH
+        for _ in range(n // PIPELINE_DEPTH):
+            for r in await self.pool.request_all(batch):
+                if isinstance(r, Exception) or r.status != 200 or r.content != BODY:
+                    raise mismatch(getattr(r, "status", r), getattr(r, "content", b""))
+
+    async def aopen(self, url: str) -> None:
+        depth = PIPELINE_DEPTH if self.protocol != "h2c" else 1
+        self.pool = AsyncPool(keepalive_expiry=KEEPALIVE, timeout=TIMEOUT, http2=self.http2,
+                              pipeline_depth=depth, max_connections=1, max_connections_per_host=1)
+        r = await self.pool.request("GET", url)
+        check_protocol(self.key, r.http_version, "HTTP/2" if self.protocol == "h2c" else "HTTP/1.1")
+
+    async def aworker(self, i: int, n: int) -> None:
+        request, url = self.pool.request, self.url
+        for _ in range(n):
+            r = await request("GET", url)
+            if r.status != 200 or r.content != BODY:
+                raise mismatch(r.status, r.content)
+
+    async def afetch(self, url: str) -> tuple[int, bytes]:
+        r = await self.pool.request("GET", url)
+        return r.status, r.content
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+class HopwireH2Async(_HopwireH2Async):
+    key = "hopwire-h2-async"
+    label = "hopwire AsyncPool, HTTP/2"
+    workloads = H2_ALL
+    note = "AsyncPool(http2='prior-knowledge'); in h2_multiplexed16, 16 gathered tasks share 1 connection"
+
+
+class HopwireH2AsyncAll(_HopwireH2Async):
+    key = "hopwire-h2-async-all"
+    label = "hopwire AsyncPool, HTTP/2, request_all"
+    workloads = MULTIPLEXED
+    all_at_once = True
+    note = "one coroutine: AsyncPool.request_all, 16 requests a call, 16 streams on 1 connection"
+
+
+class HopwireH2AsyncUvloop(HopwireH2Async):
+    key = "hopwire-h2-async-uvloop"
+    label = "hopwire AsyncPool, HTTP/2, on uvloop"
+    model = "uvloop"
+    loop_name = "uvloop"
+    requires: ClassVar[tuple[str, ...]] = ("hopwire", "uvloop")
+    note = "hopwire-h2-async on a uvloop event loop"
+
+    @classmethod
+    def version(cls) -> str:
+        return loop_version("uvloop")
+
+
+class HopwireH1AsyncPipelined(_HopwireH2Async):
+    key = "hopwire-h1-async-pipelined"
+    label = "hopwire AsyncPool, HTTP/1.1 pipelined, request_all"
+    protocol = "http/1.1"
+    http2 = False
+    workloads = MULTIPLEXED
+    all_at_once = True
+    note = ("the HTTP/1.1 listener: AsyncPool.request_all, 16 pipelined on 1 connection "
+            "(pipeline_depth=16; the pool part's pipelined16)")
+
+
+class HopwireH2Sync(SyncContender):
+    key = "hopwire-h2-sync"
+    label = "hopwire Pool, HTTP/2"
+    requires = ("hopwire",)
+    workloads = H2_ALL
+    protocol: ClassVar[str] = "h2c"
+    note = "Pool(http2='prior-knowledge'); in h2_multiplexed16, one thread: Pool.request_all, 16 a call"
+
+    def setup(self, url: str) -> None:
+        self.url = url
+        self.open(url)  # one thread in both workloads: request_all keeps 16 in flight
+
+    def run(self, n: int) -> None:
+        if not self.workload.pipelined:
+            self.worker(0, n)
+            return
+        batch = [("GET", self.url)] * PIPELINE_DEPTH
+        for _ in range(n // PIPELINE_DEPTH):
+            for r in self.pool.request_all(batch):
+                if isinstance(r, Exception) or r.status != 200 or r.content != BODY:
+                    raise mismatch(getattr(r, "status", r), getattr(r, "content", b""))
+
+    def open(self, url: str) -> None:
+        self.pool = Pool(keepalive_expiry=KEEPALIVE, timeout=TIMEOUT, http2="prior-knowledge",
+                         max_connections=1, max_connections_per_host=1)
+        check_protocol(self.key, self.pool.request("GET", url).http_version, "HTTP/2")
+
+    def worker(self, i: int, n: int) -> None:
+        request, url = self.pool.request, self.url
+        for _ in range(n):
+            r = request("GET", url)
+            if r.status != 200 or r.content != BODY:
+                raise mismatch(r.status, r.content)
+
+    def shut(self) -> None:
+        self.pool.close()
+
+
+def _httpx_h2_options() -> dict[str, Any]:
+    httpx = import_peer("httpx")
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE)
+    return dict(http1=False, http2=True, limits=limits, timeout=TIMEOUT)
+
+
+class HttpxH2Async(AsyncContender):
+    key = "httpx-h2-async"
+    label = "httpx AsyncClient, HTTP/2"
+    requires: ClassVar[tuple[str, ...]] = ("httpx", "h2")
+    workloads = H2_ALL
+    protocol: ClassVar[str] = "h2c"
+    note = "AsyncClient(http1=False, http2=True): h2c prior knowledge (h2); 16 gathered tasks, 1 connection"
+
+    async def aopen(self, url: str) -> None:
+        self.client = import_peer("httpx").AsyncClient(**_httpx_h2_options())
+        check_protocol(self.key, (await self.client.get(url)).http_version, "HTTP/2")
+
+    async def aworker(self, i: int, n: int) -> None:
+        get, url = self.client.get, self.url
+        for _ in range(n):
+            r = await get(url)
+            if r.status_code != 200 or r.content != BODY:
+                raise mismatch(r.status_code, r.content)
+
+    async def afetch(self, url: str) -> tuple[int, bytes]:
+        r = await self.client.get(url)
+        return r.status_code, r.content
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class HttpxH2Sync(SyncContender):
+    key = "httpx-h2-sync"
+    label = "httpx Client, HTTP/2"
+    requires = ("httpx", "h2")
+    workloads = H2_ALL
+    protocol: ClassVar[str] = "h2c"
+    note = "Client(http1=False, http2=True); in h2_multiplexed16, 16 threads share 1 connection"
+
+    def open(self, url: str) -> None:
+        self.client = import_peer("httpx").Client(**_httpx_h2_options())
+        check_protocol(self.key, self.client.get(url).http_version, "HTTP/2")
+
+    def worker(self, i: int, n: int) -> None:
+        get, url = self.client.get, self.url
+        for _ in range(n):
+            r = get(url)
+            if r.status_code != 200 or r.content != BODY:
+                raise mismatch(r.status_code, r.content)
+
+    def shut(self) -> None:
+        self.client.close()
+
+
+def _niquests_options(multiplexed: bool) -> dict[str, Any]:
+    return dict(disable_http1=True, multiplexed=multiplexed, pool_connections=1, pool_maxsize=1,
+                retries=False, timeout=TIMEOUT, keepalive_delay=KEEPALIVE, keepalive_idle_window=KEEPALIVE)
+
+
+class NiquestsAsync(AsyncContender):
+    key = "niquests-async"
+    label = "niquests AsyncSession, HTTP/2"
+    requires: ClassVar[tuple[str, ...]] = ("niquests",)
+    workloads = H2_ALL
+    protocol: ClassVar[str] = "h2c"
+    note = ("AsyncSession(disable_http1=True): h2c prior knowledge; in h2_multiplexed16, "
+            "multiplexed=True: 16 lazy responses, then gather()")
+
+    def run(self, n: int) -> None:
+        if self.workload.pipelined:
+            self._await(self._lazy(n))
+        else:
+            self._await(self.aworker(0, n))
+
+    async def _lazy(self, n: int) -> None:
+        get, url, gather = self.session.get, self.url, self.session.gather
+        for _ in range(n // PIPELINE_DEPTH):
+            rs = [await get(url) for _ in range(PIPELINE_DEPTH)]
+            await gather()
+            for r in rs:
+                if r.status_code != 200 or r.content != BODY:
+                    raise mismatch(r.status_code, r.content)
+
+    async def aopen(self, url: str) -> None:
+        niquests = import_peer("niquests")
+        self.session = niquests.AsyncSession(**_niquests_options(self.workload.pipelined))
+        r = await self.session.get(url)
+        if self.workload.pipelined:
+            await self.session.gather()
+        check_protocol(self.key, r.http_version, 20)
+
+    async def aworker(self, i: int, n: int) -> None:
+        get, url = self.session.get, self.url
+        for _ in range(n):
+            r = await get(url)
+            if r.status_code != 200 or r.content != BODY:
+                raise mismatch(r.status_code, r.content)
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+class NiquestsSync(SyncContender):
+    key = "niquests-sync"
+    label = "niquests Session, HTTP/2"
+    requires = ("niquests",)
+    workloads = H2_ALL
+    protocol: ClassVar[str] = "h2c"
+    note = ("Session(disable_http1=True): h2c prior knowledge; in h2_multiplexed16, one thread, "
+            "multiplexed=True: 16 lazy responses, then gather()")
+
+    def setup(self, url: str) -> None:
+        self.url = url
+        self.open(url)  # one thread in both workloads
+
+    def run(self, n: int) -> None:
+        if not self.workload.pipelined:
+            self.worker(0, n)
+            return
+        get, url, gather = self.session.get, self.url, self.session.gather
+        for _ in range(n // PIPELINE_DEPTH):
+            rs = [get(url) for _ in range(PIPELINE_DEPTH)]
+            gather()
+            for r in rs:
+                if r.status_code != 200 or r.content != BODY:
+                    raise mismatch(r.status_code, r.content)
+
+    def open(self, url: str) -> None:
+        self.session = import_peer("niquests").Session(**_niquests_options(self.workload.pipelined))
+        r = self.session.get(url)
+        self.session.gather()
+        check_protocol(self.key, r.http_version, 20)
+
+    def worker(self, i: int, n: int) -> None:
+        get, url = self.session.get, self.url
+        for _ in range(n):
+            r = get(url)
+            if r.status_code != 200 or r.content != BODY:
+                raise mismatch(r.status_code, r.content)
+
+    def shut(self) -> None:
+        self.session.close()
+
+
+# In table order, like CONTENDERS. Not in CONTENDERS: the pool part's server speaks HTTP/1.1.
+H2_CONTENDERS: dict[str, type[Contender]] = {c.key: c for c in (
+    HopwireH2Sync, HopwireH2Async, HopwireH2AsyncAll, HopwireH2AsyncUvloop, HopwireH1AsyncPipelined,
+    HttpxH2Sync, HttpxH2Async, NiquestsSync, NiquestsAsync,
+)}
+H2_HOPWIRE_FOR = {"sync": "hopwire-h2-sync", "asyncio": "hopwire-h2-async", "uvloop": "hopwire-h2-async-uvloop"}

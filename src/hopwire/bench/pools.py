@@ -23,7 +23,7 @@ import gc
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -116,17 +116,23 @@ def _close(c: pp.Contender) -> None:
         pass  # a client that fails to close does not change its timings
 
 
-def run_workload(w: pp.Workload, keys: list[str], url: str, settings: Settings, deadline: float,
-                 server: Server | None, step: Step = lambda label, done: None,
-                 log: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
-    """One workload: every contender's outcome by key (status ok / n/a / not installed / failed)."""
+def run_workload(w: pp.Workload, keys: list[str], url: str | Mapping[str, str], settings: Settings,
+                 deadline: float, server: Server | None, step: Step = lambda label, done: None,
+                 log: Callable[[str], None] = lambda line: None,
+                 registry: Mapping[str, type[pp.Contender]] = pp.CONTENDERS,
+                 part: str = "pools") -> dict[str, Any]:
+    """One workload: every contender's outcome by key (status ok / n/a / not installed / failed).
+
+    `url`: the server's, or one per contender key (the HTTP/2 part: h2c or HTTP/1.1
+    listener); `registry`: where the keys are (`pool_peers.CONTENDERS`, or H2_CONTENDERS);
+    `part`: the progress label."""
     rows: dict[str, dict[str, Any]] = {}
     live: list[pp.Contender] = []
     rounds_run = 0
-    step(f"pools: {w.name} gate", 0)
+    step(f"{part}: {w.name} gate", 0)
     try:
         for key in keys:
-            cls = pp.CONTENDERS[key]
+            cls = registry[key]
             if w.name not in cls.workloads:
                 rows[key] = {"status": "n/a"}
                 continue
@@ -136,7 +142,7 @@ def run_workload(w: pp.Workload, keys: list[str], url: str, settings: Settings, 
                 continue
             c = cls(w)
             try:
-                c.setup(url)
+                c.setup(url if isinstance(url, str) else url[key])
                 c.run(_round_up(2 * w.concurrency, w.concurrency))  # the gate
             except Exception as exc:
                 rows[key] = {"status": "failed", "detail": "gate: " + _error(exc)}
@@ -144,7 +150,7 @@ def run_workload(w: pp.Workload, keys: list[str], url: str, settings: Settings, 
                 _close(c)
                 continue
             live.append(c)
-        step(f"pools: {w.name} calibration", 1)
+        step(f"{part}: {w.name} calibration", 1)
         sizes: dict[str, int] = {}
         for c in list(live):
             try:
@@ -154,7 +160,7 @@ def run_workload(w: pp.Workload, keys: list[str], url: str, settings: Settings, 
                 log(f"{c.key} failed its warm-up on {w.name}: {_error(exc)}")
                 live.remove(c)
                 _close(c)
-        step(f"pools: {w.name} round 1/{settings.rounds}", 1)
+        step(f"{part}: {w.name} round 1/{settings.rounds}", 1)
         samples: dict[str, list[dict[str, float]]] = {c.key: [] for c in live}
         for r in range(settings.rounds):
             if r and time.monotonic() > deadline:
@@ -172,14 +178,14 @@ def run_workload(w: pp.Workload, keys: list[str], url: str, settings: Settings, 
                     live.remove(c)
                     _close(c)
             rounds_run += 1
-            step(f"pools: {w.name} round {min(r + 2, settings.rounds)}/{settings.rounds}", 1)
+            step(f"{part}: {w.name} round {min(r + 2, settings.rounds)}/{settings.rounds}", 1)
         for c in live:
             if samples[c.key]:
                 rows[c.key] = {"status": "ok", **_summary(samples[c.key])}
     finally:
         for c in live:
             _close(c)
-    step(f"pools: {w.name} done", settings.rounds - rounds_run)
+    step(f"{part}: {w.name} done", settings.rounds - rounds_run)
     return {"title": w.title, "concurrency": w.concurrency, "pipelined": w.pipelined,
             "floor": pp.FLOOR_FOR.get(w.name, pp.DEFAULT_FLOOR),
             "contenders": {key: rows[key] for key in keys if key in rows}}
@@ -190,10 +196,10 @@ def steps(workloads: list[pp.Workload], settings: Settings) -> int:
     return len(workloads) * (settings.rounds + 2)
 
 
-def versions(keys: list[str]) -> dict[str, str]:
+def versions(keys: list[str], registry: Mapping[str, type[pp.Contender]] = pp.CONTENDERS) -> dict[str, str]:
     out = {}
     for key in keys:
-        cls = pp.CONTENDERS[key]
+        cls = registry[key]
         out[key] = "not installed" if cls.missing() else cls.version()
     return out
 

@@ -57,7 +57,8 @@ def ratio_text(ratio: float | None, s: Symbols) -> str:
 def header(doc: dict[str, Any], s: Symbols) -> list[str]:
     env = doc["environment"]
     lines = [
-        "hopwire bench: hopwire against the HTTP/1.x libraries installed here",
+        "hopwire bench: hopwire against the HTTP/1.x libraries installed here"
+        + (" (and the HTTP/2 ones)" if (doc.get("http2") or {}).get("workloads") else ""),
         f"  machine   {describe_machine(env['machine'])}",
         f"  python    {env['python']}",
         f"  hopwire   {env['hopwire']['version']}; parser twin: {describe_twin(env['hopwire'])}",
@@ -102,6 +103,19 @@ def _peer_versions(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
                     missing.append(name)
             elif version:
                 found.setdefault(name, version)
+    h2 = doc.get("http2") or {}
+    for key, version in h2.get("versions", {}).items():
+        if key.endswith("-uvloop"):
+            name = "uvloop"
+        elif key.startswith("hopwire"):
+            continue
+        else:
+            name = key.split("-")[0]
+        if version == "not installed":
+            if name not in missing:
+                missing.append(name)
+        elif version:
+            found.setdefault(name, version)
     proxy = doc.get("proxy")
     if proxy:
         text = str(proxy.get("servers", {}).get("nginx-proxy", ""))
@@ -278,6 +292,132 @@ def pool_summary(doc: dict[str, Any], s: Symbols) -> list[str]:
     return markdown(head, table, "<" + ">" * len(names))
 
 
+# -- HTTP/2 ------------------------------------------------------------------------
+
+def http2_report(doc: dict[str, Any], s: Symbols) -> list[str]:
+    """The HTTP/2 part: what ran where, a table per workload, head of line, the targets."""
+    title = "## HTTP/2: GET / (200, 13-byte body, checked), h2c with prior knowledge, one connection"
+    if doc.get("skipped"):
+        return [title, "", f"  skipped   {doc['skipped']}"]
+    st, hs = doc["settings"], doc.get("hol_settings", {})
+    lines = [title, "", f"  server    {doc.get('server', '')}", f"  CPUs      {doc.get('placement', '')}"]
+    if "others_cpu" in doc:
+        lines.append(f"  load      other processes used {doc['others_cpu']:.0%} of one CPU during "
+                     "this part (approx.)")
+    lines.append(f"  method    {st['rounds']} interleaved rounds of one ~{st['batch_s']:g} s batch per "
+                 "contender, after a checked first run, calibration and warm-up; median over rounds; gc on")
+    if hs:
+        lines.append(f"            head of line: up to {hs['rounds']} rounds of 16 per contender, "
+                     "interleaved, after a checked round and a warm-up round")
+    for i, (key, note) in enumerate(doc.get("notes", {}).items()):
+        lines.append(("  notes     " if i == 0 else "            ") + f"{key}: {note}")
+    for name, result in doc.get("workloads", {}).items():
+        lines += [""] + http2_table(name, result, s)
+    if doc.get("head_of_line"):
+        lines += [""] + hol_table(doc["head_of_line"], s)
+    if len(doc.get("workloads", {})) > 1:
+        lines += ["", f"### HTTP/2 summary: median req/s (client CPU {s.mu}s per request)", ""]
+        lines += _summary_table(doc["workloads"], s)
+    if doc.get("ratios"):
+        lines += ["", "### HTTP/2 figures and targets (this run)", ""]
+        lines += targets_table(doc["ratios"], s)
+    return lines
+
+
+def _protocol(key: str) -> str:
+    return "HTTP/2" if getattr(pp.H2_CONTENDERS[key], "protocol", "h2c") == "h2c" else "HTTP/1.1"
+
+
+def http2_table(name: str, result: dict[str, Any], s: Symbols) -> list[str]:
+    rows = result["contenders"]
+    out = [f"### {name}: {result['title']}", ""]
+    head = ["contender", "protocol", "I/O", "req/s (median)", f"spread (min{s.en_dash}max)",
+            f"CPU {s.mu}s/req", f"server {s.mu}s/req", "vs hopwire"]
+    table: list[list[str]] = []
+    notes: list[str] = []
+    for key, row in rows.items():
+        cls = pp.H2_CONTENDERS[key]
+        if row["status"] != "ok":
+            if row["status"] == "n/a":
+                continue
+            table.append([key, _protocol(key), cls.model, row["status"], "", "", "", ""])
+            if row.get("detail") and row["status"] == "failed":
+                notes.append(f"{key}: {row['detail']}")
+            continue
+        hw_key = pp.H2_HOPWIRE_FOR.get(cls.model, "hopwire-h2-sync")
+        hw = _ok(rows, hw_key)
+        table.append([
+            key, _protocol(key), cls.model, f"{row['req_s']:,.0f}",
+            f"{row['req_s_min']:,.0f}{s.en_dash}{row['req_s_max']:,.0f}", f"{row['cpu_us']:.1f}",
+            f"{row['server_cpu_us']:.1f}" if "server_cpu_us" in row else "",
+            "baseline" if key == hw_key else ratio_text(hw["req_s"] / row["req_s"] if hw else None, s),
+        ])
+    out += markdown(head, table, "<<<>>>><")
+    batches = ", ".join(f"{k} {r['batch']:,}" for k, r in rows.items() if r["status"] == "ok")
+    rounds = max((r["rounds"] for r in rows.values() if r["status"] == "ok"), default=0)
+    out += ["", f"{rounds} rounds; requests per batch: {batches or s.em_dash}"]
+    out += [f"FAILED {note}" for note in notes]
+    return out
+
+
+def hol_table(result: dict[str, Any], s: Symbols) -> list[str]:
+    out = [f"### h2_head_of_line: {result['title']}", ""]
+    head = ["contender", "protocol", "slow ms (median)", "fast p50 ms", "fast p99 ms", "fast max ms",
+            "rounds"]
+    table: list[list[str]] = []
+    notes: list[str] = []
+    for key, row in result["contenders"].items():
+        if row["status"] != "ok":
+            table.append([key, _protocol(key), row["status"], "", "", "", ""])
+            if row.get("detail") and row["status"] == "failed":
+                notes.append(f"{key}: {row['detail']}")
+            continue
+        table.append([key, row["protocol"], f"{row['slow_ms']:.1f}", f"{row['fast_p50_ms']:.2f}",
+                      f"{row['fast_p99_ms']:.2f}", f"{row['fast_max_ms']:.2f}", str(row["rounds"])])
+    out += markdown(head, table, "<<>>>>>")
+    out += ["", f"each round: GET /slow (answered {result['slow_ms']} ms late), then {result['fast']} GET / "
+            "at once, one connection; fast: the latencies of those " + str(result["fast"])]
+    out += [f"FAILED {note}" for note in notes]
+    return out
+
+
+def targets_table(figures: list[dict[str, Any]], s: Symbols) -> list[str]:
+    table = []
+    for f in figures:
+        unit = {"x": s.times, "us": f" {s.mu}s", "ms": " ms"}[f["unit"]]
+        value = f"{f['value']:.2f}{unit}" if f["unit"] != "us" else f"{f['value']:.1f}{unit}"
+        if f["target"] is None:
+            target, met = "", ""
+        else:
+            op = "≥" if f["unit"] == "x" else "≤"
+            op = op if s.times == "×" else (">=" if op == "≥" else "<=")
+            target = f"{op} {f['target']:g}{unit}"
+            met = "yes" if f["ok"] else "NO"
+        table.append([f["name"], value, target, met])
+    return markdown(["figure", "value", "target", "met"], table, "<>><")
+
+
+def _summary_table(workloads: dict[str, Any], s: Symbols) -> list[str]:
+    names = list(workloads)
+    keys: list[str] = []
+    for result in workloads.values():
+        keys += [k for k in result["contenders"] if k not in keys]
+    table = []
+    for key in keys:
+        cells = [key]
+        for name in names:
+            row = workloads[name]["contenders"].get(key)
+            if row is None or row["status"] == "n/a":
+                cells.append(s.em_dash)
+            elif row["status"] != "ok":
+                cells.append(row["status"])
+            else:
+                cells.append(f"{row['req_s']:,.0f} ({row['cpu_us']:.0f})")
+        table.append(cells)
+    return markdown(["contender"] + [f"{n} req/s ({s.mu}s CPU)" for n in names], table,
+                    "<" + ">" * len(names))
+
+
 # -- proxy -------------------------------------------------------------------------
 
 def _us(row: dict[str, Any], name: str, signed: bool = False) -> str:
@@ -374,6 +514,11 @@ def proxy_summary(doc: dict[str, Any], s: Symbols) -> list[str]:
     return markdown(head, table, "<" + ">" * (len(names) + 1))
 
 
+HTTP2_FOOTNOTES = [
+    "HTTP/2: vs hopwire compares with hopwire over HTTP/2 of the same I/O model; server {mu}s/req is",
+    "nginx's; head of line: each request timed on its own, from its task's start to its checked answer.",
+]
+
 PROXY_FOOTNOTES = [
     "proxy: req/s through each route, one client; added {mu}s: the route's latency minus the direct",
     "route's in the same round (median over rounds); client/proxy/origin {mu}s/req: CPU time per",
@@ -401,11 +546,15 @@ def report(doc: dict[str, Any], s: Symbols | None = None) -> str:
         lines += [""] + parsers_report(doc["parsers"], s)
     if doc.get("pools"):
         lines += [""] + pools_report(doc["pools"], s)
+    if doc.get("http2"):
+        lines += [""] + http2_report(doc["http2"], s)
     if doc.get("proxy"):
         lines += [""] + proxy_report(doc["proxy"], s)
     lines.append("")
-    if doc.get("parsers") or doc.get("pools"):
+    if doc.get("parsers") or doc.get("pools") or (doc.get("http2") or {}).get("workloads"):
         lines += [line.format(mu=s.mu) for line in FOOTNOTES]
+    if (doc.get("http2") or {}).get("workloads"):
+        lines += [line.format(mu=s.mu) for line in HTTP2_FOOTNOTES]
     if doc.get("proxy"):
         lines += [line.format(mu=s.mu) for line in PROXY_FOOTNOTES]
     lines.append(f"({doc.get('elapsed_s', 0):.0f} s)")

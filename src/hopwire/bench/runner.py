@@ -1,12 +1,15 @@
-"""`hopwire bench`: the parser and pool benchmarks in one run, one report.
+"""`hopwire bench`: the parser, pool and HTTP/2 benchmarks in one run, one report.
 
 A `Plan` says what runs (which workloads, how many rounds, which server);
 `run(plan)` runs it and returns the results document that `report.report()`
 prints, `--json` writes and `plot.plot()` draws. The parser part comes first
 (in-process, no server), then the pool part (a server started for it and
-stopped after it). Each part has a time budget; a workload whose share is
-spent stops adding rounds, so a run ends in bounded time however slow a
-contender or a loaded machine is.
+stopped after it), then the HTTP/2 part (`http2.py`: nginx with an h2c
+listener, started for it; skipped, with the reason in the report, when nginx
+or its http_v2 module is missing, or with --server embedded; --http2-only runs
+it alone). Each part has a time budget; a workload whose share is spent stops
+adding rounds, so a run ends in bounded time however slow a contender or a
+loaded machine is.
 
 `hopwire bench --proxy` runs the proxy benchmark instead (`proxies.py`:
 `hopwire proxy` against nginx as a reverse proxy, in front of one origin),
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import parsers, pools, proxies
+from . import http2, parsers, pools, proxies
 from . import pool_peers as pp
 from .environment import environment
 from .progress import Progress
@@ -35,7 +38,7 @@ from .report import Symbols, report
 from .target import PLACEMENTS, SERVERS, ServerUnavailable
 from .workloads import WORKLOADS, Workload
 
-ALL_WORKLOADS = [w.name for w in WORKLOADS] + [w.name for w in pp.WORKLOADS]
+ALL_WORKLOADS = [w.name for w in WORKLOADS] + [w.name for w in pp.WORKLOADS] + http2.WORKLOAD_NAMES
 PROXY_WORKLOADS = [w.name for w in proxies.WORKLOADS]  # with --proxy (names shared with pools)
 
 
@@ -51,23 +54,29 @@ class Plan:
     command: str = ""  # shown in the report: how to run this again
     proxy_workloads: list[proxies.Workload] = field(default_factory=list)  # --proxy
     proxy_settings: proxies.Settings = proxies.FULL
+    h2_workloads: list[pp.Workload] = field(default_factory=list)  # the HTTP/2 part
+    h2_settings: pools.Settings = http2.FULL
+    h2_hol: http2.HolSettings = http2.HOL_FULL
 
     def steps(self) -> int:
         return (parsers.steps(self.parser_workloads, self.parser_settings)
                 + pools.steps(self.pool_workloads, self.pool_settings)
+                + http2.steps(self.h2_workloads, self.h2_settings)
                 + proxies.steps(self.proxy_workloads, self.proxy_settings))
 
 
 def make_plan(*, quick: bool = False, parsers_only: bool = False, pool_only: bool = False,
               workloads: list[str] | None = None, rounds: int | None = None, server: str = "auto",
               placement: str = "same", pool_contenders: list[str] | None = None,
-              command: str = "", proxy: bool = False) -> Plan:
+              command: str = "", proxy: bool = False, http2_only: bool = False) -> Plan:
     """The plan for these options; ValueError for a name that is not a workload.
 
-    `proxy`: the proxy benchmark only (its workloads: PROXY_WORKLOADS)."""
+    `proxy`: the proxy benchmark only (its workloads: PROXY_WORKLOADS).
+    `http2_only`: the HTTP/2 part only (http2.WORKLOAD_NAMES); without a part
+    flag, a run has the parser, pool and HTTP/2 parts."""
+    if sum([parsers_only, pool_only, proxy, http2_only]) > 1:
+        raise ValueError("--proxy, --parsers-only, --pool-only and --http2-only exclude each other")
     if proxy:
-        if parsers_only or pool_only:
-            raise ValueError("--proxy, --parsers-only and --pool-only exclude each other")
         unknown = [name for name in workloads or () if name not in PROXY_WORKLOADS]
         if unknown:
             raise ValueError(f"unknown proxy workload {', '.join(unknown)}: one of {', '.join(PROXY_WORKLOADS)}")
@@ -83,21 +92,23 @@ def make_plan(*, quick: bool = False, parsers_only: bool = False, pool_only: boo
     if unknown:
         hint = " (--proxy workloads need --proxy)" if set(unknown) <= set(PROXY_WORKLOADS) else ""
         raise ValueError(f"unknown workload {', '.join(unknown)}: one of {', '.join(ALL_WORKLOADS)}{hint}")
-    if parsers_only and pool_only:
-        raise ValueError("--parsers-only and --pool-only exclude each other")
     chosen = set(workloads or ALL_WORKLOADS)
-    parser_workloads = [] if pool_only else [w for w in WORKLOADS if w.name in chosen]
-    pool_workloads = [] if parsers_only else [w for w in pp.WORKLOADS if w.name in chosen]
+    parser_workloads = [] if pool_only or http2_only else [w for w in WORKLOADS if w.name in chosen]
+    pool_workloads = [] if parsers_only or http2_only else [w for w in pp.WORKLOADS if w.name in chosen]
+    h2_workloads = [] if parsers_only or pool_only else [w for w in http2.WORKLOADS if w.name in chosen]
     ps = parsers.QUICK if quick else parsers.FULL
     qs = pools.QUICK if quick else pools.FULL
+    hs = http2.QUICK if quick else http2.FULL
     if rounds is not None:
         if rounds < 1:
             raise ValueError("rounds must be at least 1")
         ps = parsers.Settings(rounds, ps.batch_ms, ps.budget_s)
         qs = pools.Settings(rounds, qs.batch_s, qs.warmup_s, qs.budget_s)
-    if not parser_workloads and not pool_workloads:
+        hs = pools.Settings(rounds, hs.batch_s, hs.warmup_s, hs.budget_s)
+    if not parser_workloads and not pool_workloads and not h2_workloads:
         raise ValueError("nothing to run: the workloads chosen are not in the part chosen")
-    return Plan(parser_workloads, pool_workloads, ps, qs, server, placement, pool_contenders, command)
+    return Plan(parser_workloads, pool_workloads, ps, qs, server, placement, pool_contenders, command,
+                h2_workloads=h2_workloads, h2_settings=hs, h2_hol=http2.HOL_QUICK if quick else http2.HOL_FULL)
 
 
 def run(plan: Plan, progress: Progress | None = None) -> dict[str, Any]:
@@ -112,6 +123,10 @@ def run(plan: Plan, progress: Progress | None = None) -> dict[str, Any]:
             doc["pools"] = pools.run(plan.pool_workloads, plan.pool_contenders,
                                      settings=plan.pool_settings, server=plan.server,
                                      placement=plan.placement, step=bar.step, log=bar.note)
+        if plan.h2_workloads:
+            doc["http2"] = http2.run(plan.h2_workloads, settings=plan.h2_settings, hol=plan.h2_hol,
+                                     server=plan.server, placement=plan.placement, step=bar.step,
+                                     log=bar.note)
         if plan.proxy_workloads:
             doc["proxy"] = proxies.run(plan.proxy_workloads, settings=plan.proxy_settings,
                                        server=plan.server, placement=plan.placement, step=bar.step,
@@ -129,6 +144,8 @@ def hopwire_failures(doc: dict[str, Any]) -> list[str]:
         for key, row in result["contenders"].items():
             if key.startswith("hopwire") and row["status"] == "failed":
                 out.append(f"{key} on {name}: {row.get('detail', '')}")
+    if doc.get("http2"):
+        out += http2.hopwire_failed(doc["http2"])
     if doc.get("proxy"):
         out += proxies.hopwire_failed(doc["proxy"])
     return out
@@ -138,7 +155,7 @@ def hopwire_failures(doc: dict[str, Any]) -> list[str]:
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--quick", action="store_true",
-                    help="fewer, shorter rounds: about a minute (a full run takes about three)")
+                    help="fewer, shorter rounds: about a minute (a full run takes about four)")
     ap.add_argument("--json", metavar="FILE", help="also write the raw results (every round) here")
     ap.add_argument("--plot", metavar="FILE.png",
                     help="draw a bar chart of the results (needs matplotlib: pip install 'hopwire[plot]')")
@@ -148,6 +165,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     part = ap.add_mutually_exclusive_group()
     part.add_argument("--parsers-only", action="store_true", help="only the parser benchmarks")
     part.add_argument("--pool-only", action="store_true", help="only the connection pool benchmarks")
+    part.add_argument("--http2-only", action="store_true",
+                      help="only the HTTP/2 part: the pools over h2c against httpx and niquests over "
+                           "HTTP/2, head-of-line latency (needs nginx with http_v2; about 80 s, "
+                           "--quick about 12 s)")
     part.add_argument("--proxy", action="store_true",
                       help="only the proxy benchmark: hopwire proxy against nginx as a reverse proxy, "
                            "both in front of one origin (about 90 s; --quick about 15 s)")
@@ -156,7 +177,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="only these workloads (repeatable): " + ", ".join(ALL_WORKLOADS)
                     + "; with --proxy: " + ", ".join(PROXY_WORKLOADS))
     ap.add_argument("--rounds", type=int, metavar="N", help="rounds per workload (default 21 for parsers, "
-                    "7 for pools and 13 for the proxy; --quick 7, 3 and 5)")
+                    "7 for pools and HTTP/2 and 13 for the proxy; --quick 7, 3 and 5)")
     ap.add_argument("--placement", choices=PLACEMENTS, default="same",
                     help="pool and proxy benchmarks: client and servers on the same CPU (default), "
                          "on two, or unpinned")
@@ -178,7 +199,8 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     try:
         plan = make_plan(quick=args.quick, parsers_only=args.parsers_only, pool_only=args.pool_only,
                          workloads=args.workload, rounds=args.rounds, server=args.server,
-                         placement=args.placement, command=_command(argv), proxy=args.proxy)
+                         placement=args.placement, command=_command(argv), proxy=args.proxy,
+                         http2_only=args.http2_only)
     except ValueError as exc:
         print(f"hopwire bench: {exc}", file=sys.stderr)
         return 2
