@@ -288,6 +288,11 @@ class ConnectionBase:
         """Feed bytes read from the transport; each event goes into its exchange."""
         raise NotImplementedError
 
+    @property
+    def settled(self) -> bool:
+        """Are its limits known (HTTP/2: the server's SETTINGS came)?"""
+        return True
+
     def room(self) -> int:
         """How many more requests it takes at once (multiplexed: streams to spare; an
         HTTP/1.1 connection's pipelining is the pool's to decide: 0)."""
