@@ -15,6 +15,10 @@ POOL_CORE = (
     "hopwire._pool.base",
     "hopwire._pool.sync",
     "hopwire._pool.aio",
+    "hopwire._h2.connection",
+    "hopwire._pool.h2session",
+    "hopwire._pool.aio_h2",
+    "hopwire._pool.sync_h2",
 )
 
 # The C twins written in Cython under ext/ (module, .pyx source, include directory);

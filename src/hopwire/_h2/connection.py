@@ -626,36 +626,54 @@ class H2Connection:
                 and not self._transport_closed and self._next_stream_id <= _MAX_STREAM_ID
                 and len(self._streams) < self._max_concurrent)
 
-    @property
-    def open_streams(self) -> int:
-        """Streams open or half-closed: those MAX_CONCURRENT_STREAMS counts (§5.1.2)."""
+    # The predicates as methods too (C calls from a compiled pool, where a property is a
+    # Python call): `open_count`, `room`, `ended`, `closing`, `idle`.
+
+    def open_count(self) -> int:
         return len(self._streams)
 
-    @property
-    def streams_left(self) -> int:
-        """How many more streams may be opened now (0 when none may)."""
+    def room(self) -> int:
         if not self.can_open_stream():
             return 0
         return min(self._max_concurrent - len(self._streams),
                    (_MAX_STREAM_ID - self._next_stream_id) // 2 + 1)
 
+    def ended(self) -> bool:
+        return (self._error is not None or self._transport_closed
+                or (not self._streams and self._no_new_streams()))
+
+    def closing(self) -> bool:
+        return bool(self._streams) and self._no_new_streams() and not (
+            self._error is not None or self._transport_closed)
+
+    def idle(self) -> bool:
+        return not self._streams and not self.ended()
+
+    @property
+    def open_streams(self) -> int:
+        """Streams open or half-closed: those MAX_CONCURRENT_STREAMS counts (§5.1.2)."""
+        return self.open_count()
+
+    @property
+    def streams_left(self) -> int:
+        """How many more streams may be opened now (0 when none may)."""
+        return self.room()
+
     @property
     def is_closed(self) -> bool:
         """Done: the driver closes the transport (after writing `data_to_send()`)."""
-        return (self._error is not None or self._transport_closed
-                or (not self._streams and self._no_new_streams()))
+        return self.ended()
 
     @property
     def is_closing(self) -> bool:
         """No new stream may be opened (GOAWAY either way, identifiers spent), but
         open streams may still be answered."""
-        return bool(self._streams) and self._no_new_streams() and not (
-            self._error is not None or self._transport_closed)
+        return self.closing()
 
     @property
     def is_idle(self) -> bool:
         """No stream open, and one may be opened."""
-        return not self._streams and not self.is_closed
+        return self.idle()
 
     def _no_new_streams(self) -> bool:
         return (self._goaway_last >= 0 or self._local_goaway
@@ -716,11 +734,22 @@ class H2Connection:
             if self._next_stream_id > _MAX_STREAM_ID:
                 raise StreamIdsExhausted("no stream identifier left: open a new connection")
             raise ConnectionStateError(f"no stream may be opened now: {self._why_not()}")
-        fields, method_b, length = _request_fields(method, scheme, authority, path, headers)
+        return self.send_head(request_head(method, scheme, authority, path, headers), end_stream)
+
+    def send_head(self, head: RequestHead, end_stream: bool = True) -> int:
+        """`send_request` of a head checked and made by `request_head()` (a pool makes
+        the head of a request once and sends it on any connection)."""
+        if not self.can_open_stream():
+            if self._next_stream_id > _MAX_STREAM_ID:
+                raise StreamIdsExhausted("no stream identifier left: open a new connection")
+            raise ConnectionStateError(f"no stream may be opened now: {self._why_not()}")
+        fields, method_b, length = head
         if end_stream and length > 0:
             raise LocalProtocolError(CONTENT_LENGTH_NOT_REACHED, f"content-length {length}")
         if self._peer_max_header_list != _UNLIMITED:
-            size = sum(len(n) + len(v) + 32 for n, v in fields)
+            size = 0
+            for name, value in fields:  # (§6.5.2: octets of names and values, 32 a field)
+                size += len(name) + len(value) + 32
             if size > self._peer_max_header_list:
                 raise LocalProtocolError(HEADER_LIST_OVER_PEER_LIMIT,
                                          f"{size} > {self._peer_max_header_list}")
@@ -1355,9 +1384,14 @@ class H2Connection:
 # -- request heads ---------------------------------------------------------------------
 
 
-def _request_fields(method: Text, scheme: Text, authority: Text | None, path: Text,
-                    headers: Iterable[tuple[Text, Text]]) -> tuple[list[Field], bytes, int]:
-    """The field list of a request (§8.3.1), its method, and its content-length (-1)."""
+RequestHead = tuple[list[Field], bytes, int]
+
+
+def request_head(method: Text, scheme: Text, authority: Text | None, path: Text,
+                 headers: Iterable[tuple[Text, Text]]) -> RequestHead:
+    """The field list of a request (§8.3.1), its method, and its content-length (-1),
+    checked (see `H2Connection.send_request`). Immutable by convention: it may be sent
+    on any connection, again."""
     method_b = method if type(method) is bytes else _octets(method, "ascii", "method")
     if not method_b or 1 in method_b.translate(_TOKEN):
         raise LocalProtocolError(INVALID_METHOD, repr(method_b))

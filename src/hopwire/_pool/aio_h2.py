@@ -38,7 +38,7 @@ class AsyncH2Link(AsyncLink):
 
     def __init__(self, transport: asyncio.Transport, session: H2Session, number: int,
                  replay_unsafe: bool, loop: asyncio.AbstractEventLoop, pool: Any) -> None:
-        super().__init__(transport, session, number, replay_unsafe, loop)
+        AsyncLink.__init__(self, transport, session, number, replay_unsafe, loop)
         self.session = session
         self.pool = pool  # told when the server allows more streams (`_room_grew`)
         self.activity: dict[int, float] = {}  # loop time of each stream's last event
@@ -136,7 +136,7 @@ class AsyncH2Link(AsyncLink):
                 self.window_waiters.remove(waiter)
 
     def wake_drain(self) -> None:
-        super().wake_drain()
+        AsyncLink.wake_drain(self)
         waiters, self.window_waiters = self.window_waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -169,7 +169,7 @@ class AsyncH2Link(AsyncLink):
             self.pool._room_grew()
 
     async def next_event(self, ex: Exchange, timeout: float | None) -> Any:
-        event = await super().next_event(ex, timeout)
+        event = await AsyncLink.next_event(self, ex, timeout)
         if type(event) is Data and not ex.collect:
             self.session.consumed(ex.rid, len(event.data))
             self.write_frames()
@@ -180,10 +180,10 @@ class AsyncH2Link(AsyncLink):
             ex.collect = True  # the rest is given back to the windows as it arrives
             self.session.settle(ex.rid)
             self.write_frames()
-        await super().wait_end(ex, timeout)
+        await AsyncLink.wait_end(self, ex, timeout)
 
     def sleep(self, ex: Exchange, timeout: float | None) -> asyncio.Future[Any]:
-        waiter = super().sleep(ex, timeout)
+        waiter = AsyncLink.sleep(self, ex, timeout)
         self.activity[ex.rid] = self.received_at  # the wait counts from now
         return waiter
 
@@ -233,4 +233,4 @@ class AsyncH2Link(AsyncLink):
     def close(self) -> None:
         if not self.closed:
             self.write_frames()  # a GOAWAY after a connection error (RFC 9113 §5.4.1)
-        super().close()
+        AsyncLink.close(self)

@@ -37,8 +37,9 @@ from typing import Any
 from .._errors import ConnectionLost, RemoteProtocolError, StreamReset as StreamResetError
 from .._h2 import _rules as R
 from .._h2.connection import (ConnectionTerminated, DataReceived, H2Connection, H2ConnectionFailed,
-                              InformationalReceived, ResponseReceived, SettingsChanged,
-                              StreamEnded, StreamReset, TrailersReceived)
+                              InformationalReceived, RequestHead, ResponseReceived,
+                              SettingsChanged, StreamEnded, StreamReset, TrailersReceived,
+                              request_head)
 from .._wire.parser import Data, EndOfMessage, InformationalResponse
 from .._wire.parser import Response as ResponseEvent
 from .base import LOST_UNANSWERED, Replay
@@ -46,15 +47,16 @@ from .connection import ConnectionBase, ConnectionStateError, PreparedRequest, U
 from .exchange import Exchange
 
 REFUSED_STREAM = R.ErrorCode.REFUSED_STREAM
+CANCEL = R.ErrorCode.CANCEL
 HTTP_1_1_REQUIRED = R.ErrorCode.HTTP_1_1_REQUIRED
 VERSION = b"2"
 
 
-def request_head(prepared: PreparedRequest) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
-    """The method, path and fields of a prepared request, read back from its HTTP/1.1
-    head (made and checked by `prepare_request`: one field per line, no folding).
-    `H2Connection.send_request` drops the connection-specific fields and makes Host
-    the :authority (RFC 9113 §8.2.2, §8.3.1)."""
+def http2_head(prepared: PreparedRequest, scheme: bytes) -> RequestHead:
+    """The HTTP/2 head of a prepared request, read back from its HTTP/1.1 head (made and
+    checked by `prepare_request`: one field per line, no folding). `request_head` drops
+    the connection-specific fields and makes Host the :authority (RFC 9113 §8.2.2,
+    §8.3.1). A prepared request is for one URL, hence one scheme."""
     lines = prepared.head.split(b"\r\n")
     method, path, _ = lines[0].split(b" ", 2)
     if not path.startswith(b"/") and path != b"*":
@@ -66,7 +68,7 @@ def request_head(prepared: PreparedRequest) -> tuple[bytes, bytes, list[tuple[by
             break
         name, _, value = line.partition(b":")
         fields.append((name, value.strip(b" \t")))
-    return method, path, fields
+    return request_head(method, scheme, None, path, fields)
 
 
 class H2Session(ConnectionBase):
@@ -100,18 +102,18 @@ class H2Session(ConnectionBase):
     # -- the pool's questions -------------------------------------------------------------
 
     def has_ended(self) -> bool:
-        return self.h2.is_closed
+        return self.h2.ended()
 
     def is_closing(self) -> bool:
         h2 = self.h2
-        return not h2.is_closed and (h2.is_closing or self.h1_required)
+        return not h2.ended() and (h2.closing() or self.h1_required)
 
     def is_free(self) -> bool:
         h2 = self.h2
-        return h2.is_idle and not self.h1_required and h2.can_open_stream()
+        return h2.idle() and not self.h1_required and h2.can_open_stream()
 
     def pending(self) -> int:
-        return self.h2.open_streams
+        return self.h2.open_count()
 
     def server_timeout(self) -> int | None:
         return None
@@ -127,7 +129,7 @@ class H2Session(ConnectionBase):
         return None
 
     def room(self) -> int:
-        return 0 if self.h1_required else self.h2.streams_left
+        return 0 if self.h1_required else self.h2.room()
 
     @property
     def settled(self) -> bool:
@@ -148,10 +150,8 @@ class H2Session(ConnectionBase):
             raise ConnectionStateError("the server requires HTTP/1.1")
         head = prepared.h2
         if head is None:
-            head = prepared.h2 = request_head(prepared)
-        method, path, fields = head
-        end = prepared.body_length == 0 and not prepared.chunked
-        return self.h2.send_request(method, self.scheme, None, path, fields, end_stream=end)
+            head = prepared.h2 = http2_head(prepared, self.scheme)
+        return self.h2.send_head(head, prepared.body_length == 0 and not prepared.chunked)
 
     def data_to_send(self) -> bytes:
         return self.h2.data_to_send()
@@ -163,7 +163,7 @@ class H2Session(ConnectionBase):
         (see the module docstring). A connection error raises RemoteProtocolError
         once the events before it were handed over."""
         h2 = self.h2
-        if h2.is_closed:
+        if h2.ended():
             return []
         try:
             events = h2.receive_data(data)
@@ -250,7 +250,7 @@ class H2Session(ConnectionBase):
                 del self.unacked[stream_id]
             else:
                 self.unacked[stream_id] = left - size
-            if not self.h2.is_closed:
+            if not self.h2.ended():
                 self.h2.acknowledge_received_data(stream_id, size)
 
     def settle(self, stream_id: int) -> None:
@@ -272,9 +272,9 @@ class H2Session(ConnectionBase):
         """The caller gave up on the stream: RST_STREAM(CANCEL) frees its slot at once."""
         self.settle(stream_id)
         h2 = self.h2
-        if not h2.is_closed:
+        if not h2.ended():
             try:
-                h2.reset_stream(stream_id, R.ErrorCode.CANCEL)
+                h2.reset_stream(stream_id, CANCEL)
             except ConnectionStateError:
                 pass  # closed already (its end crossed the reset)
 

@@ -53,7 +53,7 @@ class SyncH2Link(SyncLink):
 
     def __init__(self, sock: socket.socket, session: H2Session, number: int,
                  replay_unsafe: bool, timeout: Timeout, pool: Any) -> None:
-        super().__init__(sock, session, number, replay_unsafe)
+        SyncLink.__init__(self, sock, session, number, replay_unsafe)
         self.session = session
         self.pool = pool  # told when the server allows more streams (`_room_grew`)
         self.pending_out: list[bytes] = []
@@ -365,4 +365,4 @@ class SyncH2Link(SyncLink):
                     self._send_all(out, 0.1)
                 except OSError:
                     pass
-        super().close()
+        SyncLink.close(self)
