@@ -425,3 +425,44 @@ def test_hypercorn_limits(kind: str, h2_hypercorn_limited: Any) -> None:
     results = run(kind, scenario, **H2)
     assert all(isinstance(r, hopwire.HTTPResponse) and r.status == 200 for r in results), \
         [r for r in results if not isinstance(r, hopwire.HTTPResponse)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_idle_connection_is_checked_with_a_ping(kind: str, h2_fault_server: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Idle for PING_IDLE, the connection is pinged; answered, it is reused."""
+    from hopwire._pool import aio_h2, sync_h2
+    monkeypatch.setattr(sync_h2, "PING_IDLE", 0.2)
+    monkeypatch.setattr(aio_h2, "PING_IDLE", 0.2)
+    server = h2_fault_server()
+
+    async def scenario(c: Client) -> list[Any]:
+        first = await c.request("GET", server.url + "/")
+        await asyncio.sleep(0.6)
+        return [first, await c.request("GET", server.url + "/")]
+
+    first, second = run(kind, scenario, **H2)
+    assert first.status == second.status == 200 and second.info.reused
+    assert server.pings_received >= 1 and server.connections == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_connection_that_answers_no_ping_is_dropped(kind: str, monkeypatch: pytest.MonkeyPatch,
+                                                      h2_fault_server: Any) -> None:
+    """A server that stops answering (frozen, or a NAT that forgot the connection) without
+    closing: the PING goes unanswered, the connection is dropped, the request goes on a new one."""
+    from hopwire._pool import aio_h2, sync_h2
+    for module in (aio_h2, sync_h2):
+        monkeypatch.setattr(module, "PING_IDLE", 0.2)
+        monkeypatch.setattr(module, "PING_TIMEOUT", 0.3)
+    server = h2_fault_server()
+
+    async def scenario(c: Client) -> list[Any]:
+        first = await c.request("GET", server.url + "/")
+        server.freeze()  # stops reading and writing on its open connections
+        await asyncio.sleep(1.0)
+        return [first, await c.request("GET", server.url + "/")]
+
+    first, second = run(kind, scenario, **H2)
+    assert first.status == second.status == 200
+    assert not second.info.reused and server.connections == 2

@@ -13,6 +13,8 @@ cdef class AsyncH2Link(AsyncLink):
     cdef public list window_waiters
     cdef public bint flush_soon
     cdef public object pool
+    cdef public object ping_timer
+    cdef public double ping_due
 
     cpdef object write_frames(self)
     @cython.locals(session=H2Session)

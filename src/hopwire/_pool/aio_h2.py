@@ -12,7 +12,9 @@ leave in one write. What changes with streams:
   WINDOW_UPDATEs (WriteTimeout when they do not come within the write timeout);
 - a read timeout counts from the last event of the reader's own stream, and
   fails that stream alone, as does a caller that gives up (RST_STREAM CANCEL):
-  the other streams go on.
+  the other streams go on;
+- an idle connection is pinged (`h2session`: PING_IDLE, PING_TIMEOUT), by a
+  timer of the loop; one whose PING goes unanswered is closed.
 """
 
 from __future__ import annotations
@@ -21,26 +23,31 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from .._errors import ReadTimeout, WriteError, WriteTimeout
+from .._errors import ReadError, ReadTimeout, WriteError, WriteTimeout
 from .._wire.parser import Data
 from .._wire.writer import Body
 from .aio import TIMED_OUT, AsyncLink, body_pieces
 from .connection import ConnectionStateError, PreparedRequest
 from .exchange import Exchange
-from .h2session import H2Session
+from .h2session import PING_IDLE, PING_TIMEOUT, H2Session
+
+PING_GRACE = 0.1  # seconds: see `_on_ping_timer`
 from .models import Timeout
 
 
 class AsyncH2Link(AsyncLink):
     """A pooled HTTP/2 connection on an asyncio transport (see the module docstring)."""
 
-    __slots__ = ("session", "activity", "window_waiters", "flush_soon", "pool")
+    __slots__ = ("session", "activity", "window_waiters", "flush_soon", "pool", "ping_timer",
+                 "ping_due")
 
     def __init__(self, transport: asyncio.Transport, session: H2Session, number: int,
                  replay_unsafe: bool, loop: asyncio.AbstractEventLoop, pool: Any) -> None:
         AsyncLink.__init__(self, transport, session, number, replay_unsafe, loop)
         self.session = session
         self.pool = pool  # told when the server allows more streams (`_room_grew`)
+        self.ping_timer: asyncio.TimerHandle | None = None
+        self.ping_due = 0.0  # loop time by which the PING out must be answered; 0: none out
         self.activity: dict[int, float] = {}  # loop time of each stream's last event
         self.window_waiters: list[asyncio.Future[None]] = []
         self.flush_soon = False
@@ -167,6 +174,38 @@ class AsyncH2Link(AsyncLink):
         if session.room_grew:
             session.room_grew = False
             self.pool._room_grew()
+        if session.ping_acked:
+            session.ping_acked = False
+            self.ping_due = 0.0
+        if not self.exchanges and self.ping_timer is None and not self.closed:
+            self.ping_timer = self.loop.call_at(now + PING_IDLE, self._on_ping_timer)
+
+    def _on_ping_timer(self) -> None:
+        """Idle for PING_IDLE: send a PING; its answer late: close (see the module docstring).
+        (A timer may run before the reads of the same turn of the loop, uvloop's do: a
+        late answer is looked for once more, a turn later, before the connection goes.)"""
+        self.ping_timer = None
+        if self.closed:
+            return
+        now = self.now()
+        if self.ping_due:
+            if now < self.ping_due:
+                self.ping_timer = self.loop.call_at(self.ping_due, self._on_ping_timer)
+            elif now < self.ping_due + PING_GRACE:
+                self.ping_timer = self.loop.call_later(PING_GRACE / 2, self._on_ping_timer)
+            else:
+                self.abort(ReadError(f"the server did not answer a PING within {PING_TIMEOUT} s"),
+                           peer_closed=True)
+            return
+        if self.exchanges:
+            return  # busy: armed again once idle
+        if now < self.received_at + PING_IDLE:
+            self.ping_timer = self.loop.call_at(self.received_at + PING_IDLE, self._on_ping_timer)
+            return
+        self.session.ping()
+        self.write_frames()
+        self.ping_due = now + PING_TIMEOUT
+        self.ping_timer = self.loop.call_at(self.ping_due, self._on_ping_timer)
 
     async def next_event(self, ex: Exchange, timeout: float | None) -> Any:
         event = await AsyncLink.next_event(self, ex, timeout)
@@ -231,6 +270,9 @@ class AsyncH2Link(AsyncLink):
         self.session.settle(ex.rid)
 
     def close(self) -> None:
+        if self.ping_timer is not None:
+            self.ping_timer.cancel()
+            self.ping_timer = None
         if not self.closed:
             self.write_frames()  # a GOAWAY after a connection error (RFC 9113 §5.4.1)
         AsyncLink.close(self)

@@ -15,6 +15,7 @@ cdef class H2Session(ConnectionBase):
     cdef public bint window_opened
     cdef public dict unacked
     cdef public bint room_grew
+    cdef public bint ping_acked
 
     cpdef bint has_ended(self)
     cpdef bint is_closing(self)

@@ -28,6 +28,12 @@ here:
 The bytes to write (request frames, and the SETTINGS, PING and WINDOW_UPDATE
 answers `receive_into` causes) are the driver's to take with `data_to_send()`
 and write in order.
+
+An idle connection is checked with a PING (§6.7) rather than by polling its
+socket alone: a server that vanished without closing (a crash, a NAT that
+forgot the connection) answers no PING, where a poll sees nothing wrong. The
+drivers send one once the connection has been idle for PING_IDLE seconds, and
+drop the connection when its answer does not come within PING_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from typing import Any
 from .._errors import ConnectionLost, RemoteProtocolError, StreamReset as StreamResetError
 from .._h2 import _rules as R
 from .._h2.connection import (ConnectionTerminated, DataReceived, H2Connection, H2ConnectionFailed,
-                              InformationalReceived, RequestHead, ResponseReceived,
+                              InformationalReceived, PingAcked, RequestHead, ResponseReceived,
                               SettingsChanged, StreamEnded, StreamReset, TrailersReceived,
                               request_head)
 from .._wire.parser import Data, EndOfMessage, InformationalResponse
@@ -46,6 +52,8 @@ from .base import LOST_UNANSWERED, Replay
 from .connection import ConnectionBase, ConnectionStateError, PreparedRequest, Unanswered
 from .exchange import Exchange
 
+PING_IDLE = 1.0  # seconds without a byte from the server before an idle connection is pinged
+PING_TIMEOUT = 2.0  # seconds for the PING's answer before the connection is dropped
 REFUSED_STREAM = R.ErrorCode.REFUSED_STREAM
 CANCEL = R.ErrorCode.CANCEL
 HTTP_1_1_REQUIRED = R.ErrorCode.HTTP_1_1_REQUIRED
@@ -75,7 +83,7 @@ class H2Session(ConnectionBase):
     """An `H2Connection` answering the pool's questions (see the module docstring)."""
 
     __slots__ = ("h2", "scheme", "h1_required", "touched", "window_opened", "unacked",
-                 "room_grew")
+                 "room_grew", "ping_acked")
     # Streams opened before the server's first SETTINGS, when its limit is not known from
     # an earlier connection: one. RFC 9113 §5.1.2 lets a client assume no limit (100 is
     # the floor it recommends), but servers on the h2 library (hypercorn) fail the whole
@@ -98,6 +106,7 @@ class H2Session(ConnectionBase):
         self.window_opened = False  # more of a request body may be sent (WINDOW_UPDATE)
         self.unacked: dict[int, int] = {}  # octets delivered to streamed bodies, not yet read
         self.room_grew = False  # the server's SETTINGS let more streams open: wake waiters
+        self.ping_acked = False  # the answer to our PING came
 
     # -- the pool's questions -------------------------------------------------------------
 
@@ -219,6 +228,8 @@ class H2Session(ConnectionBase):
             elif kind is SettingsChanged:
                 self.window_opened = True  # (SETTINGS_INITIAL_WINDOW_SIZE)
                 self.room_grew = True
+            elif kind is PingAcked:
+                self.ping_acked = True
             else:  # WindowUpdated: a request body may go on
                 self.window_opened = True
 
@@ -267,6 +278,11 @@ class H2Session(ConnectionBase):
 
     def unanswered(self, *, replay_unsafe: bool = False) -> Unanswered:
         return self.h2.unanswered(replay_unsafe=replay_unsafe)
+
+    def ping(self) -> None:
+        """Queue a PING (see the module docstring)."""
+        self.ping_acked = False
+        self.h2.ping()
 
     def reset(self, stream_id: int) -> None:
         """The caller gave up on the stream: RST_STREAM(CANCEL) frees its slot at once."""

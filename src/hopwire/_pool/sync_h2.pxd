@@ -16,6 +16,7 @@ cdef class SyncH2Link(SyncLink):
     cdef public Timeout timeouts
     cdef public object tls_lock
     cdef public object pool
+    cdef public double received_at
 
     cpdef object _take_out(self)
     cpdef object write_frames(self, object timeout)

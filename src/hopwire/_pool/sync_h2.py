@@ -16,7 +16,8 @@ takes the write lock, then the link's lock).
 
 A read timeout counts from the last event of the caller's own stream and
 fails that stream alone (RST_STREAM CANCEL), as does a caller that gives up;
-the other streams go on.
+the other streams go on. An idle connection is checked with a PING when it is
+about to be reused (`peer_gone`; see `h2session`).
 
 TLS: one thread reads while others write, and OpenSSL does not allow two
 threads in one connection at once (a record written during a read may be
@@ -40,7 +41,7 @@ from .._wire.writer import Body
 from .base import READ_SIZE, caller_error
 from .connection import ConnectionStateError, PreparedRequest
 from .exchange import Exchange
-from .h2session import H2Session
+from .h2session import PING_IDLE, PING_TIMEOUT, H2Session
 from .locks import Lock
 from .models import Timeout
 from .sync import SyncLink
@@ -49,13 +50,15 @@ from .sync import SyncLink
 class SyncH2Link(SyncLink):
     """A pooled HTTP/2 connection on a blocking socket (see the module docstring)."""
 
-    __slots__ = ("session", "pending_out", "activity", "window", "timeouts", "tls_lock", "pool")
+    __slots__ = ("session", "pending_out", "activity", "window", "timeouts", "tls_lock", "pool",
+                 "received_at")
 
     def __init__(self, sock: socket.socket, session: H2Session, number: int,
                  replay_unsafe: bool, timeout: Timeout, pool: Any) -> None:
         SyncLink.__init__(self, sock, session, number, replay_unsafe)
         self.session = session
         self.pool = pool  # told when the server allows more streams (`_room_grew`)
+        self.received_at = monotonic()  # when the server's last bytes came (PING_IDLE)
         self.pending_out: list[bytes] = []
         self.activity: dict[int, float] = {}  # monotonic time of each stream's last event
         self.window = threading.Event()  # set when the windows opened or the reader left
@@ -287,6 +290,7 @@ class SyncH2Link(SyncLink):
             elif error is not None:
                 self._abort_locked(error, peer_closed)
             elif not timed_out:
+                self.received_at = monotonic()
                 self.receive(data)
                 session = self.session
                 touched = session.touched
@@ -318,9 +322,12 @@ class SyncH2Link(SyncLink):
 
     def peer_gone(self) -> bool:
         """An idle HTTP/2 connection may have received frames (SETTINGS, PING, GOAWAY):
-        they are read and acted on; gone when the server closed it or sent GOAWAY."""
+        they are read and acted on; gone when the server closed it or sent GOAWAY, or
+        when, idle for PING_IDLE, it does not answer a PING within PING_TIMEOUT
+        (`h2session`)."""
+        session = self.session
         with self.lock:
-            if self.closed or self.session.has_ended():
+            if self.closed or session.has_ended():
                 return True
             if self.exchanges or self.reading:
                 return False
@@ -329,12 +336,31 @@ class SyncH2Link(SyncLink):
                     isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0)
             except (OSError, ValueError):
                 return True
-            if not readable:
+            ping = not readable and monotonic() >= self.received_at + PING_IDLE
+            if not readable and not ping:
                 return False
             self.reading = True
-        self._read_once(0.0)
-        with self.lock:
-            return self.closed or self.session.has_ended() or self.session.room() == 0
+            if ping:
+                session.ping()
+                self._take_out()
+        if not ping:
+            self._read_once(0.0)
+            with self.lock:
+                return self.closed or session.has_ended() or session.room() == 0
+        self.write_frames(self.timeouts.write)
+        deadline = monotonic() + PING_TIMEOUT
+        while True:
+            self._read_once(max(0.0, deadline - monotonic()))
+            with self.lock:
+                if self.closed or session.has_ended():
+                    return True
+                if session.ping_acked:
+                    return session.room() == 0
+                if self.reading or self.exchanges:
+                    return False  # another caller reads now: it will see what becomes of it
+                if monotonic() >= deadline:
+                    return True  # no answer: the caller drops the connection (`_lose`)
+                self.reading = True
 
     # -- ending ----------------------------------------------------------------------------
 

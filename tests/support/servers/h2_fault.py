@@ -280,6 +280,10 @@ class _Connection:
 
     def _loop(self) -> None:
         while not self.server._stopping.is_set():
+            if self.server._frozen.is_set() and self.number <= self.server._frozen_count:
+                # `freeze()`: silent, the connection kept open
+                self.server._stopping.wait(POLL)
+                continue
             now = time.monotonic()
             self._run_timers(now)
             self._pump()
@@ -569,6 +573,8 @@ class H2FaultServer:
         self.behaviour = behaviour
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._frozen = threading.Event()
+        self._frozen_count = 0  # connections accepted before `freeze()`
         self._accepted = 0
         self._requests: list[H2RequestRecord] = []
         self._events: list[tuple[int, str, Any]] = []
@@ -639,6 +645,14 @@ class H2FaultServer:
     def _event(self, conn: int, kind: str, detail: Any) -> None:
         with self._lock:
             self._events.append((conn, kind, detail))
+
+    def freeze(self) -> None:
+        """From now on, the connections open are neither read nor written, and stay open:
+        a server that vanished without closing (a crash, a NAT that forgot them). New
+        connections are served as usual."""
+        with self._lock:
+            self._frozen_count = self._accepted
+        self._frozen.set()
 
     def stop(self) -> None:
         """Close both listeners and every connection, join every thread (idempotent);
