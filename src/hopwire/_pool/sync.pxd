@@ -21,6 +21,7 @@ cdef class SyncLink(Link):
     cdef public bint os_timeouts
     cdef public object read_timeout
     cdef public object write_timeout
+    cdef public object tls_lock
 
     cpdef bint peer_gone(self)
     cpdef object close(self)
@@ -28,6 +29,8 @@ cdef class SyncLink(Link):
     @cython.locals(conn=ConnectionBase)
     cpdef object send(self, Exchange ex, PreparedRequest prepared, object body, Timeout timeout, object defer=*)
     cpdef object flush(self, Timeout timeout)
+    cpdef object _send_all(self, object data)
+    cpdef bytes _recv(self)
     @cython.locals(conn=ConnectionBase, lock=_Lock)
     cpdef object next_event(self, Exchange ex, object timeout)
 

@@ -22,7 +22,12 @@ handler (Ctrl-C) may raise between the two and leave the lock held for good.
 
 Plain sockets stay blocking and the kernel enforces read and write timeouts
 (SO_RCVTIMEO, SO_SNDTIMEO), set only when they change; TLS sockets use
-Python's socket timeout. Before an idle connection is reused, a zero-timeout
+Python's socket timeout. A TLS connection that threads may share at once
+(pipelined, or HTTP/2: one reads while another writes) is different: OpenSSL
+allows one thread in a connection at a time (a record written during another
+thread's read may be corrupted, and the server fails the connection with
+bad_record_mac), so its socket is non-blocking, each TLS call holds the
+link's `tls_lock`, and the waits for the socket (select) are made without it. Before an idle connection is reused, a zero-timeout
 poll tells whether the server closed it meanwhile (or sent something
 unasked): then it is dropped, not used. The poll is skipped for an idempotent
 request within QUIET_REUSE of the previous answer's end (see there).
@@ -79,9 +84,11 @@ class SyncLink(Link):
     """A pooled connection on a blocking socket."""
 
     __slots__ = ("sock", "lock", "reading", "sleepers", "write_lock", "out", "out_timeout", "timeout",
-                 "poller", "os_timeouts", "read_timeout", "write_timeout")
+                 "poller", "os_timeouts", "read_timeout", "write_timeout", "tls_lock")
 
-    def __init__(self, sock: socket.socket, conn: ConnectionBase, number: int, replay_unsafe: bool) -> None:
+    def __init__(self, sock: socket.socket, conn: ConnectionBase, number: int, replay_unsafe: bool,
+                 shared: bool = False) -> None:
+        """`shared`: threads may use the connection at once (see the module docstring)."""
         super().__init__(conn, number, replay_unsafe)
         self.sock = sock
         self.lock = Lock()  # guards the Connection, the exchanges and the sleepers
@@ -102,6 +109,10 @@ class SyncLink(Link):
         self.timeout: Any = sock.gettimeout()
         self.read_timeout: Any = _UNSET
         self.write_timeout: Any = _UNSET
+        self.tls_lock: Lock | None = None
+        if shared and isinstance(sock, ssl.SSLSocket):
+            self.tls_lock = Lock()
+            self._settimeout(0.0)
 
     def _settimeout(self, timeout: float | None) -> None:
         if timeout != self.timeout:
@@ -110,6 +121,9 @@ class SyncLink(Link):
 
     def _set_read_timeout(self, timeout: float | None) -> None:
         if timeout != self.read_timeout:
+            if self.tls_lock is not None:
+                self.read_timeout = timeout  # (`_recv` keeps it)
+                return
             if self.os_timeouts:
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
             else:
@@ -118,6 +132,9 @@ class SyncLink(Link):
 
     def _set_write_timeout(self, timeout: float | None) -> None:
         if timeout != self.write_timeout:
+            if self.tls_lock is not None:
+                self.write_timeout = timeout  # (`_send_all` keeps it)
+                return
             if self.os_timeouts:
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(timeout))
             else:
@@ -160,7 +177,11 @@ class SyncLink(Link):
             # does not mean closed. Read what is there, without blocking.
             try:
                 self._settimeout(0.0)
-                self.sock.recv(READ_SIZE)
+                if self.tls_lock is None:
+                    self.sock.recv(READ_SIZE)
+                else:
+                    with self.tls_lock:
+                        self.sock.recv(READ_SIZE)
             except ssl.SSLWantReadError:
                 return False
             except OSError:
@@ -211,7 +232,10 @@ class SyncLink(Link):
                 if self.out:
                     self._flush_locked()
                 if body is None:
-                    self.sock.sendall(prepared.head)
+                    if self.tls_lock is None:
+                        self.sock.sendall(prepared.head)
+                    else:
+                        self._send_all(prepared.head)
                 else:
                     self._write(ex, rid, prepared, body)
             except (socket.timeout, BlockingIOError):  # BlockingIOError: SO_SNDTIMEO ran out
@@ -247,31 +271,80 @@ class SyncLink(Link):
     def _flush_locked(self) -> None:
         data = b"".join(self.out)
         self.out.clear()
-        self.sock.sendall(data)
+        self._send_all(data)
+
+    def _send_all(self, data: bytes | memoryview) -> None:
+        """`sendall` within the write timeout set; one TLS call at a time when `tls_lock`."""
+        sock, tls_lock = self.sock, self.tls_lock
+        if tls_lock is None:
+            sock.sendall(data)
+            return
+        view = memoryview(data)
+        timeout = self.write_timeout
+        deadline = None if timeout is None else monotonic() + timeout
+        while view:
+            with tls_lock:
+                try:
+                    view = view[sock.send(view):]
+                    continue
+                except ssl.SSLWantWriteError:
+                    writing = True
+                except ssl.SSLWantReadError:
+                    writing = False
+            self._wait_socket(writing, deadline)
+
+    def _recv(self) -> bytes:
+        """`recv` within the read timeout set (socket.timeout when nothing came); one TLS
+        call at a time when `tls_lock`."""
+        sock, tls_lock = self.sock, self.tls_lock
+        if tls_lock is None:
+            return sock.recv(READ_SIZE)
+        timeout = self.read_timeout
+        deadline = None if timeout is None else monotonic() + timeout
+        while True:
+            with tls_lock:
+                try:
+                    return sock.recv(READ_SIZE)
+                except ssl.SSLWantReadError:
+                    writing = False
+                except ssl.SSLWantWriteError:
+                    writing = True
+            self._wait_socket(writing, deadline)
+
+    def _wait_socket(self, writing: bool, deadline: float | None) -> None:
+        left = None if deadline is None else deadline - monotonic()
+        if left is not None and left <= 0:
+            raise socket.timeout("timed out")
+        if self.closed:
+            raise OSError("the connection was closed")
+        if writing:
+            select.select([], [self.sock], [], left)
+        else:
+            select.select([self.sock], [], [], left)
 
     def _write(self, ex: Exchange, rid: int, prepared: PreparedRequest, body: Body) -> None:
-        sock, conn = self.sock, cast(Connection, self.conn)  # (HTTP/2 links write their own)
+        conn = cast(Connection, self.conn)  # (HTTP/2 links write their own)
         if isinstance(body, (bytes, bytearray, memoryview)):
             with self.lock:
                 pieces = framed(conn, rid, prepared.head, body)
             for piece in pieces:
-                sock.sendall(piece)
+                self._send_all(piece)
             return
         if not isinstance(body, Iterable):
             raise TypeError("an async iterable body needs an AsyncPool")
         ex.may_replay = False  # an iterator cannot be sent twice
-        sock.sendall(prepared.head)
+        self._send_all(prepared.head)
         for piece in body:
             if not isinstance(piece, (bytes, bytearray, memoryview)):
                 raise TypeError(f"a body iterable must yield bytes, not {type(piece).__name__}")
             with self.lock:
                 data = conn.send_body(rid, piece)
             if data:
-                sock.sendall(data)
+                self._send_all(data)
         with self.lock:
             tail = conn.end_body(rid)
         if tail:
-            sock.sendall(tail)
+            self._send_all(tail)
 
     # -- reading -------------------------------------------------------------------
 
@@ -310,7 +383,7 @@ class SyncLink(Link):
                 try:
                     if timeout != self.read_timeout:
                         self._set_read_timeout(timeout)
-                    data = self.sock.recv(READ_SIZE)
+                    data = self.sock.recv(READ_SIZE) if self.tls_lock is None else self._recv()
                 except (socket.timeout, BlockingIOError):  # BlockingIOError: SO_RCVTIMEO ran out
                     error = ReadTimeout(f"no byte of the answer within {timeout} s")
                 except (OSError, ssl.SSLError) as exc:
@@ -684,7 +757,7 @@ class Pool(PoolBase):
                               self)
         else:
             link = SyncLink(sock, self._new_connection(origin), next(self._numbers),
-                            self._options.replay_unsafe)
+                            self._options.replay_unsafe, self._options.pipeline_depth > 1)
         with self._lock:
             self._connected(origin, link, attempt.pipelinable)
         return link

@@ -14,7 +14,6 @@ cdef class SyncH2Link(SyncLink):
     cdef public dict activity
     cdef public object window
     cdef public Timeout timeouts
-    cdef public object tls_lock
     cdef public object pool
     cdef public double received_at
 

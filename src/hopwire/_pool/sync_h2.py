@@ -19,11 +19,7 @@ fails that stream alone (RST_STREAM CANCEL), as does a caller that gives up;
 the other streams go on. An idle connection is checked with a PING when it is
 about to be reused (`peer_gone`; see `h2session`).
 
-TLS: one thread reads while others write, and OpenSSL does not allow two
-threads in one connection at once (a record written during a read may be
-corrupted: the server then fails the connection with bad_record_mac). Over
-TLS the socket is non-blocking, every TLS call holds `tls_lock`, and the waits
-for the socket (select) are made without it.
+TLS: one thread reads while others write: the link is `shared` (see `sync`).
 """
 
 from __future__ import annotations
@@ -42,7 +38,6 @@ from .base import READ_SIZE, caller_error
 from .connection import ConnectionStateError, PreparedRequest
 from .exchange import Exchange
 from .h2session import PING_IDLE, PING_TIMEOUT, H2Session
-from .locks import Lock
 from .models import Timeout
 from .sync import SyncLink
 
@@ -50,12 +45,12 @@ from .sync import SyncLink
 class SyncH2Link(SyncLink):
     """A pooled HTTP/2 connection on a blocking socket (see the module docstring)."""
 
-    __slots__ = ("session", "pending_out", "activity", "window", "timeouts", "tls_lock", "pool",
+    __slots__ = ("session", "pending_out", "activity", "window", "timeouts", "pool",
                  "received_at")
 
     def __init__(self, sock: socket.socket, session: H2Session, number: int,
                  replay_unsafe: bool, timeout: Timeout, pool: Any) -> None:
-        SyncLink.__init__(self, sock, session, number, replay_unsafe)
+        SyncLink.__init__(self, sock, session, number, replay_unsafe, True)
         self.session = session
         self.pool = pool  # told when the server allows more streams (`_room_grew`)
         self.received_at = monotonic()  # when the server's last bytes came (PING_IDLE)
@@ -63,10 +58,6 @@ class SyncH2Link(SyncLink):
         self.activity: dict[int, float] = {}  # monotonic time of each stream's last event
         self.window = threading.Event()  # set when the windows opened or the reader left
         self.timeouts = timeout  # the pool's: for the frames no request writes (answers, resets)
-        self.tls_lock: Lock | None = None
-        if isinstance(sock, ssl.SSLSocket):
-            self.tls_lock = Lock()
-            sock.settimeout(0.0)
         with self.lock:
             self._take_out()
         self.write_frames(timeout.write)  # the connection preface (RFC 9113 §3.4)
@@ -91,7 +82,9 @@ class SyncH2Link(SyncLink):
             if self.closed:
                 return
             try:
-                self._send_all(data, timeout)
+                if timeout != self.write_timeout:
+                    self._set_write_timeout(timeout)
+                self._send_all(data)
             except (socket.timeout, BlockingIOError):
                 self.abort(WriteTimeout(f"writing to the connection took longer than {timeout} s"))
             except (OSError, ssl.SSLError) as exc:
@@ -173,58 +166,6 @@ class SyncH2Link(SyncLink):
         else:
             self.window.wait(left)
 
-    # -- the socket --------------------------------------------------------------------------
-
-    def _send_all(self, data: bytes, timeout: float | None) -> None:
-        """`sendall`, one TLS call at a time over TLS (see the module docstring)."""
-        sock, tls_lock = self.sock, self.tls_lock
-        if tls_lock is None:
-            if timeout != self.write_timeout:
-                self._set_write_timeout(timeout)
-            sock.sendall(data)
-            return
-        view = memoryview(data)
-        deadline = None if timeout is None else monotonic() + timeout
-        while view:
-            with tls_lock:
-                try:
-                    view = view[sock.send(view):]
-                    continue
-                except ssl.SSLWantWriteError:
-                    writing = True
-                except ssl.SSLWantReadError:
-                    writing = False
-            self._wait_socket(writing, deadline)
-
-    def _recv(self, timeout: float | None) -> bytes:
-        """`recv`, one TLS call at a time over TLS; socket.timeout when nothing came."""
-        sock, tls_lock = self.sock, self.tls_lock
-        if tls_lock is None:
-            if timeout != self.read_timeout:
-                self._set_read_timeout(timeout)
-            return sock.recv(READ_SIZE)
-        deadline = None if timeout is None else monotonic() + timeout
-        while True:
-            with tls_lock:
-                try:
-                    return sock.recv(READ_SIZE)
-                except ssl.SSLWantReadError:
-                    writing = False
-                except ssl.SSLWantWriteError:
-                    writing = True
-            self._wait_socket(writing, deadline)
-
-    def _wait_socket(self, writing: bool, deadline: float | None) -> None:
-        left = None if deadline is None else deadline - monotonic()
-        if left is not None and left <= 0:
-            raise socket.timeout("timed out")
-        if self.closed:
-            raise OSError("the connection was closed")
-        if writing:
-            select.select([], [self.sock], [], left)
-        else:
-            select.select([self.sock], [], [], left)
-
     # -- reading ---------------------------------------------------------------------------
 
     def next_event(self, ex: Exchange, timeout: float | None) -> Any:
@@ -277,7 +218,9 @@ class SyncH2Link(SyncLink):
         data = b""
         peer_closed = timed_out = False
         try:
-            data = self._recv(timeout)
+            if timeout != self.read_timeout:
+                self._set_read_timeout(timeout)
+            data = self._recv()
         except (socket.timeout, BlockingIOError, ssl.SSLWantReadError):
             timed_out = True  # (the caller asks its own stream's deadline)
         except (OSError, ssl.SSLError) as exc:
@@ -388,7 +331,8 @@ class SyncH2Link(SyncLink):
             out = b"".join(self.pending_out) + self.session.data_to_send()
             if out:
                 try:  # a GOAWAY after a connection error (RFC 9113 §5.4.1), if it can go now
-                    self._send_all(out, 0.1)
+                    self._set_write_timeout(0.1)
+                    self._send_all(out)
                 except OSError:
                     pass
         SyncLink.close(self)
