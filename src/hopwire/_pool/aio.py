@@ -397,13 +397,18 @@ class AsyncLink(Link):
             waiter, timeout = ex.waiter, ex.read_timeout
             if waiter is None or waiter.done() or timeout is None:
                 continue
-            deadline = self.received_at + timeout
+            deadline = self.last_read(ex) + timeout
             if now >= deadline:
                 waiter.set_result(TIMED_OUT)
             elif earliest is None or deadline < earliest:
                 earliest = deadline
         if earliest is not None and not self.closed:
             self._arm(earliest)
+
+    def last_read(self, ex: Exchange) -> float:
+        """When the exchange's read timeout started counting (`_on_timer`): the last
+        bytes received on the connection."""
+        return self.received_at
 
 
 def _time_out(future: asyncio.Future[Any]) -> None:

@@ -72,15 +72,8 @@ class AsyncH2Link(AsyncLink):
         session = self.session
         if self.closed or session.has_ended():
             raise ConnectionStateError("the connection ended before the request was sent")
-        ahead = session.pending()
-        rid = session.send_prepared(prepared)
-        info = ex.info
-        info.pipelined = ahead
-        info.stream_id = rid
-        info.streams = ahead + 1
-        ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
-        ex.rid = rid
-        self.exchanges[rid] = ex
+        ahead = session.record(ex, prepared, self.exchanges)
+        rid = ex.rid
         self.activity[rid] = self.now()
         if body is None:
             if defer or ahead:
@@ -232,24 +225,9 @@ class AsyncH2Link(AsyncLink):
         if result is TIMED_OUT:
             self.cut(ex, ReadTimeout(f"no byte of the answer within {timeout} s"))
 
-    def _on_timer(self) -> None:
-        """As `AsyncLink._on_timer`, each sleeper's time counted from its own stream's
-        last event."""
-        self.timer = None
-        now = self.now()
-        earliest: float | None = None
-        activity = self.activity
-        for ex in self.sleepers:
-            waiter, timeout = ex.waiter, ex.read_timeout
-            if waiter is None or waiter.done() or timeout is None:
-                continue
-            deadline = activity.get(ex.rid, now) + timeout
-            if now >= deadline:
-                waiter.set_result(TIMED_OUT)
-            elif earliest is None or deadline < earliest:
-                earliest = deadline
-        if earliest is not None and not self.closed:
-            self._arm(earliest)
+    def last_read(self, ex: Exchange) -> float:
+        """A stream's read timeout counts from its own last event (`_on_timer`)."""
+        return self.activity.get(ex.rid, self.received_at)
 
     # -- ending ----------------------------------------------------------------------------
 

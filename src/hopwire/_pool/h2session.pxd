@@ -5,6 +5,7 @@ cimport cython
 from hopwire._h2.connection cimport H2Connection
 from hopwire._pool.connection cimport ConnectionBase, PreparedRequest
 from hopwire._pool.exchange cimport Exchange
+from hopwire._pool.models cimport ExchangeInfo
 
 
 cdef class H2Session(ConnectionBase):
@@ -27,6 +28,8 @@ cdef class H2Session(ConnectionBase):
     cpdef object send_prepared(self, PreparedRequest prepared)
     cpdef object receive_into(self, object data, dict exchanges)
     cpdef Py_ssize_t room(self)
+    @cython.locals(info=ExchangeInfo, ahead=Py_ssize_t)
+    cpdef Py_ssize_t record(self, Exchange ex, PreparedRequest prepared, dict exchanges) except -1
     cpdef bytes data_to_send(self)
     @cython.locals(ex=Exchange, h2=H2Connection)
     cpdef object _deliver(self, list events, dict exchanges)

@@ -162,6 +162,22 @@ class H2Session(ConnectionBase):
             head = prepared.h2 = http2_head(prepared, self.scheme)
         return self.h2.send_head(head, prepared.body_length == 0 and not prepared.chunked)
 
+    def record(self, ex: Exchange, prepared: PreparedRequest,
+               exchanges: dict[int, Exchange]) -> int:
+        """Put the exchange in flight, its request on a new stream (`base.record` for
+        HTTP/2; the caller holds its link's lock); the streams open before it."""
+        ahead = self.pending()
+        rid = self.send_prepared(prepared)
+        info = ex.info
+        info.pipelined = ahead
+        info.stream_id = rid
+        info.streams = ahead + 1
+        # The replay rules of `base`: streams opened before it are requests ahead of it.
+        ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
+        ex.rid = rid
+        exchanges[rid] = ex
+        return ahead
+
     def data_to_send(self) -> bytes:
         return self.h2.data_to_send()
 

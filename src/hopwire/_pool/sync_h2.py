@@ -102,15 +102,8 @@ class SyncH2Link(SyncLink):
         with self.lock:
             if self.closed or session.has_ended():
                 raise ConnectionStateError("the connection ended before the request was sent")
-            ahead = session.pending()
-            rid = session.send_prepared(prepared)
-            info = ex.info
-            info.pipelined = ahead
-            info.stream_id = rid
-            info.streams = ahead + 1
-            ex.may_replay = ex.replay_pipelined if ahead else ex.replay_alone
-            ex.rid = rid
-            self.exchanges[rid] = ex
+            session.record(ex, prepared, self.exchanges)
+            rid = ex.rid
             self.activity[rid] = monotonic()
             if isinstance(body, (bytes, bytearray, memoryview)):
                 view = memoryview(body).cast("B")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
@@ -39,11 +38,10 @@ from pathlib import Path
 from types import TracebackType
 
 from .certs import TLSFiles
-from .real import _APPS_DIR, _spawn
+from .real import APPS_DIR, spawn, stop_process
 from .stdlib import free_ports
 
 START_TIMEOUT = 15.0  # seconds: hypercorn imports a lot
-STOP_TIMEOUT = 5.0
 START_ATTEMPTS = 3  # a free port can be taken by someone else first
 READY_POLL = 0.05
 
@@ -112,11 +110,11 @@ class H2Hypercorn:
 
     def _launch(self) -> None:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_APPS_DIR, env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [APPS_DIR, env.get("PYTHONPATH")]))
         argv = [sys.executable, "-m", "hypercorn",
                 "--config", str(self._config()), "real_apps:asgi_app"]
         with open(self.workdir / "server.log", "ab") as log:
-            proc = self._proc = _spawn(argv, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
+            proc = self._proc = spawn(argv, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
                                        stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT
@@ -143,21 +141,10 @@ class H2Hypercorn:
         return response is not None and response.status == 200 and response.body == HELLO
 
     def stop(self) -> None:
-        """SIGTERM to the pid, then SIGKILL to its group (as real.py). Idempotent."""
+        """Stop hypercorn (`real.stop_process`). Idempotent."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait(STOP_TIMEOUT)
+        if proc is not None:
+            stop_process(proc)
 
     @property
     def running(self) -> bool:

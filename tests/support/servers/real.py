@@ -54,7 +54,7 @@ RETRY_PAUSE = 0.1  # seconds between two restart attempts
 READY_POLL = 0.05  # seconds between two checks that a starting server answers
 NGINX_KEEPALIVE_REQUESTS = 5  # on nginx's second port: the 5th answer closes the connection
 
-_APPS_DIR = str(Path(__file__).resolve().parent)  # real_apps.py is imported from here
+APPS_DIR = str(Path(__file__).resolve().parent)  # real_apps.py is imported from here
 _APPS_SCRIPT = str(Path(__file__).resolve().with_name("real_apps.py"))
 
 Command = Callable[[Path, list[int]], list[str]]
@@ -83,7 +83,7 @@ def _gunicorn(worker: str) -> Command:
         threads = ["--threads", "4"] if worker == "gthread" else []
         return [sys.executable, "-m", "gunicorn", "-k", worker, "-w", "1", *threads,
                 "--keep-alive", str(IDLE_TIMEOUT), "--graceful-timeout", "1",
-                "-b", f"127.0.0.1:{ports[0]}", "--chdir", _APPS_DIR, "real_apps:wsgi_app"]
+                "-b", f"127.0.0.1:{ports[0]}", "--chdir", APPS_DIR, "real_apps:wsgi_app"]
     return command
 
 
@@ -92,7 +92,7 @@ def _uvicorn(http: str) -> Command:
         return [sys.executable, "-m", "uvicorn", "--http", http, "--host", "127.0.0.1",
                 "--port", str(ports[0]), "--timeout-keep-alive", str(IDLE_TIMEOUT),
                 "--timeout-graceful-shutdown", "1", "--lifespan", "off", "--no-access-log",
-                "--log-level", "warning", "--app-dir", _APPS_DIR, "real_apps:asgi_app"]
+                "--log-level", "warning", "--app-dir", APPS_DIR, "real_apps:asgi_app"]
     return command
 
 
@@ -247,7 +247,25 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
     return preexec
 
 
-def _spawn(argv: list[str], **kw: object) -> subprocess.Popen[bytes]:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the pid of a server `spawn` started; its process group is killed if it
+    lingers, and afterwards in any case (workers whose master is gone)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+    # The group outlives its leader while a member lives, and Linux does not hand
+    # out its id as a pid meanwhile: killing it cannot hit an unrelated process.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait(STOP_TIMEOUT)
+
+
+def spawn(argv: list[str], **kw: object) -> subprocess.Popen[bytes]:
     """subprocess.Popen on the spawner thread, the child tied to this process's life."""
     kw["preexec_fn"] = _die_with_parent(os.getpid())
     return _SPAWNER.submit(lambda: subprocess.Popen(argv, **kw)).result()  # type: ignore[call-overload]
@@ -323,9 +341,9 @@ class RealServer:
     def _launch(self, timeout: float) -> None:
         """Start the process on `self.ports`; return once it answers, else stop it and raise."""
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_APPS_DIR, env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [APPS_DIR, env.get("PYTHONPATH")]))
         with open(self.workdir / "server.log", "ab") as log:
-            proc = self._proc = _spawn(
+            proc = self._proc = spawn(
                 self.spec.command(self.workdir, self.ports), cwd=self.workdir, env=env,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)  # its own group: a stuck master and workers die together
@@ -345,24 +363,10 @@ class RealServer:
                               f"{self.log_tail()}")
 
     def stop(self) -> None:
-        """SIGTERM to the pid; its process group is killed if it lingers, and afterwards
-        in any case (workers whose master is gone). Idempotent."""
+        """Stop the server (`stop_process`). Idempotent."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
-        # The group outlives its leader while a member lives, and Linux does not hand
-        # out its id as a pid meanwhile: killing it cannot hit an unrelated process.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait(STOP_TIMEOUT)
+        if proc is not None:
+            stop_process(proc)
 
     def log_tail(self) -> str:
         """The end of the server's output (and nginx's error log), for failure messages."""
