@@ -466,3 +466,23 @@ def test_a_connection_that_answers_no_ping_is_dropped(kind: str, monkeypatch: py
     first, second = run(kind, scenario, **H2)
     assert first.status == second.status == 200
     assert not second.info.reused and server.connections == 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_closing_the_pool_says_goaway(kind: str, h2_fault_server: Any) -> None:
+    """GOAWAY(NO_ERROR) before the close (RFC 9113 §6.8); and a long-lived connection keeps
+    no record of the streams it finished."""
+    server = h2_fault_server()
+
+    async def scenario(c: Client) -> int:
+        for i in range(40):
+            await c.request("GET", server.url + f"/{i}")
+        (entry,) = c.pool._state.entries
+        return len(entry.link.activity) + len(entry.link.session.unacked)
+
+    assert run(kind, scenario, **H2) == 0
+    for _ in range(50):
+        if server.events_of("client-goaway"):
+            break
+        time.sleep(0.02)
+    assert [detail[0] for _, detail in server.events_of("client-goaway")] == [0]

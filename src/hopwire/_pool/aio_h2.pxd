@@ -24,3 +24,4 @@ cdef class AsyncH2Link(AsyncLink):
     cpdef object sleep(self, Exchange ex, object timeout)
     cpdef object woke(self, Exchange ex, object result, object timeout)
     cpdef object close(self)
+    cpdef object abort(self, object error, bint peer_closed=*)

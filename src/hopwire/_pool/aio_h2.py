@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from .._errors import ReadError, ReadTimeout, WriteError, WriteTimeout
+from .._errors import ReadError, ReadTimeout, TransportError, WriteError, WriteTimeout
 from .._wire.parser import Data
 from .._wire.writer import Body
 from .aio import TIMED_OUT, AsyncLink, body_pieces
@@ -244,7 +244,14 @@ class AsyncH2Link(AsyncLink):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def abort(self, error: TransportError, peer_closed: bool = False) -> None:
+        if not peer_closed and not self.closed:
+            self.session.goodbye()  # (before the session is closed: see `close`)
+            self.write_frames()
+        AsyncLink.abort(self, error, peer_closed)
+
     def finish(self, ex: Exchange) -> None:
+        self.activity.pop(ex.rid, None)
         self.session.settle(ex.rid)
 
     def close(self) -> None:
@@ -252,5 +259,8 @@ class AsyncH2Link(AsyncLink):
             self.ping_timer.cancel()
             self.ping_timer = None
         if not self.closed:
-            self.write_frames()  # a GOAWAY after a connection error (RFC 9113 §5.4.1)
+            # GOAWAY: NO_ERROR when the pool closes it (RFC 9113 §6.8), or the one a
+            # connection error queued (§5.4.1).
+            self.session.goodbye()
+            self.write_frames()
         AsyncLink.close(self)

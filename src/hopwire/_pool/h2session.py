@@ -295,6 +295,16 @@ class H2Session(ConnectionBase):
     def unanswered(self, *, replay_unsafe: bool = False) -> Unanswered:
         return self.h2.unanswered(replay_unsafe=replay_unsafe)
 
+    def goodbye(self) -> None:
+        """The pool closes the connection: GOAWAY(NO_ERROR) is queued (RFC 9113 §6.8),
+        unless the connection ended already (a connection error queued its own)."""
+        h2 = self.h2
+        if not h2.ended():
+            try:
+                h2.send_goaway()
+            except ConnectionStateError:
+                pass
+
     def ping(self) -> None:
         """Queue a PING (see the module docstring)."""
         self.ping_acked = False

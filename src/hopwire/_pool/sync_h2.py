@@ -315,15 +315,25 @@ class SyncH2Link(SyncLink):
         self.session.reset(rid)
         self._take_out()
 
+    def _abort_locked(self, error: TransportError, peer_closed: bool = False) -> None:
+        if not peer_closed and not self.closed:
+            self.session.goodbye()  # (before the session is closed: see `close`)
+            self._take_out()
+        SyncLink._abort_locked(self, error, peer_closed)
+
     def finish(self, ex: Exchange) -> None:
         with self.lock:
+            self.activity.pop(ex.rid, None)
             self.session.settle(ex.rid)
 
     def close(self) -> None:
         if not self.closed:
+            self.session.goodbye()
             out = b"".join(self.pending_out) + self.session.data_to_send()
             if out:
-                try:  # a GOAWAY after a connection error (RFC 9113 §5.4.1), if it can go now
+                # GOAWAY: NO_ERROR when the pool closes it (RFC 9113 §6.8), or the one a
+                # connection error queued (§5.4.1); if it can go at once.
+                try:
                     self._set_write_timeout(0.1)
                     self._send_all(out)
                 except OSError:
