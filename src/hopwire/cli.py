@@ -159,7 +159,7 @@ def story(method: str, url: str, outcome: Outcome) -> str:
     parts = [f"{outcome.status} {outcome.reason}".rstrip(), f"{len(outcome.content)} bytes",
              f"connection #{info.connection} ({'reused' if info.reused else 'new'})"]
     if info.stream_id is not None:
-        parts.append(f"HTTP/2 stream {info.stream_id} of {info.streams} in flight")
+        parts.append(f"HTTP/2 stream {info.stream_id}, {info.streams} in flight")
     elif info.pipelined:
         parts.append(f"pipelined behind {info.pipelined}")
     if info.replayed:

@@ -102,6 +102,19 @@ def test_get_with_several_connections_keeps_the_order(capsysbinary: pytest.Captu
     assert (status, out) == (0, b"abc" + b"a" + b"ab")
 
 
+def test_get_http2_multiplexes_on_one_connection(capsysbinary: pytest.CaptureFixture[bytes],
+                                                 h2_fault_server: Any) -> None:
+    server = h2_fault_server()
+    urls = [server.url + "/slow?ms=200"] + [server.url + f"/{n}" for n in range(4)]
+    status, out, err = run_cli(capsysbinary, "get", "-v", "--http2=prior-knowledge", *urls)
+    assert status == 0
+    assert out.count(b"stream ") == 5  # every body, in the order of the URLs
+    lines = err.splitlines()
+    assert len(lines) == 5 and all("HTTP/2 stream" in line for line in lines), err
+    assert all("connection #1 " in line for line in lines), err
+    assert server.connections == 1
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
