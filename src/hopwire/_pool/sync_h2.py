@@ -166,6 +166,8 @@ class SyncH2Link(SyncLink):
         nobody else does (see the module docstring)."""
         lock = self.lock
         rid = ex.rid
+        failure: BaseException | None = None
+        event: Any = None
         while True:
             with lock:
                 if ex.collect and self.session.unacked.get(rid):
@@ -176,7 +178,8 @@ class SyncH2Link(SyncLink):
                         self.session.consumed(rid, len(event.data))
                     break
                 if ex.error is not None:
-                    raise caller_error(ex)
+                    failure = caller_error(ex)  # (raised once a reset it caused is written)
+                    break
                 if ex.ended or rid not in self.exchanges:
                     raise ConnectionStateError("the answer was read to its end already")
                 left = None
@@ -203,6 +206,8 @@ class SyncH2Link(SyncLink):
                 if ex in self.sleepers:
                     self.sleepers.remove(ex)
         self.write_frames(self.timeouts.write)
+        if failure is not None:
+            raise failure
         return event
 
     def _read_once(self, timeout: float | None) -> None:
