@@ -486,3 +486,4 @@ def test_closing_the_pool_says_goaway(kind: str, h2_fault_server: Any) -> None:
             break
         time.sleep(0.02)
     assert [detail[0] for _, detail in server.events_of("client-goaway")] == [0]
+

@@ -572,3 +572,17 @@ def test_prepared_heads_are_cached_by_fields_and_framing() -> None:
     assert b"X-A: 1" in unhashable.head
     with pytest.raises(hopwire.LocalProtocolError):  # refused, and not cached as anything
         prepare("GET", where, [(b"X-A", b"1\r\nX-B: 2")], None, None)
+
+
+@pytest.mark.parametrize("seconds, expected", [
+    (None, (0, 0)), (0.0, (0, 1)), (1e-9, (0, 1)), (0.25, (0, 250_000)), (3.0, (3, 0)),
+    (1.9999995, (2, 0)), (1.9999994, (1, 999_999))])
+def test_kernel_timeouts_are_valid_timevals(seconds: float | None, expected: tuple[int, int]) -> None:
+    """`Pool`'s kernel timeouts. A remaining time such as 1.9999995 s (HTTP/2 read deadlines
+    are computed) once made a timeval of 1 s and 1,000,000 µs, which setsockopt refuses (EDOM)."""
+    import struct
+
+    from hopwire._pool.sync import timeval
+    if sys.platform == "win32":
+        pytest.skip("a DWORD of milliseconds on Windows")
+    assert struct.unpack("ll", timeval(seconds)) == expected

@@ -70,6 +70,7 @@ cdef class H2Connection:
     cpdef bint idle(self)
     cpdef long long send_head(self, tuple head, bint end_stream=*) except -1
     cpdef bint _no_new_streams(self)
+    cpdef bint has_data_to_send(self)
     cpdef bytes data_to_send(self)
     cpdef object acknowledge_received_data(self, long long stream_id, long long size)
     @cython.locals(stream=_Stream)

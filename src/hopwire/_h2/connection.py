@@ -711,6 +711,10 @@ class H2Connection:
 
     # -- sending -----------------------------------------------------------------------
 
+    def has_data_to_send(self) -> bool:
+        """Is anything queued for `data_to_send()`?"""
+        return len(self._out) > 0
+
     def data_to_send(self) -> bytes:
         """The bytes to write, in order; taken, they are the driver's to write."""
         out = bytes(self._out)

@@ -57,6 +57,8 @@ class AsyncH2Link(AsyncLink):
 
     def write_frames(self) -> None:
         """Write what the session queued, in order."""
+        if not self.session.h2.has_data_to_send():
+            return
         out = self.session.data_to_send()
         if out and not self.closed:
             self.transport.write(out)

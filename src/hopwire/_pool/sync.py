@@ -65,18 +65,19 @@ _UNSET: Any = object()
 _OS_TIMEOUTS = hasattr(socket, "SO_RCVTIMEO") and hasattr(socket, "SO_SNDTIMEO")
 
 
-def _timeval(seconds: float | None) -> bytes:
+def timeval(seconds: float | None) -> bytes:
     """SO_RCVTIMEO / SO_SNDTIMEO's value: a struct timeval (Windows: DWORD milliseconds).
 
     Zero means "wait forever", so a timeout of None is 0 and a positive one
-    is at least one microsecond (one millisecond).
+    is at least one microsecond (one millisecond). The microseconds stay below
+    a million (1.9999996 s is 2 s, not 1 s and 1,000,000 µs, which the kernel
+    refuses with EDOM).
     """
     if sys.platform == "win32":
         return struct.pack("I", 0 if seconds is None else max(1, round(seconds * 1000)))
     if seconds is None:
         return struct.pack("ll", 0, 0)
-    whole = int(seconds)
-    micros = max(1, round((seconds - whole) * 1_000_000)) if whole == 0 else round((seconds - whole) * 1_000_000)
+    whole, micros = divmod(max(1, round(seconds * 1_000_000)), 1_000_000)
     return struct.pack("ll", whole, micros)
 
 
@@ -125,7 +126,7 @@ class SyncLink(Link):
                 self.read_timeout = timeout  # (`_recv` keeps it)
                 return
             if self.os_timeouts:
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(timeout))
             else:
                 self._settimeout(timeout)
             self.read_timeout = timeout if self.os_timeouts else _UNSET
@@ -136,7 +137,7 @@ class SyncLink(Link):
                 self.write_timeout = timeout  # (`_send_all` keeps it)
                 return
             if self.os_timeouts:
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(timeout))
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(timeout))
             else:
                 self._settimeout(timeout)
             self.write_timeout = timeout if self.os_timeouts else _UNSET

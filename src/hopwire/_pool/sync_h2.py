@@ -71,7 +71,10 @@ class SyncH2Link(SyncLink):
             self.pending_out.append(out)
 
     def write_frames(self, timeout: float | None) -> None:
-        """Write what is queued, in order (not under the link's lock)."""
+        """Write what is queued, in order (not under the link's lock). (Nothing queued:
+        no lock taken. What another thread queues, that thread writes.)"""
+        if not self.pending_out and not self.session.h2.has_data_to_send():
+            return
         with self.write_lock:
             with self.lock:
                 self._take_out()
@@ -91,6 +94,8 @@ class SyncH2Link(SyncLink):
                 self.abort(WriteError(f"writing to the connection failed: {exc}"), peer_closed=True)
 
     def flush(self, timeout: Timeout) -> None:
+        """Write the frames of the requests a batch deferred (see `send`), and any other."""
+        self.out.clear()
         self.write_frames(timeout.write)
 
     def send(self, ex: Exchange, prepared: PreparedRequest, body: Body, timeout: Timeout,
@@ -108,6 +113,13 @@ class SyncH2Link(SyncLink):
             if isinstance(body, (bytes, bytearray, memoryview)):
                 view = memoryview(body).cast("B")
                 view = view[session.h2.send_data(rid, view, end_stream=True):]
+            elif defer and body is None:
+                # A batch (`request_all`): the HEADERS of its requests leave together,
+                # when it flushes (`out` says one is due) or this link is read.
+                if not self.out:
+                    self.out.append(b"")
+                self.out_timeout = timeout
+                return
         self.write_frames(timeout.write)
         if body is None or (view is not None and not view):
             return
@@ -199,6 +211,8 @@ class SyncH2Link(SyncLink):
                         wake.clear()
                     self.sleepers.append(ex)
             if read:
+                if self.out:  # requests a batch deferred: they go before their answers are read
+                    self.flush(self.timeouts)
                 self._read_once(left)
                 continue
             wake.wait(left)
