@@ -487,3 +487,27 @@ def test_closing_the_pool_says_goaway(kind: str, h2_fault_server: Any) -> None:
         time.sleep(0.02)
     assert [detail[0] for _, detail in server.events_of("client-goaway")] == [0]
 
+
+
+
+@pytest.mark.parametrize("http2", [False, True])
+def test_aclose_leaves_no_tls_socket(http2: bool, h2_fault_server: Any, origin: Any,
+                                     trusting: Any) -> None:
+    """A TLS transport closes over several turns of the loop (close_notify): `aclose()`
+    must not leave its socket open for the garbage collector once the loop is gone
+    (HTTP/1.1 and HTTP/2 alike)."""
+    if http2:
+        server = h2_fault_server(tls=True)
+        url, options = server.tls_url, {"http2": True, "ssl_context": server.ssl_context}
+    else:
+        url, options = origin.url, {"ssl_context": trusting}
+
+    async def scenario(c: Client) -> list[Any]:
+        results = await c.gather(*[c.request("GET", url + "/") for i in range(4)])
+        assert all(isinstance(r, hopwire.HTTPResponse) for r in results), results
+        sockets = [e.link.transport.get_extra_info("socket") for e in c.pool._state.entries]
+        await c.close()
+        return [s.fileno() for s in sockets]
+
+    closed = run("async", scenario, **options)
+    assert closed and set(closed) == {-1}

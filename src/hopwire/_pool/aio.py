@@ -613,9 +613,18 @@ class AsyncPool(PoolBase):
 
     async def aclose(self) -> None:
         """Close every connection; requests in flight fail, new ones raise PoolClosed."""
-        for link in self._shut():
+        links = self._shut()
+        for link in links:
             link.abort(ReadError("the pool was closed"))
         await asyncio.sleep(0)  # let the transports run their connection_lost
+        if links:
+            # A TLS transport closes over several turns of the loop (close_notify): one
+            # still closing now is aborted, and its socket closed in the next turn, so
+            # that none outlives the pool (a loop closed next would leave it to the
+            # garbage collector). On a closed transport, abort() does nothing.
+            for link in links:
+                link.transport.abort()
+            await asyncio.sleep(0)
 
     async def __aenter__(self) -> AsyncPool:
         return self
