@@ -414,8 +414,10 @@ def test_hypercorn(kind: str, where: str, h2_hypercorn: Any) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_hypercorn_limits(kind: str, h2_hypercorn_limited: Any) -> None:
-    """hypercorn closes after its request limit without answering the streams still open:
-    idempotent ones are sent again."""
+    """hypercorn closes after its request limit (10 here, 4 streams at once) without
+    answering the streams still open, or in the middle of an answer: those of which no
+    answer byte came are sent again; one cut mid-answer may have been processed and fails
+    with ConnectionLost(maybe_processed=True) (RFC 9110 §9.2.2: not replayed by the pool)."""
     base = h2_hypercorn_limited.h2c_url
 
     async def scenario(c: Client) -> list[Any]:
@@ -423,8 +425,11 @@ def test_hypercorn_limits(kind: str, h2_hypercorn_limited: Any) -> None:
                                 for i in range(30)])
 
     results = run(kind, scenario, **H2)
-    assert all(isinstance(r, hopwire.HTTPResponse) and r.status == 200 for r in results), \
-        [r for r in results if not isinstance(r, hopwire.HTTPResponse)]
+    answered = [r for r in results if isinstance(r, hopwire.HTTPResponse)]
+    cut = [r for r in results if not isinstance(r, hopwire.HTTPResponse)]
+    assert all(r.status == 200 for r in answered)
+    assert all(isinstance(r, hopwire.ConnectionLost) and r.maybe_processed for r in cut), cut
+    assert len(answered) >= len(results) // 2, cut  # (only the streams open at a close are cut)
 
 
 @pytest.mark.parametrize("kind", KINDS)
