@@ -806,7 +806,7 @@ class PoolBase:
         entry.link = link
         if self._closed:
             link.close()
-        elif state.multiplex_schemes and origin.scheme in state.multiplex_schemes:
+        elif state.may_multiplex(origin):
             if not link.conn.multiplexed:
                 state.h1_only(origin)  # ALPN chose HTTP/1.1
             self._wake(state.retry_waiters(now))  # held until the protocol was known

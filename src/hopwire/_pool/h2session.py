@@ -320,9 +320,5 @@ class H2Session(ConnectionBase):
             except ConnectionStateError:
                 pass  # closed already (its end crossed the reset)
 
-    @property
-    def is_idle(self) -> bool:
-        return self.is_free()
-
     def __repr__(self) -> str:
         return f"<H2Session {self.h2!r}>"

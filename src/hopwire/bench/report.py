@@ -263,11 +263,15 @@ def pool_table(name: str, result: dict[str, Any], s: Symbols) -> list[str]:
             f"{row['req_s'] / floor['req_s']:.0%}" if floor else "",
         ])
     out += markdown(head, table, "<<>>>>><")
+    return out + _rounds_and_failures(rows, notes, s)
+
+
+def _rounds_and_failures(rows: dict[str, Any], notes: list[str], s: Symbols) -> list[str]:
+    """The lines under a workload's table: rounds, requests per batch, failures."""
     batches = ", ".join(f"{k} {r['batch']:,}" for k, r in rows.items() if r["status"] == "ok")
     rounds = max((r["rounds"] for r in rows.values() if r["status"] == "ok"), default=0)
-    out += ["", f"{rounds} rounds; requests per batch: {batches or s.em_dash}"]
-    out += [f"FAILED {note}" for note in notes]
-    return out
+    return (["", f"{rounds} rounds; requests per batch: {batches or s.em_dash}"]
+            + [f"FAILED {note}" for note in notes])
 
 
 def pool_summary(doc: dict[str, Any], s: Symbols) -> list[str]:
@@ -353,11 +357,7 @@ def http2_table(name: str, result: dict[str, Any], s: Symbols) -> list[str]:
             "baseline" if key == hw_key else ratio_text(hw["req_s"] / row["req_s"] if hw else None, s),
         ])
     out += markdown(head, table, "<<<>>>><")
-    batches = ", ".join(f"{k} {r['batch']:,}" for k, r in rows.items() if r["status"] == "ok")
-    rounds = max((r["rounds"] for r in rows.values() if r["status"] == "ok"), default=0)
-    out += ["", f"{rounds} rounds; requests per batch: {batches or s.em_dash}"]
-    out += [f"FAILED {note}" for note in notes]
-    return out
+    return out + _rounds_and_failures(rows, notes, s)
 
 
 def hol_table(result: dict[str, Any], s: Symbols) -> list[str]:
@@ -480,11 +480,7 @@ def proxy_table(name: str, result: dict[str, Any], s: Symbols) -> list[str]:
                   f"{row['vs_ceiling']:.2f}{s.times}" if "vs_ceiling" in row else ""]
         table.append(cells)
     out += markdown(head, table, "<" + ">" * (len(head) - 1))
-    batches = ", ".join(f"{k} {r['batch']:,}" for k, r in rows.items() if r["status"] == "ok")
-    rounds = max((r["rounds"] for r in rows.values() if r["status"] == "ok"), default=0)
-    out += ["", f"{rounds} rounds; requests per batch: {batches or s.em_dash}"]
-    out += [f"FAILED {note}" for note in notes]
-    return out
+    return out + _rounds_and_failures(rows, notes, s)
 
 
 def proxy_summary(doc: dict[str, Any], s: Symbols) -> list[str]:
