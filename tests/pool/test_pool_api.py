@@ -586,3 +586,45 @@ def test_kernel_timeouts_are_valid_timevals(seconds: float | None, expected: tup
     if sys.platform == "win32":
         pytest.skip("a DWORD of milliseconds on Windows")
     assert struct.unpack("ll", timeval(seconds)) == expected
+
+
+def test_a_shrinking_read_deadline_keeps_the_kernel_timeout() -> None:
+    """An HTTP/2 stream's read timeout counts from its last event, so each read asks a
+    slightly shorter time: the kernel's timeout is set again only when it would end more
+    than READ_SLACK late, or before half of the time asked (each change is a system
+    call). A timeout that ends early is safe: the caller checks its deadline and reads
+    again."""
+    import socket
+    import struct
+
+    from hopwire._pool.connection import Connection
+    from hopwire._pool.sync import READ_SLACK, SyncLink
+
+    a, b = socket.socketpair()
+    try:
+        link = SyncLink(a, Connection(), 1, False)
+        if not link.os_timeouts or sys.platform == "win32":
+            pytest.skip("no struct timeval here")
+        calls: list[Any] = []
+        link.sock = _CountingSocket(a, calls)
+        asked = [5.0, 5.0 - 1e-5, 5.0 - READ_SLACK / 2, 5.0 - 2 * READ_SLACK, 2.4, 4.0, 5.0, 0.0,
+                 None, None]
+        for left in asked:
+            link._bound_read(left)
+        # Kept while it ends at most READ_SLACK late (5.0 for 4.99999 and 4.9995), and
+        # while it is at least half of the time asked (2.4 for 4.0).
+        set_to = [struct.unpack("ll", value) for _, _, value in calls]
+        assert set_to == [(5, 0), (4, 998_000), (2, 400_000), (5, 0), (0, 1), (0, 0)]
+        assert link.read_timeout is None
+    finally:
+        a.close()
+        b.close()
+
+
+class _CountingSocket:
+    def __init__(self, sock: Any, calls: list[Any]) -> None:
+        self.sock, self.calls = sock, calls
+
+    def setsockopt(self, *args: Any) -> None:
+        self.calls.append(args)
+        self.sock.setsockopt(*args)

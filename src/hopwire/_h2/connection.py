@@ -1325,7 +1325,9 @@ class H2Connection:
         closed = self._closed
         closed[stream.id] = how
         if len(closed) > R.MAX_CLOSED_STREAMS:
-            del closed[next(iter(closed))]
+            # The older half goes at once: deleting the oldest key one at a time leaves
+            # the dict's iteration skipping the deleted slots (linear per close).
+            self._closed = dict(list(closed.items())[len(closed) // 2:])
         if how != _ENDED and stream.unconsumed:
             self._unconsumed -= stream.unconsumed
             self._give_back(stream.unconsumed)

@@ -51,6 +51,8 @@ cdef class PoolState:
     cpdef object acquire_now(self, object origin, object method, object now,
                              object expect_continue=*, object upgrade=*, object min_serial=*)
     cpdef bint has_waiters(self)
+    @cython.locals(connection=ConnectionBase)
+    cpdef object _lease(self, Entry entry, bint pipelinable)
     cpdef object sent(self, Entry entry, object now, object pipelinable=*)
     @cython.locals(connection=ConnectionBase)
     cpdef bint _joinable(self, Entry entry, object method, object expect_continue, object upgrade)

@@ -375,7 +375,7 @@ class PoolState:
         if self._multiplexed:
             best = self._shared(origin, now, min_serial)
             if best is not None:
-                self._apply(Use(best), pipelinable)
+                self._lease(best, pipelinable)
                 return best
         best = self._idle(origin, now, min_serial)
         if best is None:
@@ -407,12 +407,7 @@ class PoolState:
                     best, fewest = e, in_flight
             if best is None:
                 return None
-        best.leases += 1
-        if self.pipeline_depth > 1:  # as `_apply` does for a Use
-            best.unsent += 1
-            if not pipelinable:
-                best.unsent_blockers += 1
-        best.idle_since = best.expires_at = None
+        self._lease(best, pipelinable)
         return best
 
     def connected(self, origin: Origin, connection: ConnectionBase, now: float, *,
@@ -622,18 +617,22 @@ class PoolState:
 
     def _apply(self, action: Action, pipelinable: bool = True) -> None:
         if type(action) is Use:
-            action.entry.leases += 1
-            # Unsent leases matter only to pipelining and to multiplexing (streams to spare).
-            if self.pipeline_depth > 1 or action.entry.connection.multiplexed:
-                action.entry.unsent += 1
-                if not pipelinable:
-                    action.entry.unsent_blockers += 1
-            action.entry.idle_since = action.entry.expires_at = None
+            self._lease(action.entry, pipelinable)
         elif isinstance(action, EvictThenDial):
             self._drop(action.entry)
             self._dialing[action.origin] += 1
         elif isinstance(action, Dial):
             self._dialing[action.origin] += 1
+
+    def _lease(self, entry: Entry, pipelinable: bool) -> None:
+        """The entry's connection takes one more request (a `Use`)."""
+        entry.leases += 1
+        # Unsent leases matter only to pipelining and to multiplexing (streams to spare).
+        if self.pipeline_depth > 1 or entry.connection.multiplexed:
+            entry.unsent += 1
+            if not pipelinable:
+                entry.unsent_blockers += 1
+        entry.idle_since = entry.expires_at = None
 
     def _wake(self, now: float) -> Wakeups:
         """Serve the heads of the queues that can be served now, the oldest head

@@ -23,6 +23,10 @@ cdef class SyncLink(Link):
     cdef public object write_timeout
     cdef public object tls_lock
 
+    cpdef object _set_read_timeout(self, object timeout)
+    cpdef object _bound_read(self, object timeout)
+    cpdef object _set_write_timeout(self, object timeout)
+    cpdef object _wake_sleepers_locked(self)
     cpdef bint peer_gone(self)
     cpdef object close(self)
     cpdef object abort(self, object error, bint peer_closed=*)

@@ -63,6 +63,7 @@ from .state import Origin
 _POLLIN = getattr(select, "POLLIN", 1)
 _UNSET: Any = object()
 _OS_TIMEOUTS = hasattr(socket, "SO_RCVTIMEO") and hasattr(socket, "SO_SNDTIMEO")
+READ_SLACK = 0.001  # how much later than asked a read may time out (`_bound_read`)
 
 
 def timeval(seconds: float | None) -> bytes:
@@ -130,6 +131,17 @@ class SyncLink(Link):
             else:
                 self._settimeout(timeout)
             self.read_timeout = timeout if self.os_timeouts else _UNSET
+
+    def _bound_read(self, timeout: float | None) -> None:
+        """The read timeout for a read that must return within `timeout`, a stream's time
+        left (`sync_h2`): the timeout set for an earlier read is kept when it ends at most
+        READ_SLACK later and not before half of it. A read that returns early only makes
+        its caller check its deadline and read again; each change is a system call."""
+        current = self.read_timeout
+        if (timeout is not None and current is not None and current is not _UNSET
+                and timeout * 0.5 <= current <= timeout + READ_SLACK):
+            return
+        self._set_read_timeout(timeout)
 
     def _set_write_timeout(self, timeout: float | None) -> None:
         if timeout != self.write_timeout:

@@ -13,6 +13,7 @@ cdef class SyncH2Link(SyncLink):
     cdef public list pending_out
     cdef public dict activity
     cdef public object window
+    cdef public long window_waiters
     cdef public Timeout timeouts
     cdef public object pool
     cdef public double received_at
@@ -25,5 +26,6 @@ cdef class SyncH2Link(SyncLink):
     @cython.locals(lock=_Lock)
     cpdef object next_event(self, Exchange ex, object timeout)
     cpdef object _read_once(self, object timeout)
+    cpdef object _wake_sleepers_locked(self)
     cpdef bint peer_gone(self)
     cpdef object close(self)

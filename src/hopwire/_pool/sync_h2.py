@@ -45,8 +45,8 @@ from .sync import SyncLink
 class SyncH2Link(SyncLink):
     """A pooled HTTP/2 connection on a blocking socket (see the module docstring)."""
 
-    __slots__ = ("session", "pending_out", "activity", "window", "timeouts", "pool",
-                 "received_at")
+    __slots__ = ("session", "pending_out", "activity", "window", "window_waiters", "timeouts",
+                 "pool", "received_at")
 
     def __init__(self, sock: socket.socket, session: H2Session, number: int,
                  replay_unsafe: bool, timeout: Timeout, pool: Any) -> None:
@@ -57,6 +57,7 @@ class SyncH2Link(SyncLink):
         self.pending_out: list[bytes] = []
         self.activity: dict[int, float] = {}  # monotonic time of each stream's last event
         self.window = threading.Event()  # set when the windows opened or the reader left
+        self.window_waiters = 0  # request bodies waiting on `window`
         self.timeouts = timeout  # the pool's: for the frames no request writes (answers, resets)
         with self.lock:
             self._take_out()
@@ -163,13 +164,21 @@ class SyncH2Link(SyncLink):
         if left is not None and left <= 0:
             raise WriteTimeout(f"the server's flow-control window stayed shut for {timeout} s")
         with self.lock:
+            if self.session.h2.sendable(ex.rid) > 0:
+                return  # (opened since the body's last try, by another caller's read)
             read = not self.reading
             if read:
                 self.reading = True
+            else:
+                self.window_waiters += 1
         if read:
             self._read_once(left)
-        else:
+            return
+        try:
             self.window.wait(left)
+        finally:
+            with self.lock:
+                self.window_waiters -= 1
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -230,8 +239,7 @@ class SyncH2Link(SyncLink):
         data = b""
         peer_closed = timed_out = False
         try:
-            if timeout != self.read_timeout:
-                self._set_read_timeout(timeout)
+            self._bound_read(timeout)
             data = self._recv()
         except (socket.timeout, BlockingIOError, ssl.SSLWantReadError):
             timed_out = True  # (the caller asks its own stream's deadline)
@@ -273,7 +281,8 @@ class SyncH2Link(SyncLink):
             elif reader_needed:
                 ex.waiter.set()
                 reader_needed = False
-        self.window.set()
+        if self.window_waiters:
+            self.window.set()
 
     def peer_gone(self) -> bool:
         """An idle HTTP/2 connection may have received frames (SETTINGS, PING, GOAWAY):
