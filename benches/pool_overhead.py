@@ -17,7 +17,11 @@ machine, and what the notes in README quote. Needs valgrind.
 
 Workloads: sync (Pool.request, one connection), sync-pipelined (Pool.request_all,
 16 a call, one connection with pipeline_depth=16), async and async-pipelined
-(the same with AsyncPool).
+(the same with AsyncPool); h2-sync, h2-async and h2-async-multiplexed (request_all,
+16 streams a call) with http2="prior-knowledge", where the fake connection is an
+HTTP/2 server script: its preface, an ACK for each SETTINGS, and for each request's
+HEADERS the answer nginx gives (HEADERS, then 13 octets of DATA ending the stream;
+one header block, encoded once, as a server indexing its fields would send it).
 """
 
 from __future__ import annotations
@@ -35,20 +39,62 @@ from typing import Any
 
 import _checkout  # noqa: F401  (hopwire: installed, else the checkout's src/)
 import hopwire  # noqa: E402
+from hopwire._h2 import _rules as R  # noqa: E402
+from hopwire._h2 import frames, hpack  # noqa: E402
 
 URL = "http://127.0.0.1:8080/"
 BODY = b"Hello, world!"
 ANSWER = (b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Wed, 25 Nov 2026 23:49:23 GMT\r\n"
           b"Content-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\n" + BODY)
 PIPELINE = 16
+H2_ANSWER_BLOCK = hpack.Encoder().encode([
+    (b":status", b"200"), (b"server", b"nginx"), (b"date", b"Wed, 25 Nov 2026 23:49:23 GMT"),
+    (b"content-type", b"text/plain"), (b"content-length", b"13")])
+H2_HEADERS, H2_SETTINGS = 0x1, 0x4
+
+
+class H1Script:
+    """The HTTP/1.1 server: an answer for each request head."""
+
+    def answer(self, data: Any) -> bytes:
+        return ANSWER * bytes(data).count(b"\r\n\r\n")
+
+
+class H2Script:
+    """The HTTP/2 server (see the module docstring); frames are whole in each write."""
+
+    def __init__(self) -> None:
+        self.preface_seen = False
+
+    def answer(self, data: Any) -> bytes:
+        data = bytes(data)
+        out = []
+        if not self.preface_seen:
+            data = data[len(R.PREFACE):]
+            self.preface_seen = True
+            out.append(frames.settings([(R.SettingId.MAX_CONCURRENT_STREAMS, 128)]))
+        at = 0
+        while at + 9 <= len(data):
+            length = int.from_bytes(data[at:at + 3], "big")
+            kind, flags = data[at + 3], data[at + 4]
+            stream_id = int.from_bytes(data[at + 5:at + 9], "big") & 0x7FFFFFFF
+            if kind == H2_SETTINGS and not flags & 0x1:
+                out.append(frames.settings_ack())
+            elif kind == H2_HEADERS:
+                out.append(frames.headers(stream_id, H2_ANSWER_BLOCK)
+                           + frames.data(stream_id, BODY, True))
+            at += 9 + length
+        return b"".join(out)
 
 
 class FakeSocket:
-    """Answers each request head written to it; a socketpair end gives it a real fd to poll."""
+    """Answers what is written to it as its script says; a socketpair end gives it a real
+    fd to poll."""
 
-    def __init__(self) -> None:
+    def __init__(self, script: Any) -> None:
         self._ends = socket.socketpair()
-        self._owed = 0
+        self._script = script
+        self._owed: list[bytes] = []
         self._timeout: float | None = None
 
     def fileno(self) -> int:
@@ -64,11 +110,12 @@ class FakeSocket:
         pass
 
     def sendall(self, data: bytes) -> None:
-        self._owed += data.count(b"\r\n\r\n")
+        self._owed.append(self._script.answer(data))
 
     def recv(self, size: int) -> bytes:
-        owed, self._owed = self._owed, 0
-        return ANSWER * owed
+        owed = b"".join(self._owed)
+        self._owed.clear()
+        return owed
 
     def shutdown(self, how: int) -> None:
         pass
@@ -80,18 +127,22 @@ class FakeSocket:
 
 class FakePool(hopwire.Pool):
     def _open(self, origin: Any, t: Any) -> Any:  # the pool's one hook for making a socket
-        return FakeSocket()
+        return FakeSocket(H2Script() if self._options.http2 else H1Script())
 
 
 class FakeTransport(asyncio.Transport):
     """Feeds the answers to the protocol on the next turn of the loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol,
+                 script: Any) -> None:
         super().__init__()
         self._loop, self._protocol, self._closing = loop, protocol, False
+        self._script = script
 
     def write(self, data: Any) -> None:
-        self._loop.call_soon(self._deliver, ANSWER * bytes(data).count(b"\r\n\r\n"))
+        answers = self._script.answer(data)
+        if answers:
+            self._loop.call_soon(self._deliver, answers)
 
     def _deliver(self, answers: bytes) -> None:
         """As asyncio's transports do: into the buffer of a buffered protocol (what
@@ -114,6 +165,10 @@ class FakeTransport(asyncio.Transport):
         self._closing = True
         self._loop.call_soon(self._protocol.connection_lost, None)
 
+    def abort(self) -> None:
+        if not self._closing:
+            self.close()
+
     def pause_reading(self) -> None:
         pass
 
@@ -124,12 +179,14 @@ class FakeTransport(asyncio.Transport):
         return default
 
 
-async def _fake_connection(factory: Any, host: str, port: int, **kwargs: Any) -> Any:
-    loop = asyncio.get_running_loop()
-    protocol = factory()
-    transport = FakeTransport(loop, protocol)
-    protocol.connection_made(transport)
-    return transport, protocol
+def _fake_connection(script: type) -> Any:
+    async def connect(factory: Any, host: str, port: int, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        protocol = factory()
+        transport = FakeTransport(loop, protocol, script())
+        protocol.connection_made(transport)
+        return transport, protocol
+    return connect
 
 
 def _check(response: Any) -> None:
@@ -137,10 +194,14 @@ def _check(response: Any) -> None:
         raise AssertionError(f"unexpected answer: {response!r}")
 
 
-def run_sync(n: int, pipelined: bool) -> None:
-    options = dict(max_connections=1, max_connections_per_host=1, keepalive_expiry=300.0,
-                   pipeline_depth=PIPELINE if pipelined else 1)
-    with FakePool(**options) as pool:
+def _options(pipelined: bool, http2: bool) -> dict[str, Any]:
+    return dict(max_connections=1, max_connections_per_host=1, keepalive_expiry=300.0,
+                pipeline_depth=PIPELINE if pipelined and not http2 else 1,
+                http2="prior-knowledge" if http2 else False)
+
+
+def run_sync(n: int, pipelined: bool, http2: bool = False) -> None:
+    with FakePool(**_options(pipelined, http2)) as pool:
         if pipelined:
             batch = [("GET", URL)] * PIPELINE
             for _ in range(n // PIPELINE):
@@ -151,11 +212,10 @@ def run_sync(n: int, pipelined: bool) -> None:
                 _check(pool.request("GET", URL))
 
 
-async def _run_async(n: int, pipelined: bool) -> None:
-    asyncio.get_running_loop().create_connection = _fake_connection  # type: ignore[method-assign]
-    options = dict(max_connections=1, max_connections_per_host=1, keepalive_expiry=300.0,
-                   pipeline_depth=PIPELINE if pipelined else 1)
-    async with hopwire.AsyncPool(**options) as pool:
+async def _run_async(n: int, pipelined: bool, http2: bool) -> None:
+    asyncio.get_running_loop().create_connection = _fake_connection(  # type: ignore[method-assign]
+        H2Script if http2 else H1Script)
+    async with hopwire.AsyncPool(**_options(pipelined, http2)) as pool:
         if pipelined:
             batch = [("GET", URL)] * PIPELINE
             for _ in range(n // PIPELINE):
@@ -166,8 +226,8 @@ async def _run_async(n: int, pipelined: bool) -> None:
                 _check(await pool.request("GET", URL))
 
 
-def run_async(n: int, pipelined: bool) -> None:
-    asyncio.run(_run_async(n, pipelined))
+def run_async(n: int, pipelined: bool, http2: bool = False) -> None:
+    asyncio.run(_run_async(n, pipelined, http2))
 
 
 WORKLOADS = {
@@ -175,6 +235,9 @@ WORKLOADS = {
     "sync-pipelined": lambda n: run_sync(n, True),
     "async": lambda n: run_async(n, False),
     "async-pipelined": lambda n: run_async(n, True),
+    "h2-sync": lambda n: run_sync(n, False, True),
+    "h2-async": lambda n: run_async(n, False, True),
+    "h2-async-multiplexed": lambda n: run_async(n, True, True),
 }
 
 
@@ -225,12 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         n = args.requests or 2_000
         print(f"instructions per request (callgrind, {5 * n:,} minus {n:,} requests; {twin})")
         for name in names:
-            print(f"  {name:16} {instructions(name, n):>10,.0f}")
+            print(f"  {name:20} {instructions(name, n):>10,.0f}")
     else:
         n = args.requests or 50_000
         print(f"CPU µs per request (best of 3 runs of {n:,}; {twin})")
         for name in names:
-            print(f"  {name:16} {cpu_us(name, n):>10.2f}")
+            print(f"  {name:20} {cpu_us(name, n):>10.2f}")
     return 0
 
 

@@ -30,9 +30,9 @@ from .aio import TIMED_OUT, AsyncLink, body_pieces
 from .connection import ConnectionStateError, PreparedRequest
 from .exchange import Exchange
 from .h2session import PING_IDLE, PING_TIMEOUT, H2Session
+from .models import Timeout
 
 PING_GRACE = 0.1  # seconds: see `_on_ping_timer`
-from .models import Timeout
 
 
 class AsyncH2Link(AsyncLink):
