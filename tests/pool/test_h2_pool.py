@@ -272,6 +272,20 @@ def test_a_close_mid_answer_is_a_typed_error(kind: str, h2_fault_server: Any) ->
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_close_mid_answer_after_its_head_was_taken(kind: str, h2_fault_server: Any) -> None:
+    """The caller streams the answer: it has the head when the connection ends. Its read
+    fails with ConnectionLost saying the answer was cut, not that none came."""
+    server = h2_fault_server(close_after_headers=True)
+
+    async def scenario(c: Client) -> list[Any]:
+        return await c.gather(c.stream_chunks("GET", server.url + "/"))
+
+    (error,) = run(kind, scenario, **H2)
+    assert isinstance(error, hopwire.ConnectionLost) and error.maybe_processed, error
+    assert "in the middle of the answer" in str(error), error
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_an_idle_connection_closed_without_goaway(kind: str, h2_fault_server: Any) -> None:
     server = h2_fault_server(close_idle_after=0.2)
 

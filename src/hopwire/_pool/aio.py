@@ -763,7 +763,7 @@ class AsyncPool(PoolBase):
             self._release(link, ex)
             return response
         body = _AsyncBody(self, link, ex, t.read)
-        return attempt.response(event, ex.info, body, await body.aread_all() if collect else None)
+        return attempt.response(event, ex, body, await body.aread_all() if collect else None)
 
     def _acquire_idle(self, attempt: Attempt) -> AsyncLink | None:
         """`_acquire`'s common cases without a coroutine: an idle connection or a

@@ -15,3 +15,4 @@ cdef class Exchange:
     cdef public bint collect
     cdef public object write_error
     cdef public object read_timeout
+    cdef public bint head_taken

@@ -26,7 +26,7 @@ class Exchange:
 
     __slots__ = ("rid", "events", "error", "ended", "may_replay", "replay_alone",
                  "replay_pipelined", "info", "buffered", "waiter", "collect", "write_error",
-                 "read_timeout")
+                 "read_timeout", "head_taken")
 
     def __init__(self, info: ExchangeInfo, replay_alone: bool = False,
                  replay_pipelined: bool = False) -> None:
@@ -45,3 +45,4 @@ class Exchange:
         self.collect = False  # asyncio: wake the reader only at the end (request(), not stream())
         self.write_error: TransportError | None = None
         self.read_timeout: float | None = None  # asyncio: of the wait in progress
+        self.head_taken = False  # its caller has the answer's head (`Attempt.response`)

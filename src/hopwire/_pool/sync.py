@@ -687,7 +687,7 @@ class Pool(PoolBase):
             self._release(link, ex)
             return response
         body = _Body(self, link, ex, t.read)
-        return attempt.response(event, ex.info, body, body.read_all() if collect else None)
+        return attempt.response(event, ex, body, body.read_all() if collect else None)
 
     def _acquire(self, attempt: Attempt, t: Timeout, block: bool = True) -> SyncLink | None:
         """A connection to send on: reused, pipelined or new; None when none is free now
