@@ -519,7 +519,7 @@ class Pool(PoolBase):
         """Send a request and read its whole answer."""
         attempt = self._attempt(method, url, headers, body)
         t = self._timeout(timeout)
-        if body is None and not self._pipelining:
+        if body is None:
             response = self._request_idle(attempt, t)
             if response is not None:
                 return response
@@ -615,15 +615,15 @@ class Pool(PoolBase):
 
     def _request_idle(self, attempt: Attempt, t: Timeout) -> Response | None:
         """`request()`'s common case, `_start` and `_acquire` inline: a bodiless request
-        on an idle connection of a pool that does not pipeline. None, having done
-        nothing that the general path would not do again, when that is not the case
-        (or the request is to be sent again)."""
+        on a connection there at once (idle, a pipeline to join, or an HTTP/2 connection
+        with a stream to spare). None, having done nothing that the general path would
+        not do again, when there is none (or the request is to be sent again)."""
         now = monotonic()
         with self._lock:
             link = self._ready(attempt, now)
         if link is None or self._probed(link, now, attempt.prepared.method) is None:
             return None
-        ex = self._put(attempt, link, link.conn.answered > 0, t)
+        ex = self._put(attempt, link, self._reused(link), t)
         if ex is None:
             return None
         try:
