@@ -1202,11 +1202,27 @@ def test_forgotten_closed_streams_are_ignored() -> None:
     client.receive_data(script.settings([]))
     first = client.send_request("GET", "https", "a", "/")
     client.receive_data(script.headers(first, OK, True))
-    for _ in range(R.MAX_CLOSED_STREAMS):
+    for _ in range(2 * R.MAX_CLOSED_STREAMS):
         sid = client.send_request("GET", "https", "a", "/")
         client.reset_stream(sid)
     assert first not in client._closed
     assert client.receive_data(frames.data(first, b"x")) == []
+
+
+@pytest.mark.parametrize("before", [0, R.MAX_CLOSED_STREAMS - 1, 2 * R.MAX_CLOSED_STREAMS - 3])
+def test_a_closed_stream_is_remembered_for_max_closed_streams_more(before: int) -> None:
+    """However many closed before it, a stream's fate is kept while MAX_CLOSED_STREAMS - 1
+    more close (the older ones are forgotten in one go, not one per close)."""
+    client = H2Connection()
+    client.receive_data(Script().settings([]))
+    for _ in range(before):
+        client.reset_stream(client.send_request("GET", "https", "a", "/"))
+    sid = client.send_request("GET", "https", "a", "/")
+    client.reset_stream(sid)
+    for _ in range(R.MAX_CLOSED_STREAMS - 1):
+        client.reset_stream(client.send_request("GET", "https", "a", "/"))
+        assert sid in client._closed
+    assert len(client._closed) <= 2 * R.MAX_CLOSED_STREAMS
 
 
 # -- limits -----------------------------------------------------------------------------------

@@ -269,6 +269,7 @@ def test_a_close_mid_answer_is_a_typed_error(kind: str, h2_fault_server: Any) ->
 
     (error,) = run(kind, scenario, **H2)
     assert isinstance(error, hopwire.ConnectionLost) and error.maybe_processed, error
+    assert "in the middle of the answer" in str(error), error
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -530,3 +531,43 @@ def test_aclose_leaves_no_tls_socket(http2: bool, h2_fault_server: Any, origin: 
 
     closed = run("async", scenario, **options)
     assert closed and set(closed) == {-1}
+
+
+# -- the session, without I/O -------------------------------------------------------------------
+
+
+def test_a_reset_streams_unread_octets_are_given_back_once() -> None:
+    """A streamed answer's DATA delivered and not yet read, then RST_STREAM from the server:
+    the connection gives those octets back to its window at the reset. The reader's later
+    acknowledgement (or the settling of the stream) must not give them back again, even
+    once the connection has forgotten the stream (after 2 × MAX_CLOSED_STREAMS closes)."""
+    from hopwire._h2 import _rules as R
+    from hopwire._h2 import frames, hpack
+    from hopwire._pool.connection import prepare_request
+    from hopwire._pool.exchange import Exchange
+    from hopwire._pool.h2session import H2Session
+    from hopwire._pool.models import ExchangeInfo
+
+    session = H2Session("http")
+    session.receive_into(frames.settings([]) + frames.settings_ack(), {})
+    prepared = prepare_request("GET", "/", [], host="example.com")
+    exchanges: dict[int, Exchange] = {}
+
+    def start() -> Exchange:
+        ex = Exchange(ExchangeInfo(1, True, 0, False))
+        session.record(ex, prepared, exchanges)
+        return ex
+
+    a, b = start(), start()
+    ok = hpack.Encoder().encode([(b":status", b"200")])
+    half = b"x" * 15_000
+    session.receive_into(frames.headers(a.rid, ok) + frames.headers(b.rid, ok), exchanges)
+    for ex in (a, b):
+        session.receive_into(frames.data(ex.rid, half) + frames.data(ex.rid, half), exchanges)
+    session.receive_into(frames.rst_stream(a.rid, R.ErrorCode.INTERNAL_ERROR), exchanges)
+    for _ in range(2 * R.MAX_CLOSED_STREAMS + 1):
+        session.reset(start().rid)
+    assert a.rid not in session.h2._closed  # forgotten
+    session.settle(a.rid)  # its reader gave up on it
+    session.consumed(b.rid, 30_000)  # the other stream's reader took its body
+    assert session.h2._unconsumed == 0

@@ -164,11 +164,11 @@ MAX_EMPTY_DATA_FRAMES = 100
 # once (a race with our RST_STREAM, §5.1), none is worth a stream of them (§10.5): past
 # this many without a field block or data between them, ENHANCE_YOUR_CALM.
 MAX_IGNORED_FRAMES = 1000
-# Closed streams whose fate the connection remembers (§5.1: how a stream closed decides
-# whether a late frame on it is ignored, a stream error or a connection error). Past
-# this many, the older half is forgotten at once, and late frames on them are ignored
-# (§5.1 lets a sender of RST_STREAM limit how long it ignores them; we never turn them
-# into errors).
+# Closed streams whose fate the connection remembers at least (§5.1: how a stream closed
+# decides whether a late frame on it is ignored, a stream error or a connection error):
+# the newest this many; past twice as many, the older ones are forgotten at once, and
+# late frames on them are ignored (§5.1 lets a sender of RST_STREAM limit how long it
+# ignores them; we never turn them into errors).
 MAX_CLOSED_STREAMS = 1024
 
 # What our client assumes of the server's SETTINGS_MAX_CONCURRENT_STREAMS until its

@@ -1324,10 +1324,11 @@ class H2Connection:
         del self._streams[stream.id]
         closed = self._closed
         closed[stream.id] = how
-        if len(closed) > R.MAX_CLOSED_STREAMS:
-            # The older half goes at once: deleting the oldest key one at a time leaves
-            # the dict's iteration skipping the deleted slots (linear per close).
-            self._closed = dict(list(closed.items())[len(closed) // 2:])
+        if len(closed) > 2 * R.MAX_CLOSED_STREAMS:
+            # The newest MAX_CLOSED_STREAMS are kept, the others go at once: deleting the
+            # oldest key one at a time leaves the dict's iteration skipping the deleted
+            # slots at its front (linear per close).
+            self._closed = dict(list(closed.items())[-R.MAX_CLOSED_STREAMS:])
         if how != _ENDED and stream.unconsumed:
             self._unconsumed -= stream.unconsumed
             self._give_back(stream.unconsumed)

@@ -749,6 +749,7 @@ class AsyncPool(PoolBase):
             event = events.popleft() if events else await link.next_event(ex, t.read)
             while type(event) is InformationalResponse:
                 event = events.popleft() if events else await link.next_event(ex, t.read)
+            ex.head_taken = True  # (out of `events`: see `Link.fail`)
         except Replay:
             self._replaying(link, attempt, ex)
             raise
@@ -763,7 +764,7 @@ class AsyncPool(PoolBase):
             self._release(link, ex)
             return response
         body = _AsyncBody(self, link, ex, t.read)
-        return attempt.response(event, ex, body, await body.aread_all() if collect else None)
+        return attempt.response(event, ex.info, body, await body.aread_all() if collect else None)
 
     def _acquire_idle(self, attempt: Attempt) -> AsyncLink | None:
         """`_acquire`'s common cases without a coroutine: an idle connection or a

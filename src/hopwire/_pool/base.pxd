@@ -53,7 +53,7 @@ cdef class Attempt:
 
     cpdef object exchange(self, object number, object reused)
     @cython.locals(head=_ResponseEvent)
-    cpdef object response(self, object event, Exchange ex, object stream, object content=*)
+    cpdef object response(self, object event, object info, object stream, object content=*)
     cpdef object collected(self, object event, Exchange ex)
 
 

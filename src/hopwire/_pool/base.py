@@ -376,15 +376,14 @@ class Attempt:
         return Exchange(ExchangeInfo(number, reused, 0, replays > 0),
                         can_replay and reused and not self.retried_reused, can_replay)
 
-    def response(self, event: Any, ex: Exchange, stream: BodyStream | None,
+    def response(self, event: Any, info: ExchangeInfo, stream: BodyStream | None,
                  content: bytes | None = None) -> Response:
         """The caller's response for the answer's head `event`; its body from `stream`
         (or all of it, `content`)."""
         head = event  # (typed in the compiled twin: see `Connection._tag_all`)
-        ex.head_taken = True
         return Response(head.status_code, head.reason.decode("latin-1"),
                         HTTP_VERSIONS.get(head.http_version, "HTTP/1.1"), head.headers,
-                        self.prepared.method, self.url, ex.info, stream, content)
+                        self.prepared.method, self.url, info, stream, content)
 
     def collected(self, event: Any, ex: Exchange) -> Response:
         """The response of an answer that came whole: its content taken from `ex`'s events
@@ -398,7 +397,7 @@ class Attempt:
             content = b"".join([e.data for e in events if type(e) is Data])
         events.clear()
         ex.buffered = 0
-        return self.response(event, ex, None, content)
+        return self.response(event, ex.info, None, content)
 
     def replayed(self, pipelined: bool, next_serial: int) -> None:
         """The request was not answered and will be sent again (see `base`)."""

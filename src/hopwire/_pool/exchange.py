@@ -45,4 +45,4 @@ class Exchange:
         self.collect = False  # asyncio: wake the reader only at the end (request(), not stream())
         self.write_error: TransportError | None = None
         self.read_timeout: float | None = None  # asyncio: of the wait in progress
-        self.head_taken = False  # its caller has the answer's head (`Attempt.response`)
+        self.head_taken = False  # its caller took the answer's head out of `events`

@@ -230,6 +230,9 @@ class H2Session(ConnectionBase):
             elif kind is StreamReset:
                 if event.error_code == HTTP_1_1_REQUIRED:
                     self.h1_required = True
+                # The reset gave the stream's unread octets back to the connection (its
+                # late acknowledgement is ignored only while the stream is remembered).
+                self.unacked.pop(event.stream_id, None)
                 ex = exchanges.pop(event.stream_id, None)
                 if ex is not None and not ex.ended:
                     ex.error = self._reset_error(event, ex)

@@ -670,6 +670,7 @@ class Pool(PoolBase):
             event = ex.events.popleft() if ex.events else link.next_event(ex, t.read)
             while type(event) is InformationalResponse:
                 event = link.next_event(ex, t.read)
+            ex.head_taken = True  # (out of `events`: see `Link.fail`)
         except Replay:
             self._replaying(link, attempt, ex)
             raise
@@ -687,7 +688,7 @@ class Pool(PoolBase):
             self._release(link, ex)
             return response
         body = _Body(self, link, ex, t.read)
-        return attempt.response(event, ex, body, body.read_all() if collect else None)
+        return attempt.response(event, ex.info, body, body.read_all() if collect else None)
 
     def _acquire(self, attempt: Attempt, t: Timeout, block: bool = True) -> SyncLink | None:
         """A connection to send on: reused, pipelined or new; None when none is free now
