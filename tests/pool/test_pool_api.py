@@ -607,14 +607,14 @@ def test_a_shrinking_read_deadline_keeps_the_kernel_timeout() -> None:
             pytest.skip("no struct timeval here")
         calls: list[Any] = []
         link.sock = _CountingSocket(a, calls)
-        asked = [5.0, 5.0 - 1e-5, 5.0 - READ_SLACK / 2, 5.0 - 2 * READ_SLACK, 2.4, 4.0, 5.0, 0.0,
-                 None, None]
+        asked = [5.0, 5.0 - 1e-5, 5.0 - READ_SLACK / 2, 5.0 - 2 * READ_SLACK, 2.4, 4.0, 5.0,
+                 READ_SLACK / 2, 0.0, None, None]
         for left in asked:
             link._bound_read(left)
         # Kept while it ends at most READ_SLACK late (5.0 for 4.99999 and 4.9995), and
-        # while it is at least half of the time asked (2.4 for 4.0).
+        # while it is at least half of the time asked (2.4 for 4.0); never for a probe (0.0).
         set_to = [struct.unpack("ll", value) for _, _, value in calls]
-        assert set_to == [(5, 0), (4, 998_000), (2, 400_000), (5, 0), (0, 1), (0, 0)]
+        assert set_to == [(5, 0), (4, 998_000), (2, 400_000), (5, 0), (0, 500), (0, 1), (0, 0)]
         assert link.read_timeout is None
     finally:
         a.close()

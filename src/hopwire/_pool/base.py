@@ -297,7 +297,7 @@ class Link:
         for rid, ex in self.exchanges.items():
             if ex.error is not None:
                 continue
-            under_way = error is not None and (rid == head or bool(ex.events) or ex.head_taken)
+            under_way = error is not None and (rid == head or bool(ex.events))
             if under_way and not peer_closed:
                 ex.error = error
                 continue

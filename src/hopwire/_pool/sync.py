@@ -135,10 +135,11 @@ class SyncLink(Link):
     def _bound_read(self, timeout: float | None) -> None:
         """The read timeout for a read that must return within `timeout`, a stream's time
         left (`sync_h2`): the timeout set for an earlier read is kept when it ends at most
-        READ_SLACK later and not before half of it. A read that returns early only makes
-        its caller check its deadline and read again; each change is a system call."""
+        READ_SLACK later and not before half of it (a zero timeout, a probe, is always
+        set). A read that returns early only makes its caller check its deadline and
+        read again; each change is a system call."""
         current = self.read_timeout
-        if (timeout is not None and current is not None and current is not _UNSET
+        if (timeout and current is not None and current is not _UNSET
                 and timeout * 0.5 <= current <= timeout + READ_SLACK):
             return
         self._set_read_timeout(timeout)
