@@ -198,6 +198,25 @@ def test_large_bodies_both_ways_follow_flow_control(kind: str, h2_fault_server: 
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_uploads_at_once_share_the_connection_window(kind: str, h2_fault_server: Any) -> None:
+    """Eight bodies of 256 KiB on one connection whose window is the server's 64 KiB: they
+    wait for its WINDOW_UPDATEs together (with `Pool`, on threads: whichever reads wakes
+    the others), and none is left waiting for a window already open."""
+    server = h2_fault_server()
+    size = 256 * KIB
+
+    async def scenario(c: Client) -> list[Any]:
+        return await c.gather(*[c.request("POST", server.url + "/echo", body=pattern(size),
+                                          timeout=hopwire.Timeout(10.0, write=3.0))
+                                for _ in range(8)])
+
+    results = run(kind, scenario, max_connections_per_host=1, **H2)
+    assert all(isinstance(r, hopwire.HTTPResponse) and r.content == pattern(size)
+               for r in results), results
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_stalled_upload_times_out_alone(kind: str, h2_fault_server: Any) -> None:
     server = h2_fault_server(stall_window=True)
 

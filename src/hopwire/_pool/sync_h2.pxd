@@ -12,8 +12,7 @@ cdef class SyncH2Link(SyncLink):
     cdef public H2Session session
     cdef public list pending_out
     cdef public dict activity
-    cdef public object window
-    cdef public long window_waiters
+    cdef public list window_waiters
     cdef public Timeout timeouts
     cdef public object pool
     cdef public double received_at

@@ -45,8 +45,8 @@ from .sync import SyncLink
 class SyncH2Link(SyncLink):
     """A pooled HTTP/2 connection on a blocking socket (see the module docstring)."""
 
-    __slots__ = ("session", "pending_out", "activity", "window", "window_waiters", "timeouts",
-                 "pool", "received_at")
+    __slots__ = ("session", "pending_out", "activity", "window_waiters", "timeouts", "pool",
+                 "received_at")
 
     def __init__(self, sock: socket.socket, session: H2Session, number: int,
                  replay_unsafe: bool, timeout: Timeout, pool: Any) -> None:
@@ -56,8 +56,9 @@ class SyncH2Link(SyncLink):
         self.received_at = monotonic()  # when the server's last bytes came (PING_IDLE)
         self.pending_out: list[bytes] = []
         self.activity: dict[int, float] = {}  # monotonic time of each stream's last event
-        self.window = threading.Event()  # set when the windows opened or the reader left
-        self.window_waiters = 0  # request bodies waiting on `window`
+        # The events of request bodies waiting for a window: set when a read ends (it may
+        # have opened one, and one of them may read next). One each: nobody clears another's.
+        self.window_waiters: list[threading.Event] = []
         self.timeouts = timeout  # the pool's: for the frames no request writes (answers, resets)
         with self.lock:
             self._take_out()
@@ -146,8 +147,6 @@ class SyncH2Link(SyncLink):
                     if self.closed:
                         raise OSError("the connection was closed")
                     view = view[h2.send_data(rid, view):]
-                    if view:
-                        self.window.clear()
                 self.write_frames(timeout)
                 if view:
                     self._wait_window(ex, deadline, timeout)
@@ -170,15 +169,17 @@ class SyncH2Link(SyncLink):
             if read:
                 self.reading = True
             else:
-                self.window_waiters += 1
+                wake = threading.Event()
+                self.window_waiters.append(wake)
         if read:
             self._read_once(left)
             return
         try:
-            self.window.wait(left)
+            wake.wait(left)
         finally:
             with self.lock:
-                self.window_waiters -= 1
+                if wake in self.window_waiters:
+                    self.window_waiters.remove(wake)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -282,7 +283,9 @@ class SyncH2Link(SyncLink):
                 ex.waiter.set()
                 reader_needed = False
         if self.window_waiters:
-            self.window.set()
+            for wake in self.window_waiters:
+                wake.set()
+            self.window_waiters.clear()
 
     def peer_gone(self) -> bool:
         """An idle HTTP/2 connection may have received frames (SETTINGS, PING, GOAWAY):
