@@ -7,7 +7,7 @@ free port of 127.0.0.1 (granian binds one address per process), serving
 `real_apps.asgi_app` (its routes, ``/slow`` and ``/info`` included), started like the
 real servers of real.py (`real.spawn`: its own session, tied to this process's life),
 ready once ``GET /`` is answered ``hello`` by granian, stopped by the pid started
-(`real.stop_process`: SIGTERM, the group killed if it lingers). granian's master forks
+(`real.stop_process`: SIGTERM, the group killed if it lingers). granian's master starts
 one worker (``--workers 1``); both are in the process group.
 
 `H2Granian` (the `h2_granian` fixtures) is two such processes with ``--http auto``:
