@@ -9,7 +9,8 @@ and one stream's failure, timeout or cancellation leaves the other streams alone
 
 How: the scripted h2 fault server (support/servers/h2_fault.py) misbehaves on cue and
 logs every stream; nginx (TLS with ALPN, and h2c with prior knowledge, with and without
-small limits) and hypercorn are the real peers. Each scenario is written once over a
+small limits) and hypercorn are the real peers (idle gaps against them, and granian, in
+test_h2_real_servers.py). Each scenario is written once over a
 `support.pool_drivers.Client` and runs on `Pool` (threads), `AsyncPool` on asyncio's
 loop, and on uvloop.
 """

@@ -1,8 +1,8 @@
 """Both pools against real servers that nobody here wrote, each in a process of its own.
 
 What for: `Pool` and `AsyncPool` meet gunicorn (sync and gthread workers), uvicorn (h11
-and httptools), hypercorn, waitress, cheroot, tornado, aiohttp, `http.server` (HTTP/1.0
-and HTTP/1.1) and nginx in production, and each has habits of its own on the wire
+and httptools), hypercorn, granian, waitress, cheroot, tornado, aiohttp, `http.server`
+(HTTP/1.0 and HTTP/1.1) and nginx in production, and each has habits of its own on the wire
 (REAL-SERVERS.md): idle connections closed on the server's clock (1 s here), bytes after
 a HEAD answer (waitress, cheroot), a close after each answer (gunicorn's sync worker,
 HTTP/1.0), `Connection: close` after chunked answers and 204 (waitress), chunked answers

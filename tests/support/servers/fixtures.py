@@ -4,8 +4,9 @@ The long-lived servers (nginx, the stdlib servers, aiohttp) are session-scoped: 
 start once and serve every test. The fault server and the dumb proxy are per test (factory
 fixtures), since tests change their behaviour and read their logs.
 
-The HTTP/2 peers: `h2_nginx`, `h2_hypercorn` and `h2_hypercorn_limited` (session) and the
-`h2_fault_server` factory. They need h2, hyperframe, hpack and trustme (the test extra).
+The HTTP/2 peers: `h2_nginx`, `h2_hypercorn`, `h2_hypercorn_limited`, `h2_granian` and
+`h2_granian_pinging` (session) and the `h2_fault_server` factory. They need h2, hyperframe,
+hpack and trustme (the test extra); the granian ones granian too.
 
 A server that cannot run here (nginx not installed, aiohttp not importable) skips the
 tests that need it, unless HOPWIRE_REQUIRE_SERVERS=1 (as in CI): then they fail, so that
@@ -24,6 +25,7 @@ import pytest
 from .aiohttp_server import AiohttpServer, AiohttpUnavailable, start_aiohttp_server
 from .dumb_proxy import DumbProxy, start_dumb_proxy
 from .fault import FaultServer, start_fault_server
+from .granian_server import GranianError, GranianOptions, H2Granian, start_h2_granian
 from .hypercorn_h2 import LIMITED, H2Hypercorn, HypercornLimits, start_h2_hypercorn
 from .nginx import (H2NginxServer, NginxError, NginxServer, nginx_binary, start_h2_nginx,
                     start_nginx)
@@ -34,7 +36,8 @@ if TYPE_CHECKING:  # h2_fault imports h2 at once: only the fixture that needs it
 
 __all__ = ["REQUIRE_SERVERS", "open_fds", "server_unavailable", "nginx", "stdlib_http10",
            "stdlib_http10_keepalive", "stdlib_http11", "aiohttp_server", "fault_server",
-           "dumb_proxy", "h2_nginx", "h2_hypercorn", "h2_hypercorn_limited", "h2_fault_server"]
+           "dumb_proxy", "h2_nginx", "h2_hypercorn", "h2_hypercorn_limited", "h2_granian",
+           "h2_granian_pinging", "h2_fault_server"]
 
 # Read like hopwire._select reads the HOPWIRE_* switches: unset, "" and "0" are off.
 REQUIRE_SERVERS = os.environ.get("HOPWIRE_REQUIRE_SERVERS", "") not in ("", "0")
@@ -190,6 +193,43 @@ def h2_hypercorn_limited() -> Iterator[H2Hypercorn]:
     """As h2_hypercorn, with h2_max_concurrent_streams 4, keep_alive_max_requests 10 and
     keep_alive_timeout 1 s (a process of its own, started only when asked for)."""
     yield from _hypercorn(LIMITED)
+
+
+# granian PINGs every GRANIAN_PING_INTERVAL ms and closes after GRANIAN_PING_TIMEOUT s
+# without the answer (`h2_granian_pinging`).
+GRANIAN_PING_INTERVAL = 300
+GRANIAN_PING_TIMEOUT = 1
+
+
+def _granian(options: GranianOptions) -> Iterator[H2Granian]:
+    _require_h2_packages()
+    import importlib.util
+    if importlib.util.find_spec("granian") is None:
+        server_unavailable("granian is not installed (pip install '.[test]')")
+    try:
+        server = start_h2_granian(options)
+    except GranianError as exc:
+        pytest.fail(f"granian did not start: {exc}", pytrace=False)
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def h2_granian() -> Iterator[H2Granian]:
+    """granian (real_apps.asgi_app, hyper's HTTP/2) on `.h2c_url` (HTTP/1.1 and h2c
+    prior knowledge) and `.tls_url` (ALPN h2, http/1.1), `.ssl_context` as h2_nginx;
+    granian's defaults: 200 streams, 1 MiB windows, no idle close, no PING of its own.
+    See granian_server.py."""
+    yield from _granian(GranianOptions())
+
+
+@pytest.fixture(scope="session")
+def h2_granian_pinging() -> Iterator[H2Granian]:
+    """As h2_granian, with --http2-keep-alive-interval 300 ms and
+    --http2-keep-alive-timeout 1 s: granian PINGs every connection, and one that does not
+    answer within 1 s gets GOAWAY(NO_ERROR) and a close."""
+    yield from _granian(GranianOptions(h2_keep_alive_interval_ms=GRANIAN_PING_INTERVAL,
+                                       h2_keep_alive_timeout=GRANIAN_PING_TIMEOUT))
 
 
 @pytest.fixture

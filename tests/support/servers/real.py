@@ -101,6 +101,12 @@ def _hypercorn(workdir: Path, ports: list[int]) -> list[str]:
             "--keep-alive", str(IDLE_TIMEOUT), "--graceful-timeout", "1", "real_apps:asgi_app"]
 
 
+def _granian(workdir: Path, ports: list[int]) -> list[str]:
+    # (imported here: granian_server imports this module)
+    from .granian_server import GranianOptions, command
+    return command(ports[0], GranianOptions(http="1", header_read_timeout_ms=IDLE_TIMEOUT * 1000))
+
+
 def _script(name: str) -> Command:
     return lambda workdir, ports: [sys.executable, _APPS_SCRIPT, name, str(ports[0])]
 
@@ -129,6 +135,11 @@ SERVERS: dict[str, Spec] = {spec.name: spec for spec in (
     Spec("hypercorn", ("hypercorn",), _hypercorn,
          notes="status lines without a reason phrase ('HTTP/1.1 200 '); idle close at 1.0 s; "
                "pipelines; HTTP/1.0 requests as uvicorn-h11"),
+    Spec("granian", ("granian",), _granian,
+         notes="no keep-alive timeout of its own: --http1-header-read-timeout (1 s here) runs "
+               "while an idle connection waits for the next head, so it closes 1.0 s after the "
+               "answer; no body after a HEAD answer; pipelines; HTTP/1.0 requests get HTTP/1.0, "
+               "an unsized body close-delimited; lowercase header names"),
     Spec("waitress", ("waitress",), _script("waitress"),
          notes="writes the body after a HEAD answer; Connection: close (and a close) after a "
                "chunked answer, a 204 and a 304; idle close at about 1.0 s (its maintenance "
