@@ -41,6 +41,10 @@ from .h2session import PING_IDLE, PING_TIMEOUT, H2Session
 from .models import Timeout
 from .sync import SyncLink
 
+# Reads, at most, of what waits on the socket before the link judges the connection
+# (`_read_waiting`): each takes what is there, over TLS one record.
+WAITING_READS = 8
+
 
 class SyncH2Link(SyncLink):
     """A pooled HTTP/2 connection on a blocking socket (see the module docstring)."""
@@ -86,6 +90,7 @@ class SyncH2Link(SyncLink):
                 self.pending_out.clear()
             if self.closed:
                 return
+            failed: WriteError | None = None
             try:
                 if timeout != self.write_timeout:
                     self._set_write_timeout(timeout)
@@ -93,7 +98,18 @@ class SyncH2Link(SyncLink):
             except (socket.timeout, BlockingIOError):
                 self.abort(WriteTimeout(f"writing to the connection took longer than {timeout} s"))
             except (OSError, ssl.SSLError) as exc:
-                self.abort(WriteError(f"writing to the connection failed: {exc}"), peer_closed=True)
+                failed = WriteError(f"writing to the connection failed: {exc}")
+        if failed is not None:
+            # The server closed: what it sent before may say which streams it did not
+            # process (GOAWAY's last stream id, RFC 9113 §6.8): those go again, whatever
+            # their method. Read it (unless another caller reads now), then end the link.
+            with self.lock:
+                read = not (self.closed or self.reading)
+                if read:
+                    self.reading = True
+            if read:
+                self._read_waiting(False)
+            self.abort(failed, peer_closed=True)
 
     def flush(self, timeout: Timeout) -> None:
         """Write the frames of the requests a batch deferred (see `send`), and any other."""
@@ -234,8 +250,37 @@ class SyncH2Link(SyncLink):
             raise failure
         return event
 
-    def _read_once(self, timeout: float | None) -> None:
-        """Read once (as the caller that set `reading`) and hand out what came."""
+    def _read_waiting(self, answer: bool) -> None:
+        """Read what waits on the socket (as the caller that set `reading`) until nothing
+        more does, WAITING_READS times at most: a TLS read returns one record, and a GOAWAY
+        or the close may wait behind another frame (nginx: RST_STREAM(NO_ERROR) after an
+        early answer to a POST, then GOAWAY; granian: its PING, then GOAWAY). `answer`:
+        write what the frames call for (`_read_once`)."""
+        reads = 0
+        while True:
+            self._read_once(0.0, answer)
+            reads += 1
+            with self.lock:
+                if (reads == WAITING_READS or self.closed or self.session.has_ended()
+                        or self.reading):
+                    return
+                try:
+                    if not self._readable():
+                        return
+                except (OSError, ValueError):
+                    return
+                self.reading = True
+
+    def _readable(self) -> bool:
+        """Bytes wait on the socket, or in the TLS object's buffer (raises OSError or
+        ValueError when the socket is closed)."""
+        sock = self.sock
+        return bool(select.select([sock], [], [], 0)[0]) or (
+            isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
+
+    def _read_once(self, timeout: float | None, answer: bool = True) -> None:
+        """Read once (as the caller that set `reading`) and hand out what came; `answer`:
+        then write what the frames called for (SETTINGS ACKs, PING answers, WINDOW_UPDATEs)."""
         error: TransportError | None = None
         data = b""
         peer_closed = timed_out = False
@@ -270,7 +315,8 @@ class SyncH2Link(SyncLink):
             self.session.room_grew = False
         if grew:
             self.pool._room_grew()  # (not under the link's lock: the pool's comes first)
-        self.write_frames(self.timeouts.write)
+        if answer:
+            self.write_frames(self.timeouts.write)
 
     def _wake_sleepers_locked(self) -> None:
         """Wake the callers that got events or an error, one more to read next when nobody
@@ -299,8 +345,7 @@ class SyncH2Link(SyncLink):
             if self.exchanges or self.reading:
                 return False
             try:
-                readable = bool(select.select([self.sock], [], [], 0)[0]) or (
-                    isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0)
+                readable = self._readable()
             except (OSError, ValueError):
                 return True
             ping = not readable and monotonic() >= self.received_at + PING_IDLE
@@ -311,7 +356,7 @@ class SyncH2Link(SyncLink):
                 session.ping()
                 self._take_out()
         if not ping:
-            self._read_once(0.0)
+            self._read_waiting(True)
             with self.lock:
                 return self.closed or session.has_ended() or session.room() == 0
         self.write_frames(self.timeouts.write)
