@@ -25,7 +25,7 @@ cdef class SyncH2Link(SyncLink):
     @cython.locals(lock=_Lock)
     cpdef object next_event(self, Exchange ex, object timeout)
     cpdef object _read_waiting(self, bint answer)
-    cpdef bint _readable(self) except -1
+    cpdef bint _bytes_waiting(self) except -1
     cpdef object _read_once(self, object timeout, bint answer=*)
     cpdef object _wake_sleepers_locked(self)
     cpdef bint peer_gone(self)

@@ -265,15 +265,16 @@ class SyncH2Link(SyncLink):
                         or self.reading):
                     return
                 try:
-                    if not self._readable():
+                    if not self._bytes_waiting():
                         return
                 except (OSError, ValueError):
                     return
                 self.reading = True
 
-    def _readable(self) -> bool:
+    def _bytes_waiting(self) -> bool:
         """Bytes wait on the socket, or in the TLS object's buffer (raises OSError or
-        ValueError when the socket is closed)."""
+        ValueError when the socket is closed). Unlike `SyncLink._readable`, nothing is
+        read: on HTTP/2 what waits is frames to act on, not a sign of a closed connection."""
         sock = self.sock
         return bool(select.select([sock], [], [], 0)[0]) or (
             isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
@@ -345,7 +346,7 @@ class SyncH2Link(SyncLink):
             if self.exchanges or self.reading:
                 return False
             try:
-                readable = self._readable()
+                readable = self._bytes_waiting()
             except (OSError, ValueError):
                 return True
             ping = not readable and monotonic() >= self.received_at + PING_IDLE
