@@ -52,7 +52,6 @@ HTTP/2 (compared with nginx 1.22 and hypercorn 0.18 on h2 4.x, seen the same way
 from __future__ import annotations
 
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -60,10 +59,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from .certs import TLSFiles
-from .real import APPS_DIR, answers_hello, spawn, stop_process
+from .real import APPS_DIR, WorkdirServer, answers_hello, spawn, started, stop_process
 from .real_apps import HELLO
 from .stdlib import free_ports
 
@@ -186,7 +184,7 @@ class GranianProcess:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
 
 
-class H2Granian:
+class H2Granian(WorkdirServer):
     """granian speaking HTTP/2: `.h2c_url` (prior knowledge, and HTTP/1.1) and `.tls_url`
     (ALPN h2, http/1.1), each a process of its own with the same `options` (but TLS)."""
 
@@ -222,14 +220,6 @@ class H2Granian:
         finally:
             self.tls_server.stop()
 
-    def __enter__(self) -> H2Granian:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
     def __repr__(self) -> str:
         return f"<H2Granian {self.h2c_url} {self.tls_url} {self.options}>"
 
@@ -238,11 +228,4 @@ def start_h2_granian(options: GranianOptions = GranianOptions()) -> H2Granian:
     """Start the two granian processes in a fresh work directory; raise GranianError if
     one does not answer (CertsUnavailable without trustme)."""
     workdir = Path(tempfile.mkdtemp(prefix="hopwire-h2-granian-"))
-    server = H2Granian(workdir, TLSFiles.create(workdir / "tls"), options)
-    try:
-        server.start()
-    except BaseException:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
-    return server
+    return started(H2Granian(workdir, TLSFiles.create(workdir / "tls"), options))

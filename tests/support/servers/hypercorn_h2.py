@@ -27,7 +27,6 @@ Limits (`HypercornLimits`; the `h2_hypercorn_limited` fixture sets them low):
 from __future__ import annotations
 
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -35,10 +34,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from .certs import TLSFiles
-from .real import APPS_DIR, spawn, stop_process
+from .real import APPS_DIR, WorkdirServer, spawn, started, stop_process
 from .stdlib import free_ports
 
 START_TIMEOUT = 15.0  # seconds: hypercorn imports a lot
@@ -61,7 +59,7 @@ class HypercornError(RuntimeError):
     """hypercorn did not start; the message carries the end of its log."""
 
 
-class H2Hypercorn:
+class H2Hypercorn(WorkdirServer):
     """A hypercorn process serving h2c (`.h2c_url`) and TLS + ALPN h2 (`.tls_url`)."""
 
     def __init__(self, workdir: Path, tls: TLSFiles, limits: HypercornLimits) -> None:
@@ -154,14 +152,6 @@ class H2Hypercorn:
         path = self.workdir / "server.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
-    def __enter__(self) -> H2Hypercorn:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
     def __repr__(self) -> str:
         return f"<H2Hypercorn {self.h2c_url if self.ports else '(not started)'} {self.limits}>"
 
@@ -170,10 +160,4 @@ def start_h2_hypercorn(limits: HypercornLimits = HypercornLimits()) -> H2Hyperco
     """Start hypercorn in a fresh work directory; raise HypercornError if it does not answer
     (CertsUnavailable without trustme)."""
     workdir = Path(tempfile.mkdtemp(prefix="hopwire-h2-hypercorn-"))
-    server = H2Hypercorn(workdir, TLSFiles.create(workdir / "tls"), limits)
-    try:
-        server.start()
-    except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
-    return server
+    return started(H2Hypercorn(workdir, TLSFiles.create(workdir / "tls"), limits))

@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from . import nginx
 from .stdlib import free_ports
@@ -303,7 +304,44 @@ def answers_hello(port: int) -> bool:
     return answer.startswith(b"HTTP/1.") and answer.endswith(b"\r\n\r\n" + HELLO)
 
 
-class RealServer:
+class WorkdirServer:
+    """A test server's processes and the work directory they run in; as a context
+    manager, it stops them and removes the directory (`with start_...() as server:`).
+    A subclass has `workdir`, `start()` and an idempotent `stop()`."""
+
+    workdir: Path
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+S = TypeVar("S", bound=WorkdirServer)
+
+
+def started(server: S) -> S:
+    """`server` once `start()` returned; when it raises, what it started is stopped and
+    its work directory removed."""
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        shutil.rmtree(server.workdir, ignore_errors=True)
+        raise
+    return server
+
+
+class RealServer(WorkdirServer):
     """A server process (`spec`) on 127.0.0.1: `.url`, and `.url_short` on nginx."""
 
     def __init__(self, spec: Spec, workdir: Path) -> None:
@@ -388,14 +426,6 @@ class RealServer:
                 text += path.read_text(errors="replace")
         return text[-4000:]
 
-    def __enter__(self) -> RealServer:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
     def __repr__(self) -> str:
         return f"<RealServer {self.spec.name} {self.url if self.ports else '(not started)'}>"
 
@@ -403,10 +433,4 @@ class RealServer:
 def start_real_server(name: str) -> RealServer:
     """Start server `name` of `SERVERS` in a fresh work directory; raise RealServerError if
     it does not answer (check `missing(SERVERS[name])` first)."""
-    server = RealServer(SERVERS[name], Path(tempfile.mkdtemp(prefix=f"hopwire-{name}-")))
-    try:
-        server.start()
-    except BaseException:
-        shutil.rmtree(server.workdir, ignore_errors=True)
-        raise
-    return server
+    return started(RealServer(SERVERS[name], Path(tempfile.mkdtemp(prefix=f"hopwire-{name}-"))))
